@@ -1,0 +1,141 @@
+"""The reference handler function: ``lambda_src`` bundled with its requirements, wired to a store."""
+
+from __future__ import annotations
+
+import enum
+import importlib.util
+from collections.abc import Mapping, Sequence
+from functools import cache
+from pathlib import Path
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from .bundling import PythonBundle, python_code
+from .limits import MAX_MESSAGE_BYTES, ValidationError, validate_disjoint_prefixes, validate_prefix
+from .storage import RawMessageStore
+
+#: Runtime of the reference handler; pinned so that it changes only with a library release.
+DEFAULT_RUNTIME = lambda_.Runtime.PYTHON_3_13
+
+
+class Verdict(enum.Enum):
+    """SES verdicts the handler's policy can reject mail on (``receipt.<name>Verdict``)."""
+
+    SPAM = "spam"
+    VIRUS = "virus"
+    SPF = "spf"
+    DKIM = "dkim"
+    DMARC = "dmarc"
+
+
+@cache
+def handler_source() -> Path:
+    """The folder of the reference handler, in the repository or inside the installed wheel."""
+    spec = importlib.util.find_spec("ses_lambda_constructs.lambda_src")
+    if spec is not None and spec.submodule_search_locations:
+        path = Path(next(iter(spec.submodule_search_locations)))
+        if (path / "handler.py").is_file():
+            return path
+    repo_copy = Path(__file__).resolve().parent.parent / "lambda_src"
+    if (repo_copy / "handler.py").is_file():
+        return repo_copy
+    raise FileNotFoundError("the reference handler source (lambda_src/handler.py) is missing")
+
+
+class ReferenceHandler(Construct):
+    """The bundled reference handler: reads each raw message, parses it, writes ``message.json``.
+
+    The function reads raw MIME from ``store`` at ``<raw prefix><messageId>`` and writes
+    ``<parsed_prefix><messageId>/message.json`` plus attachments to the same bucket. It may read
+    only the raw prefix and write only the parsed prefix. Code is bundled locally with pip (Docker
+    only if pip cannot run), logs are JSON, and all configuration is in environment variables.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        store: RawMessageStore,
+        parsed_prefix: str = "parsed/",
+        reject_on_verdicts: Sequence[Verdict] = (Verdict.SPAM, Verdict.VIRUS),
+        max_message_size: int = MAX_MESSAGE_BYTES,
+        runtime: lambda_.Runtime = DEFAULT_RUNTIME,
+        architecture: lambda_.Architecture = lambda_.Architecture.X86_64,
+        memory_size: int = 512,
+        timeout: Duration = Duration.seconds(60),
+        log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS,
+        environment: Mapping[str, str] | None = None,
+        service_name: str = "ses-lambda-handler",
+        metrics_namespace: str = "SesLambdaConstructs",
+    ) -> None:
+        """
+        :param store: where SES stored the raw messages; parsed output goes to the same bucket.
+        :param parsed_prefix: key prefix of the parsed output. Default: ``parsed/``.
+        :param reject_on_verdicts: a ``FAIL`` in any of these verdicts rejects the message.
+            Default: spam and virus.
+        :param max_message_size: bytes above which a message is not parsed. Default: 40 MiB.
+        :param runtime: a Python runtime. Default: Python 3.13.
+        :param architecture: Default: x86_64.
+        :param memory_size: MiB. Default: 512 (a 40 MB message needs about 3x its size).
+        :param timeout: Default: 60 seconds (SES waits at most 30 s for RequestResponse).
+        :param log_retention: Default: three months.
+        :param environment: extra variables, e.g. ``POWERTOOLS_LOG_LEVEL``.
+        :param service_name: Powertools service name. Default: ``ses-lambda-handler``.
+        :param metrics_namespace: CloudWatch namespace of the metrics. Default: ``SesLambdaConstructs``.
+        """
+        super().__init__(scope, id)
+        if runtime.family != lambda_.RuntimeFamily.PYTHON:
+            raise ValidationError(f"runtime must be a Python runtime; got {runtime.name!r}")
+        self.parsed_prefix = validate_prefix("parsed_prefix", parsed_prefix, allow_empty=False)
+        validate_disjoint_prefixes(
+            ("raw_message_prefix", store.object_key_prefix), ("parsed_prefix", self.parsed_prefix)
+        )
+        if not 0 < max_message_size <= MAX_MESSAGE_BYTES:
+            raise ValidationError(
+                f"max_message_size must be between 1 and {MAX_MESSAGE_BYTES} bytes (SES's limit); "
+                f"got {max_message_size!r}"
+            )
+        verdicts = [Verdict(v) if isinstance(v, str) else v for v in reject_on_verdicts]
+        self.store = store
+
+        bundle = PythonBundle(
+            handler_source(), runtime=runtime, architecture=architecture, exclude=["__init__.py"]
+        )
+        log_group = logs.LogGroup(
+            self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.RETAIN
+        )
+        self.function: lambda_.Function = lambda_.Function(
+            self,
+            "Function",
+            runtime=runtime,
+            architecture=architecture,
+            handler="handler.lambda_handler",
+            code=python_code(bundle, runtime),
+            memory_size=memory_size,
+            timeout=timeout,
+            log_group=log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            description="ses-lambda-constructs reference handler: parses received email",
+            environment={
+                "RAW_MESSAGE_BUCKET": store.bucket.bucket_name,
+                "RAW_MESSAGE_PREFIX": store.object_key_prefix,
+                "PARSED_PREFIX": self.parsed_prefix,
+                "REJECT_ON_VERDICTS": ",".join(v.value for v in verdicts),
+                "MAX_MESSAGE_BYTES": str(max_message_size),
+                "POWERTOOLS_SERVICE_NAME": service_name,
+                "POWERTOOLS_METRICS_NAMESPACE": metrics_namespace,
+                **(environment or {}),
+            },
+        )
+        self.log_group = log_group
+        store.grant_read_raw(self.function)
+        iam.Grant.add_to_principal(
+            grantee=self.function,
+            actions=["s3:PutObject"],
+            resource_arns=[store.bucket.arn_for_objects(f"{self.parsed_prefix}*")],
+        )

@@ -1,0 +1,297 @@
+"""The L3 that composes the library: domain, rule set, storage, handler and routes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from aws_cdk import Duration, Names, RemovalPolicy
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_route53 as route53
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_ses as ses
+from aws_cdk import aws_ses_actions as ses_actions
+from constructs import Construct
+
+from .actions import InvokeFunction, StoreRawMessage
+from .domain import ReceivingDomain, check_receiving_region
+from .handler_function import DEFAULT_RUNTIME, ReferenceHandler, Verdict
+from .limits import (
+    MAX_ACTIONS_PER_RULE,
+    MAX_RULES_PER_RULE_SET,
+    ValidationError,
+    validate_count,
+    validate_name,
+    validate_recipients,
+)
+from .rule_set import ReceiptRuleSetActivation, fixed_rule_set_name
+from .storage import RawMessageStore
+
+
+@dataclass(frozen=True, kw_only=True)
+class Route:
+    """Mail to ``recipients`` is stored (optionally) and handed to ``function``.
+
+    ``recipients`` follow SES's matching: ``user@example.com`` (and its ``user+label@`` forms),
+    ``example.com`` (every address at that domain) or ``.example.com`` (every subdomain).
+    """
+
+    #: Construct id of the route; fixed, so that the rule keeps its identity across deploys.
+    id: str
+    recipients: Sequence[str]
+    #: Default: the receiver's reference handler.
+    function: lambda_.IFunction | None = None
+    #: Default: ``EVENT`` (asynchronous; AWS's recommendation).
+    invocation_type: ses_actions.LambdaInvocationType = ses_actions.LambdaInvocationType.EVENT
+    #: Default: a name derived from the construct path, at most 64 characters.
+    rule_name: str | None = None
+    #: Spam and virus scanning. Default: on.
+    scan_enabled: bool = True
+    #: Default: ``REQUIRE`` (mail not sent over TLS is bounced).
+    tls_policy: ses.TlsPolicy = ses.TlsPolicy.REQUIRE
+    #: Store the raw message before the function runs. Default: ``True``.
+    store_raw_message: bool = True
+    #: Actions that run after the Lambda action (e.g. ``ses_actions.Stop()``).
+    extra_actions: Sequence[ses.IReceiptRuleAction] = field(default_factory=tuple)
+    enabled: bool = True
+
+
+class EmailRoute(Construct):
+    """One receipt rule of an :class:`EmailReceiver`: S3 action, then the Lambda action."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        route: Route,
+        rule_set: ses.IReceiptRuleSet,
+        rule_set_name: str,
+        function: lambda_.IFunction,
+        store: RawMessageStore | None,
+        after: ses.IReceiptRule | None,
+    ) -> None:
+        super().__init__(scope, id)
+        self.recipients = validate_recipients(f"routes[{id}].recipients", route.recipients)
+        self.rule_name = validate_name(
+            f"routes[{id}].rule_name",
+            route.rule_name or Names.unique_resource_name(self, max_length=64, separator="-"),
+        )
+        actions: list[ses.IReceiptRuleAction] = []
+        if route.store_raw_message:
+            if store is None:
+                raise ValidationError(
+                    f"routes[{id}].store_raw_message is True but the receiver stores no raw "
+                    "messages (store_raw_messages=False)"
+                )
+            actions.append(
+                StoreRawMessage(store, rule_set_name=rule_set_name, rule_name=self.rule_name)
+            )
+        self.invoke = InvokeFunction(
+            function,
+            rule_set_name=rule_set_name,
+            rule_name=self.rule_name,
+            invocation_type=route.invocation_type,
+        )
+        actions.append(self.invoke)
+        actions.extend(route.extra_actions)
+        validate_count(f"routes[{id}] actions", len(actions), MAX_ACTIONS_PER_RULE, "actions")
+        self.function = function
+        self.rule = ses.ReceiptRule(
+            self,
+            "Rule",
+            rule_set=rule_set,
+            receipt_rule_name=self.rule_name,
+            recipients=self.recipients,
+            actions=actions,
+            after=after,
+            scan_enabled=route.scan_enabled,
+            tls_policy=route.tls_policy,
+            enabled=route.enabled,
+        )
+
+
+class EmailReceiver(Construct):
+    """Receive email with SES into Lambda: the whole pipeline in one construct.
+
+    By default it defines a receipt rule set with a fixed name (not activated), a raw-message
+    store, and the reference handler for routes that name no function. Each route becomes one
+    receipt rule, in the order given, with the raw message stored before the Lambda runs, the
+    invoke permission and bucket policy created before the rule, scanning on and TLS required.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        routes: Sequence[Route] = (),
+        domain_name: str | None = None,
+        hosted_zone: route53.IPublicHostedZone | None = None,
+        mail_from_subdomain: str | None = None,
+        rule_set: ses.IReceiptRuleSet | None = None,
+        rule_set_name: str | None = None,
+        activate_rule_set: bool = False,
+        replace_active_rule_set: bool = False,
+        store_raw_messages: bool = True,
+        raw_message_bucket: s3.IBucket | None = None,
+        raw_message_prefix: str = "raw/",
+        raw_message_expiration: Duration | None = None,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        parsed_prefix: str = "parsed/",
+        reject_on_verdicts: Sequence[Verdict] = (Verdict.SPAM, Verdict.VIRUS),
+        handler_runtime: lambda_.Runtime = DEFAULT_RUNTIME,
+    ) -> None:
+        """
+        :param routes: the receipt rules, in order. More can be added with :meth:`add_route`.
+        :param domain_name: verify this domain for receiving (see :class:`ReceivingDomain`).
+            Default: no identity is defined; verify the domain elsewhere.
+        :param hosted_zone: public zone for the domain's DKIM and MX records.
+            Default: records are exposed as stack outputs.
+        :param mail_from_subdomain: custom MAIL FROM label. Default: none.
+        :param rule_set: add the rules to this set (imported by name, or an
+            :class:`ActiveReceiptRuleSet`). Default: a new rule set is defined.
+        :param rule_set_name: name of the new rule set. Default: derived from the construct path.
+        :param activate_rule_set: make the new rule set the active one (custom resource).
+            Default: ``False``.
+        :param replace_active_rule_set: when activating, replace another active set.
+            Default: ``False`` (the deployment fails and names the active set).
+        :param store_raw_messages: store each raw message in S3 before the function runs.
+            Default: ``True`` (the Lambda event never carries the body).
+        :param raw_message_bucket: Default: a new encrypted, private, retained bucket.
+        :param raw_message_prefix: Default: ``raw/``.
+        :param raw_message_expiration: delete raw messages after this long. Default: never.
+        :param removal_policy: for the bucket defined here. Default: ``RETAIN``.
+        :param parsed_prefix: where the reference handler writes. Default: ``parsed/``.
+        :param reject_on_verdicts: verdicts whose ``FAIL`` makes the reference handler reject.
+            Default: spam and virus.
+        :param handler_runtime: Python runtime of the reference handler. Default: Python 3.13.
+        """
+        super().__init__(scope, id)
+        check_receiving_region(self)
+        self.domain: ReceivingDomain | None = None
+        if domain_name is not None:
+            self.domain = ReceivingDomain(
+                self,
+                "Domain",
+                domain_name=domain_name,
+                hosted_zone=hosted_zone,
+                mail_from_subdomain=mail_from_subdomain,
+            )
+        elif hosted_zone is not None or mail_from_subdomain is not None:
+            raise ValidationError("hosted_zone and mail_from_subdomain need domain_name")
+
+        self.activation: ReceiptRuleSetActivation | None = None
+        self._owns_rule_set = rule_set is None
+        if rule_set is None:
+            name = rule_set_name or Names.unique_resource_name(
+                self, max_length=56, separator="-"
+            ) + "-rules"
+            new_set = ses.ReceiptRuleSet(
+                self, "RuleSet", receipt_rule_set_name=validate_name("rule_set_name", name)
+            )
+            rule_set = new_set
+        elif rule_set_name is not None:
+            raise ValidationError(
+                "rule_set_name names a rule set the receiver defines; it cannot rename the "
+                f"rule_set passed in (got rule_set_name={rule_set_name!r})"
+            )
+        elif activate_rule_set:
+            raise ValidationError(
+                "activate_rule_set applies to the rule set the receiver defines; to activate a "
+                "rule set of your own, use ReceiptRuleSetActivation"
+            )
+        self.rule_set: ses.IReceiptRuleSet = rule_set
+        self.rule_set_name: str = fixed_rule_set_name(rule_set)
+        if replace_active_rule_set and not activate_rule_set:
+            raise ValidationError("replace_active_rule_set=True needs activate_rule_set=True")
+        if activate_rule_set:
+            self.activation = ReceiptRuleSetActivation(
+                self, "Activation", rule_set=rule_set, replace_active=replace_active_rule_set
+            )
+
+        self.store: RawMessageStore | None = None
+        if store_raw_messages:
+            self.store = RawMessageStore(
+                self,
+                "Store",
+                bucket=raw_message_bucket,
+                object_key_prefix=raw_message_prefix,
+                expiration=raw_message_expiration,
+                removal_policy=removal_policy,
+            )
+        elif raw_message_bucket is not None or raw_message_expiration is not None:
+            raise ValidationError(
+                "raw_message_bucket and raw_message_expiration need store_raw_messages=True"
+            )
+        self._handler_options = {
+            "parsed_prefix": parsed_prefix,
+            "reject_on_verdicts": tuple(reject_on_verdicts),
+            "runtime": handler_runtime,
+        }
+        self.handler: ReferenceHandler | None = None
+        self.routes: list[EmailRoute] = []
+        for route in routes:
+            self.add_route(route)
+
+    @property
+    def bucket(self) -> s3.IBucket | None:
+        """The raw-message bucket, or ``None`` when raw messages are not stored."""
+        return self.store.bucket if self.store else None
+
+    def reference_handler(self) -> ReferenceHandler:
+        """The reference handler of this receiver, defined on first use."""
+        if self.handler is None:
+            if self.store is None:
+                raise ValidationError(
+                    "the reference handler reads raw messages from S3: a route without a "
+                    "function needs store_raw_messages=True"
+                )
+            self.handler = ReferenceHandler(
+                self,
+                "Handler",
+                store=self.store,
+                parsed_prefix=str(self._handler_options["parsed_prefix"]),
+                reject_on_verdicts=self._handler_options["reject_on_verdicts"],  # type: ignore[arg-type]
+                runtime=self._handler_options["runtime"],  # type: ignore[arg-type]
+            )
+        return self.handler
+
+    def add_route(self, route: Route) -> EmailRoute:
+        """Add a receipt rule after the existing ones and return it."""
+        if self.node.try_find_child(route.id) is not None:
+            raise ValidationError(f"routes: the id {route.id!r} is used twice")
+        if self._owns_rule_set:
+            existing = sum(
+                1 for c in self.rule_set.node.find_all() if isinstance(c, ses.CfnReceiptRule)
+            )
+            validate_count(
+                "routes", existing + 1, MAX_RULES_PER_RULE_SET, "rules in one rule set"
+            )
+        function = route.function or self.reference_handler().function
+        if route.function is None and not route.store_raw_message:
+            raise ValidationError(
+                f"routes[{route.id}].store_raw_message is False, but the reference handler "
+                "reads the raw message from S3; pass a function of your own or store it"
+            )
+        email_route = EmailRoute(
+            self,
+            route.id,
+            route=route,
+            rule_set=self.rule_set,
+            rule_set_name=self.rule_set_name,
+            function=function,
+            store=self.store,
+            after=self.routes[-1].rule if self.routes else None,
+        )
+        names = [existing.rule_name for existing in self.routes]
+        if email_route.rule_name in names:
+            raise ValidationError(
+                f"routes[{route.id}].rule_name {email_route.rule_name!r} is used by another route"
+            )
+        if self.activation is not None:
+            # Activate only once every rule exists, so no mail meets a half-built set.
+            self.activation.resource.node.add_dependency(email_route.rule)
+        self.routes.append(email_route)
+        return email_route
+
