@@ -9,7 +9,7 @@ references the rule while the rule depends on the policy is the cycle behind aws
 from __future__ import annotations
 
 import jsii
-from aws_cdk import Annotations, ArnFormat, Aws, Names, Stack
+from aws_cdk import Annotations, ArnFormat, Names, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_ses as ses
@@ -97,7 +97,7 @@ class InvokeFunction:
                 permission_id,
                 principal=iam.ServicePrincipal(SES_PRINCIPAL),
                 action="lambda:InvokeFunction",
-                source_account=Aws.ACCOUNT_ID,
+                source_account=Stack.of(receipt_rule).account,
                 source_arn=source_arn,
             )
             permission = self._function.permissions_node.try_find_child(permission_id)

@@ -266,14 +266,17 @@ class EmailReceiver(Construct):
                 1 for c in self.rule_set.node.find_all() if isinstance(c, ses.CfnReceiptRule)
             )
             validate_count(
-                "routes", existing + 1, MAX_RULES_PER_RULE_SET, "rules in one rule set"
+                "routes",
+                existing + len(self.routes) + 1,
+                MAX_RULES_PER_RULE_SET,
+                "rules in one rule set",
             )
-        function = route.function or self.reference_handler().function
         if route.function is None and not route.store_raw_message:
             raise ValidationError(
                 f"routes[{route.id}].store_raw_message is False, but the reference handler "
                 "reads the raw message from S3; pass a function of your own or store it"
             )
+        function = route.function or self.reference_handler().function
         email_route = EmailRoute(
             self,
             route.id,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import jsii
-from aws_cdk import Annotations, Aws, Duration, IStableListProducer, Lazy, RemovalPolicy
+from aws_cdk import Annotations, Duration, IStableListProducer, Lazy, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -114,7 +114,7 @@ class RawMessageStore(Construct):
                 resources=[self.bucket.arn_for_objects(f"{self.object_key_prefix}*")],
                 conditions={
                     "StringEquals": {
-                        "aws:SourceAccount": Aws.ACCOUNT_ID,
+                        "aws:SourceAccount": Stack.of(self).account,
                         "aws:SourceArn": Lazy.list(_RuleArns(self._rule_arns)),
                     }
                 },

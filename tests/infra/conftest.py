@@ -1,0 +1,108 @@
+"""Fixtures for construct tests: stacks synthesized once per session, every template linted."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_route53 as route53
+from aws_cdk import aws_ses_actions as ses_actions
+from aws_cdk.assertions import Template
+
+import app as demo_app
+from ses_lambda_constructs import EmailReceiver, Route
+from tests.infra.lint import assert_cfn_lint_clean
+
+ACCOUNT_ENV = cdk.Environment(account="111122223333", region="eu-west-1")
+
+
+def synth(stack: cdk.Stack) -> Template:
+    """The template of ``stack``, checked by cfn-lint."""
+    template = Template.from_stack(stack)
+    assert_cfn_lint_clean(template.to_json(), name=stack.stack_name)
+    return template
+
+
+def make_stack(env: cdk.Environment | None = ACCOUNT_ENV, **context: Any) -> cdk.Stack:
+    app = cdk.App(context={"@aws-cdk/core:enablePartitionLiterals": True, **context})
+    return cdk.Stack(app, "TestStack", env=env)
+
+
+@pytest.fixture(scope="session")
+def demo_stack() -> cdk.Stack:
+    app = demo_app.build_app(
+        cdk.App(context={"hostedZoneId": "Z0123456789ABCDEFGHIJ", "hostedZoneName": "example.com"})
+    )
+    stack = app.node.find_child("SesLambdaDemo")
+    assert isinstance(stack, cdk.Stack)
+    return stack
+
+
+@pytest.fixture(scope="session")
+def demo_template(demo_stack: cdk.Stack) -> Template:
+    return synth(demo_stack)
+
+
+@pytest.fixture(scope="session")
+def demo_without_zone_template() -> Template:
+    app = demo_app.build_app(cdk.App(context={"activateRuleSet": "false"}))
+    stack = app.node.find_child("SesLambdaDemo")
+    assert isinstance(stack, cdk.Stack)
+    return synth(stack)
+
+
+@pytest.fixture(scope="session")
+def multi_route_stack() -> cdk.Stack:
+    """Two routes: the reference handler (async) and a user function (sync, no storage)."""
+    stack = make_stack()
+    zone = route53.PublicHostedZone.from_public_hosted_zone_attributes(
+        stack, "Zone", hosted_zone_id="Z0123456789ABCDEFGHIJ", zone_name="example.com"
+    )
+    own = lambda_.Function(
+        stack,
+        "OwnFunction",
+        runtime=lambda_.Runtime.PYTHON_3_13,
+        handler="index.handler",
+        code=lambda_.Code.from_inline("def handler(event, context):\n    return None\n"),
+    )
+    EmailReceiver(
+        stack,
+        "Receiver",
+        domain_name="inbound.mail.example.com",
+        hosted_zone=zone,
+        mail_from_subdomain="bounce",
+        rule_set_name="test-rules",
+        routes=[
+            Route(id="Support", rule_name="support", recipients=["support@example.com"]),
+            Route(
+                id="Replies",
+                rule_name="replies",
+                recipients=["example.net", ".example.org"],
+                function=own,
+                invocation_type=ses_actions.LambdaInvocationType.REQUEST_RESPONSE,
+                store_raw_message=False,
+                extra_actions=[ses_actions.Stop()],
+            ),
+        ],
+        raw_message_expiration=cdk.Duration.days(30),
+    )
+    return stack
+
+
+@pytest.fixture(scope="session")
+def multi_route_template(multi_route_stack: cdk.Stack) -> Template:
+    return synth(multi_route_stack)
+
+
+def only(template: Template, type_: str, props: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+    """The single resource of ``type_`` (matching ``props``), as (logical id, definition)."""
+    found = template.find_resources(type_, {"Properties": props} if props else None)
+    assert len(found) == 1, f"expected one {type_}, found {json.dumps(found, indent=1)[:2000]}"
+    return next(iter(found.items()))
+
+
+Build = Callable[..., cdk.Stack]

@@ -1,0 +1,95 @@
+"""The wheel carries the reference handler, and a consumer app outside the repo synthesizes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    # A copy of the source tree, so that the build leaves nothing behind in the repository.
+    source = out / "src"
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(".venv", "node_modules", ".cache", ".git", "cdk.out", "build", "*.egg-info", "__pycache__", ".local-cloud"),
+    )
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(out), str(source)],
+        check=True,
+        capture_output=True,
+    )
+    (built,) = out.glob("ses_lambda_constructs-*.whl")
+    return built
+
+
+def test_wheel_contains_the_handler_and_package_data(wheel: Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    expected = {
+        "ses_lambda_constructs/py.typed",
+        "ses_lambda_constructs/data/receiving_regions.json",
+        "ses_lambda_constructs/custom_resources/rule_set/index.py",
+        "ses_lambda_constructs/lambda_src/handler.py",
+        "ses_lambda_constructs/lambda_src/requirements.txt",
+        "ses_lambda_constructs/lambda_src/ses_mail/__init__.py",
+    }
+    assert expected <= names, sorted(expected - names)
+    assert not any(name.startswith("tests/") or "__pycache__" in name for name in names)
+
+
+def test_consumer_app_outside_the_repo_synthesizes_from_the_wheel(wheel: Path, tmp_path: Path) -> None:
+    # GIVEN a fresh virtualenv holding only the wheel (its dependencies come from the dev env)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    site = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            check=True, capture_output=True, text=True,
+        ).stdout.strip()
+    )
+    (site / "dev-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site), str(wheel)],
+        check=True,
+        capture_output=True,
+    )
+    app_dir = tmp_path / "consumer"
+    app_dir.mkdir()
+    shutil.copy(ROOT / "examples" / "support_inbox.py", app_dir / "app.py")
+
+    # WHEN the example app is synthesized there
+    env = {**os.environ, "CDK_OUTDIR": str(app_dir / "cdk.out"), "PYTHONPATH": ""}
+    result = subprocess.run(
+        [str(python), "-c", "import ses_lambda_constructs; print(ses_lambda_constructs.__file__); exec(open('app.py').read())"],
+        cwd=app_dir, env=env, capture_output=True, text=True, timeout=300,
+    )
+
+    # THEN the library came from the wheel and the handler asset holds the bundled handler
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert result.stdout.startswith(str(site)), result.stdout
+    template = json.loads((app_dir / "cdk.out" / "SupportInbox.template.json").read_text())
+    handler = next(
+        r for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function" and r["Properties"].get("Handler") == "handler.lambda_handler"
+    )
+    asset = handler["Metadata"]["aws:asset:path"]
+    bundle = app_dir / "cdk.out" / asset
+    assert (bundle / "handler.py").is_file()
+    assert (bundle / "ses_mail").is_dir()
+    assert (bundle / "aws_lambda_powertools").is_dir()
+    assert not (bundle / "requirements.txt").exists()
+    rules = [r for r in template["Resources"].values() if r["Type"] == "AWS::SES::ReceiptRule"]
+    assert len(rules) == 2
