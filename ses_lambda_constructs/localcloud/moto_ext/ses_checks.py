@@ -1,0 +1,168 @@
+"""The checks SES makes when a receipt rule is created or updated.
+
+SES_FACTS.md: SES test-writes ``AMAZON_SES_SETUP_NOTIFICATION`` under the S3 action's prefix and
+checks that it may invoke the Lambda action's function. Without the bucket policy or the
+function permission, or when the rule is created before them (a missing ``DependsOn``), rule
+creation fails with "Could not write to bucket" / "Could not invoke Lambda function". Moto only
+checks that the bucket and the function exist; these checks evaluate the actual policies with
+the request context SES would send (``aws:SourceAccount``, ``aws:SourceArn``).
+
+Also enforced: the quotas that are not adjustable (SES_FACTS.md "Quotas").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moto.awslambda.models import lambda_backends
+from moto.s3.models import s3_backends
+from moto.ses.exceptions import (
+    InvalidLambdaFunctionException,
+    InvalidS3ConfigurationException,
+    InvalidSnsTopicException,
+)
+from moto.ses.exceptions import ValidationError as SesValidationError
+from moto.ses.models import SESBackend
+from moto.sns.models import sns_backends
+
+from ..policy import Decision, Request, evaluate
+
+SES_PRINCIPAL = {"Service": "ses.amazonaws.com"}
+SETUP_NOTIFICATION_KEY = "AMAZON_SES_SETUP_NOTIFICATION"
+MAX_RULES_PER_SET = 200
+MAX_ACTIONS_PER_RULE = 10
+MAX_RECIPIENTS_PER_RULE = 100
+
+
+def rule_arn(region: str, account: str, rule_set_name: str, rule_name: str) -> str:
+    return (
+        f"arn:aws:ses:{region}:{account}:receipt-rule-set/{rule_set_name}:receipt-rule/{rule_name}"
+    )
+
+
+def ses_context(account: str, source_arn: str) -> dict[str, str]:
+    return {
+        "aws:SourceAccount": account,
+        "aws:SourceArn": source_arn,
+        "aws:SecureTransport": "true",
+    }
+
+
+def check_rule(
+    backend: SESBackend, rule_set_name: str, rule: dict[str, Any], existing: int | None
+) -> None:
+    """Raise the error SES raises; ``existing`` is the number of rules already in the set."""
+    if existing is not None and existing >= MAX_RULES_PER_SET:
+        raise SesValidationError(
+            f"Rule set {rule_set_name} already has {MAX_RULES_PER_SET} rules (the SES limit)"
+        )
+    actions = rule.get("Actions") or []
+    if len(actions) > MAX_ACTIONS_PER_RULE:
+        raise SesValidationError(
+            f"Rule {rule.get('Name')} has {len(actions)} actions; SES allows {MAX_ACTIONS_PER_RULE}"
+        )
+    recipients = rule.get("Recipients") or []
+    if len(recipients) > MAX_RECIPIENTS_PER_RULE:
+        raise SesValidationError(
+            f"Rule {rule.get('Name')} has {len(recipients)} recipients; SES allows "
+            f"{MAX_RECIPIENTS_PER_RULE}"
+        )
+    source_arn = rule_arn(backend.region_name, backend.account_id, rule_set_name, rule["Name"])
+    for action in actions:
+        if "S3Action" in action:
+            check_s3_action(backend, action["S3Action"], source_arn)
+        if "LambdaAction" in action:
+            check_lambda_action(backend, action["LambdaAction"], source_arn)
+        for kind, body in action.items():
+            topic = (body or {}).get("TopicArn") if isinstance(body, dict) else None
+            if topic:
+                check_topic(backend, topic, kind)
+
+
+def s3_put_decision(
+    backend: SESBackend, bucket_name: str, key: str, source_arn: str
+) -> Decision | None:
+    """May SES put ``key`` into the bucket? None when the bucket does not exist."""
+    buckets = s3_backends[backend.account_id]["aws"].buckets
+    bucket = buckets.get(bucket_name)
+    if bucket is None:
+        return None
+    request = Request(
+        action="s3:PutObject",
+        resource=f"arn:aws:s3:::{bucket_name}/{key}",
+        principal=SES_PRINCIPAL,
+        context=ses_context(backend.account_id, source_arn),
+    )
+    return evaluate(bucket.policy, request)
+
+
+def check_s3_action(backend: SESBackend, action: dict[str, Any], source_arn: str) -> None:
+    bucket_name = action["BucketName"]
+    prefix = action.get("ObjectKeyPrefix") or ""
+    key = f"{prefix}{SETUP_NOTIFICATION_KEY}"
+    decision = s3_put_decision(backend, bucket_name, key, source_arn)
+    if decision is not Decision.ALLOW:
+        why = (
+            "the bucket does not exist"
+            if decision is None
+            else f"its bucket policy does not allow ses.amazonaws.com s3:PutObject on "
+            f"{bucket_name}/{prefix}* with aws:SourceAccount={backend.account_id} and "
+            f"aws:SourceArn={source_arn} (is the policy missing, or is the rule created "
+            "before it: no DependsOn?)"
+        )
+        raise InvalidS3ConfigurationException(
+            f"Could not write to bucket: {bucket_name} (local cloud: {why})"
+        )
+    s3_backends[backend.account_id]["aws"].put_object(
+        bucket_name,
+        key,
+        b"Amazon SES setup notification: this object was written by the local cloud to check "
+        b"that SES may write to this bucket and prefix.\n",
+    )
+
+
+def lambda_invoke_decision(
+    backend: SESBackend, function_arn: str, source_arn: str
+) -> Decision | None:
+    try:
+        fn = lambda_backends[backend.account_id][backend.region_name].get_function(function_arn)
+    except Exception:
+        return None
+    request = Request(
+        action="lambda:InvokeFunction",
+        resource=fn.function_arn,
+        principal=SES_PRINCIPAL,
+        context=ses_context(backend.account_id, source_arn),
+    )
+    statements = [dict(s) for s in fn.policy.statements]
+    for statement in statements:
+        # Lambda policies name the function ARN, sometimes with ":$LATEST" or a qualifier.
+        resource = statement.get("Resource")
+        if isinstance(resource, str) and resource.startswith(fn.function_arn + ":"):
+            statement["Resource"] = [resource, fn.function_arn]
+    return evaluate({"Statement": statements}, request)
+
+
+def check_lambda_action(backend: SESBackend, action: dict[str, Any], source_arn: str) -> None:
+    function_arn = action["FunctionArn"]
+    decision = lambda_invoke_decision(backend, function_arn, source_arn)
+    if decision is None:
+        raise InvalidLambdaFunctionException(f"Invalid Lambda function: {function_arn}")
+    if decision is not Decision.ALLOW:
+        raise InvalidLambdaFunctionException(
+            f"Could not invoke Lambda function: {function_arn} (local cloud: the function "
+            "policy does not allow ses.amazonaws.com lambda:InvokeFunction for "
+            f"aws:SourceAccount={backend.account_id} and aws:SourceArn={source_arn}; is the "
+            "permission missing, or is the rule created before it: no DependsOn?)"
+        )
+    invocation_type = action.get("InvocationType", "Event")
+    if invocation_type not in ("Event", "RequestResponse"):
+        raise SesValidationError(
+            f"InvocationType must be Event or RequestResponse, got {invocation_type}"
+        )
+
+
+def check_topic(backend: SESBackend, topic_arn: str, action_kind: str) -> None:
+    region = topic_arn.split(":")[3] if topic_arn.count(":") >= 5 else backend.region_name
+    if topic_arn not in sns_backends[backend.account_id][region].topics:
+        raise InvalidSnsTopicException(f"Invalid SNS topic: {topic_arn} ({action_kind})")

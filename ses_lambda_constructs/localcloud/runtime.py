@@ -1,0 +1,93 @@
+"""Process-wide settings of a running local cloud, shared by the server and the moto extensions.
+
+The moto extensions (custom resources, the Lambda runner, the SES receiver) need to know where
+the local AWS endpoint listens and where to keep files; the server fills this in when it starts.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: moto's default account; the CDK CLI learns it from STS GetCallerIdentity.
+ACCOUNT_ID = "123456789012"
+DEFAULT_REGION = "us-east-1"
+DEFAULT_API_PORT = 4566
+DEFAULT_SMTP_PORT = 2525
+#: SES_FACTS.md: the S3 action (and so SES receiving) takes at most 40 MB including headers.
+MAX_MESSAGE_BYTES = 40 * 1024 * 1024
+#: SES accepts at most 50 recipients per message.
+MAX_RECIPIENTS = 50
+
+#: Credentials handed to deployed code and to the CDK CLI; moto accepts any.
+DUMMY_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+
+
+def default_state_dir() -> Path:
+    return Path(os.environ.get("LOCALCLOUD_STATE_DIR", ".local-cloud")).resolve()
+
+
+@dataclass
+class Runtime:
+    endpoint_url: str = f"http://localhost:{DEFAULT_API_PORT}"
+    region: str = DEFAULT_REGION
+    state_dir: Path = field(default_factory=default_state_dir)
+    #: Pause between retries of a failed asynchronous invocation (AWS waits 1 then 2 minutes).
+    async_retry_delay: float = 0.2
+    #: How long a custom resource's function may take to answer CloudFormation.
+    custom_resource_timeout: float = 120.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _pending: dict[str, PendingResponse] = field(default_factory=dict, repr=False)
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.state_dir / "cache"
+
+    # --- CloudFormation custom resource responses (the ResponseURL) -------------------------
+
+    def expect_response(self, token: str) -> PendingResponse:
+        pending = PendingResponse()
+        with self._lock:
+            self._pending[token] = pending
+        return pending
+
+    def deliver_response(self, token: str, body: dict[str, Any]) -> bool:
+        with self._lock:
+            pending = self._pending.pop(token, None)
+        if pending is None:
+            return False
+        pending.body = body
+        pending.event.set()
+        return True
+
+    def forget_response(self, token: str) -> None:
+        with self._lock:
+            self._pending.pop(token, None)
+
+
+@dataclass
+class PendingResponse:
+    event: threading.Event = field(default_factory=threading.Event)
+    body: dict[str, Any] | None = None
+
+
+_current = Runtime()
+
+
+def current() -> Runtime:
+    return _current
+
+
+def configure(**settings: Any) -> Runtime:
+    for key, value in settings.items():
+        if not hasattr(_current, key):
+            raise AttributeError(f"unknown local cloud setting {key!r}")
+        setattr(_current, key, value)
+    return _current

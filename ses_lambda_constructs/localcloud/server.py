@@ -1,0 +1,231 @@
+"""The local cloud in one process: moto's AWS endpoint (with this project's extensions), the
+SES receiver's worker, and the SMTP listener. Used by ``python -m ses_lambda_constructs.localcloud
+start`` (foreground) and in-process by the tests.
+
+Besides the AWS APIs, the endpoint serves a few local paths under ``/_localcloud/``:
+``health``; ``cfn-response/<token>`` (the ResponseURL given to custom resources);
+``messages`` and ``messages/<id>?wait=<seconds>`` (what happened to received mail);
+``bounces``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+from pathlib import Path
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.wrappers import Request, Response
+
+from . import runtime
+
+log = logging.getLogger(__name__)
+
+
+class PortInUse(RuntimeError):
+    pass
+
+
+class LocalCloudApp:
+    """Moto's WSGI application plus the ``/_localcloud/`` paths."""
+
+    PREFIX = "/_localcloud/"
+
+    def __init__(self, cloud: LocalCloud) -> None:
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+        self.cloud = cloud
+        self.moto = DomainDispatcherApplication(create_backend_app)
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if not path.startswith(self.PREFIX):
+            return self.moto(environ, start_response)
+        request = Request(environ)
+        try:
+            response = self.local(request, path[len(self.PREFIX) :])
+        except Exception as exc:  # a bug here must not look like an AWS error
+            log.exception("local endpoint %s failed", path)
+            response = _json({"error": str(exc)}, 500)
+        return response(environ, start_response)
+
+    def local(self, request: Request, path: str) -> Response:
+        rt = runtime.current()
+        receiver = self.cloud.receiver
+        if path == "health":
+            return _json(self.cloud.describe())
+        if path.startswith("cfn-response/"):
+            token = path.split("/", 1)[1]
+            try:
+                body = json.loads(request.get_data() or b"{}")
+            except ValueError:
+                return _json({"error": "the body is not JSON"}, 400)
+            if not rt.deliver_response(token, body):
+                log.warning("a custom resource answered an unknown or late request %s", token)
+            return Response("", 200)
+        if path == "messages":
+            since = int(request.args.get("since", "0") or 0)
+            records = [r.to_dict() for r in list(receiver.records.values())]
+            return _json({"messages": records[since:], "next": len(records)})
+        if path.startswith("messages/"):
+            message_id = path.split("/", 1)[1]
+            wait = min(float(request.args.get("wait", "0") or 0), 300.0)
+            record = receiver.wait(message_id, wait)
+            if record is None:
+                return _json({"error": f"no message {message_id}"}, 404)
+            return _json(record.to_dict())
+        if path == "bounces":
+            return _json({"bounces": receiver.bounces})
+        return _json({"error": f"unknown local path {path}"}, 404)
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(json.dumps(body, default=str), status, mimetype="application/json")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _loopback_addresses() -> list[str]:
+    """Every address "localhost" resolves to (clients may try any of them)."""
+    addresses: list[str] = []
+    for family, _, _, _, sockaddr in socket.getaddrinfo("localhost", None, type=socket.SOCK_STREAM):
+        address = str(sockaddr[0])
+        if family in (socket.AF_INET, socket.AF_INET6) and address not in addresses:
+            addresses.append(address)
+    return addresses or ["127.0.0.1"]
+
+
+class LocalCloud:
+    """Start and stop the whole local cloud in this process."""
+
+    def __init__(
+        self,
+        *,
+        api_port: int = runtime.DEFAULT_API_PORT,
+        smtp_port: int = runtime.DEFAULT_SMTP_PORT,
+        region: str = runtime.DEFAULT_REGION,
+        state_dir: Path | None = None,
+        smtp_timeout: float = 30.0,
+        async_retry_delay: float = 0.2,
+    ) -> None:
+        self.api_port = api_port
+        self.smtp_port = smtp_port
+        self.region = region
+        self.state_dir = (state_dir or runtime.default_state_dir()).resolve()
+        self.smtp_timeout = smtp_timeout
+        self.async_retry_delay = async_retry_delay
+        self._servers: list[BaseWSGIServer] = []
+        self._threads: list[threading.Thread] = []
+        self.smtp: Any = None
+        self.receiver: Any = None
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://localhost:{self.api_port}"
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "status": "running",
+            "endpoint": self.endpoint_url,
+            "smtp": f"localhost:{self.smtp_port}",
+            "region": self.region,
+            "account": runtime.ACCOUNT_ID,
+            "stateDir": str(self.state_dir),
+        }
+
+    def start(self) -> LocalCloud:
+        from . import moto_ext  # noqa: F401  (applies the moto extensions)
+        from .receiving.receiver import Receiver
+        from .receiving.smtp import SmtpServer, port_is_free
+
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        runtime.configure(
+            endpoint_url=self.endpoint_url,
+            region=self.region,
+            state_dir=self.state_dir,
+            async_retry_delay=self.async_retry_delay,
+        )
+        if self.smtp_port == 0:  # tests ask for any free port
+            self.smtp_port = free_port()
+        if not port_is_free(self.smtp_port):
+            raise PortInUse(f"SMTP port {self.smtp_port} is in use")
+        app = LocalCloudApp(self)
+        from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+        for address in _loopback_addresses():
+            try:
+                server = make_server(
+                    address, self.api_port, app, threaded=True, request_handler=MotoRequestHandler
+                )
+            except OSError as exc:
+                self.stop()
+                raise PortInUse(f"AWS endpoint port {self.api_port} on {address}: {exc}") from exc
+            if self.api_port == 0:  # tests ask for any free port
+                self.api_port = server.server_address[1]
+                runtime.configure(endpoint_url=self.endpoint_url)
+            thread = threading.Thread(
+                target=server.serve_forever, name=f"aws-api-{address}", daemon=True
+            )
+            thread.start()
+            self._servers.append(server)
+            self._threads.append(thread)
+        self.receiver = Receiver(
+            account_id=runtime.ACCOUNT_ID,
+            region=self.region,
+            spool_dir=self.state_dir / "spool",
+        )
+        self.receiver.start()
+        self.smtp = SmtpServer(self.receiver, port=self.smtp_port, timeout=self.smtp_timeout)
+        try:
+            self.smtp.start()
+        except Exception:
+            self.stop()
+            raise
+        log.info(
+            "local cloud: AWS endpoint %s, SMTP localhost:%d, region %s",
+            self.endpoint_url,
+            self.smtp_port,
+            self.region,
+        )
+        return self
+
+    def stop(self) -> None:
+        if self.smtp is not None:
+            try:
+                self.smtp.stop()
+            except Exception:
+                log.debug("stopping SMTP failed", exc_info=True)
+            self.smtp = None
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._servers.clear()
+        self._threads.clear()
+        if self.receiver is not None:
+            self.receiver.stop()
+            self.receiver = None
+
+    def reset(self) -> None:
+        """Forget every resource (moto's reset) and every message record."""
+        from moto.core.models import default_user_config  # noqa: F401
+        from moto.moto_api import _internal
+
+        _internal.moto_api_backend.reset()
+        if self.receiver is not None:
+            self.receiver.records.clear()
+            self.receiver.bounces.clear()
+
+    def __enter__(self) -> LocalCloud:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
