@@ -5,6 +5,7 @@ Start with :class:`EmailReceiver`; the pieces it composes are public too.
 
 from .actions import InvokeFunction, StoreRawMessage, receipt_rule_arn
 from .bundling import LocalPythonBundler, PythonBundle
+from .failures import InvocationFailures
 from .domain import DnsRecord, ReceivingDomain, inbound_smtp_endpoint
 from .handler_function import DEFAULT_RUNTIME, ReferenceHandler, Verdict
 from .limits import (
@@ -29,6 +30,7 @@ __all__ = [
     "DnsRecord",
     "EmailReceiver",
     "EmailRoute",
+    "InvocationFailures",
     "InvokeFunction",
     "LocalPythonBundler",
     "PythonBundle",

@@ -8,18 +8,20 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from .acknowledgments import acknowledge
+from .lambda_role import logging_only_role
 from .bundling import PythonBundle, python_code
 from .limits import MAX_MESSAGE_BYTES, ValidationError, validate_disjoint_prefixes, validate_prefix
 from .storage import RawMessageStore
 
 #: Runtime of the reference handler; pinned so that it changes only with a library release.
-DEFAULT_RUNTIME = lambda_.Runtime.PYTHON_3_13
+DEFAULT_RUNTIME = lambda_.Runtime.PYTHON_3_14
 
 
 class Verdict(enum.Enum):
@@ -44,6 +46,14 @@ def handler_source() -> Path:
     if (repo_copy / "handler.py").is_file():
         return repo_copy
     raise FileNotFoundError("the reference handler source (lambda_src/handler.py) is missing")
+
+
+def _arn_ref(store: RawMessageStore) -> str:
+    """How cdk-nag names the bucket's ARN in a finding: ``<LogicalId.Arn>``."""
+    bucket = store.bucket.node.default_child
+    if bucket is None:  # an imported bucket: its ARN is a literal string
+        return store.bucket.bucket_arn
+    return f"{Stack.of(store).get_logical_id(bucket)}.Arn"  # type: ignore[arg-type]
 
 
 class ReferenceHandler(Construct):
@@ -79,7 +89,7 @@ class ReferenceHandler(Construct):
         :param reject_on_verdicts: a ``FAIL`` in any of these verdicts rejects the message.
             Default: spam and virus.
         :param max_message_size: bytes above which a message is not parsed. Default: 40 MiB.
-        :param runtime: a Python runtime. Default: Python 3.13.
+        :param runtime: a Python runtime. Default: Python 3.14.
         :param architecture: Default: x86_64.
         :param memory_size: MiB. Default: 512 (a 40 MB message needs about 3x its size).
         :param timeout: Default: 60 seconds (SES waits at most 30 s for RequestResponse).
@@ -109,6 +119,7 @@ class ReferenceHandler(Construct):
         log_group = logs.LogGroup(
             self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.RETAIN
         )
+        role = logging_only_role(self, "Role", log_group=log_group)
         self.function: lambda_.Function = lambda_.Function(
             self,
             "Function",
@@ -119,6 +130,7 @@ class ReferenceHandler(Construct):
             memory_size=memory_size,
             timeout=timeout,
             log_group=log_group,
+            role=role,
             logging_format=lambda_.LoggingFormat.JSON,
             description="ses-lambda-constructs reference handler: parses received email",
             environment={
@@ -139,3 +151,10 @@ class ReferenceHandler(Construct):
             actions=["s3:PutObject"],
             resource_arns=[store.bucket.arn_for_objects(f"{self.parsed_prefix}*")],
         )
+        for prefix in (store.object_key_prefix, self.parsed_prefix):
+            acknowledge(
+                role,
+                f"AwsSolutions-IAM5[Resource::<{_arn_ref(store)}>/{prefix}*]",
+                "Object keys are SES message ids, known only when mail arrives; the grant "
+                "is limited to this one prefix and one action.",
+            )

@@ -9,11 +9,13 @@ from aws_cdk import Duration, Names, RemovalPolicy
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_ses as ses
 from aws_cdk import aws_ses_actions as ses_actions
 from constructs import Construct
 
 from .actions import InvokeFunction, StoreRawMessage
+from .failures import InvocationFailures
 from .domain import ReceivingDomain, check_receiving_region
 from .handler_function import DEFAULT_RUNTIME, ReferenceHandler, Verdict
 from .limits import (
@@ -141,6 +143,9 @@ class EmailReceiver(Construct):
         parsed_prefix: str = "parsed/",
         reject_on_verdicts: Sequence[Verdict] = (Verdict.SPAM, Verdict.VIRUS),
         handler_runtime: lambda_.Runtime = DEFAULT_RUNTIME,
+        retry_attempts: int = 2,
+        max_event_age: Duration = Duration.hours(6),
+        alarm_topic: sns.ITopic | None = None,
     ) -> None:
         """
         :param routes: the receipt rules, in order. More can be added with :meth:`add_route`.
@@ -165,7 +170,11 @@ class EmailReceiver(Construct):
         :param parsed_prefix: where the reference handler writes. Default: ``parsed/``.
         :param reject_on_verdicts: verdicts whose ``FAIL`` makes the reference handler reject.
             Default: spam and virus.
-        :param handler_runtime: Python runtime of the reference handler. Default: Python 3.13.
+        :param handler_runtime: Python runtime of the reference handler. Default: Python 3.14.
+        :param retry_attempts: retries of a failed asynchronous invocation of the reference
+            handler before the event goes to the on-failure queue. Default: 2.
+        :param max_event_age: how long Lambda keeps retrying an event. Default: 6 hours.
+        :param alarm_topic: SNS topic notified by the failure alarms. Default: alarms only.
         """
         super().__init__(scope, id)
         check_receiving_region(self)
@@ -229,7 +238,13 @@ class EmailReceiver(Construct):
             "reject_on_verdicts": tuple(reject_on_verdicts),
             "runtime": handler_runtime,
         }
+        self._failure_options = {
+            "retry_attempts": retry_attempts,
+            "max_event_age": max_event_age,
+            "alarm_topic": alarm_topic,
+        }
         self.handler: ReferenceHandler | None = None
+        self.failures: InvocationFailures | None = None
         self.routes: list[EmailRoute] = []
         for route in routes:
             self.add_route(route)
@@ -254,6 +269,12 @@ class EmailReceiver(Construct):
                 parsed_prefix=str(self._handler_options["parsed_prefix"]),
                 reject_on_verdicts=self._handler_options["reject_on_verdicts"],  # type: ignore[arg-type]
                 runtime=self._handler_options["runtime"],  # type: ignore[arg-type]
+            )
+            self.failures = InvocationFailures(
+                self,
+                "Failures",
+                function=self.handler.function,
+                **self._failure_options,  # type: ignore[arg-type]
             )
         return self.handler
 

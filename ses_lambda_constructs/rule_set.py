@@ -9,40 +9,62 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import CustomResource, Duration, Token
+from aws_cdk import CustomResource, Duration, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ses as ses
 from constructs import Construct
 
+from .acknowledgments import acknowledge
+from .lambda_role import logging_only_role
 from .limits import ValidationError, validate_name
 
 _PROVIDER_CODE = Path(__file__).parent / "custom_resources" / "rule_set"
 #: Runtime of the custom resource's function (stdlib + boto3 only).
-PROVIDER_RUNTIME = lambda_.Runtime.PYTHON_3_13
+PROVIDER_RUNTIME = lambda_.Runtime.PYTHON_3_14
 
 
-def _provider(scope: Construct) -> lambda_.IFunction:
-    """One function per stack serves every rule-set custom resource of the library."""
-    function = lambda_.SingletonFunction(
-        scope,
-        "RuleSetProvider",
-        uuid="3f0e8c52-9a4e-4d3b-9f2b-5e5a1c7e0a01",
-        lambda_purpose="SesRuleSetProvider",
-        runtime=PROVIDER_RUNTIME,
-        handler="index.handler",
-        code=lambda_.Code.from_asset(str(_PROVIDER_CODE), exclude=["__pycache__", "*.pyc"]),
-        timeout=Duration.minutes(2),
-        description="ses-lambda-constructs: activates and describes SES receipt rule sets",
-    )
-    # SES has no resource-level permissions for these two actions: the resource must be "*".
-    function.add_to_role_policy(
-        iam.PolicyStatement(
-            actions=["ses:DescribeActiveReceiptRuleSet", "ses:SetActiveReceiptRuleSet"],
-            resources=["*"],
+class _RuleSetProvider(Construct):
+    """The one function per stack that serves every rule-set custom resource of the library."""
+
+    ID = "SesRuleSetProvider"
+
+    @classmethod
+    def of(cls, scope: Construct) -> lambda_.IFunction:
+        stack = Stack.of(scope)
+        existing = stack.node.try_find_child(cls.ID)
+        provider = existing if isinstance(existing, cls) else cls(stack, cls.ID)
+        return provider.function
+
+    def __init__(self, scope: Construct, id: str) -> None:
+        super().__init__(scope, id)
+        log_group = logs.LogGroup(self, "Logs", retention=logs.RetentionDays.THREE_MONTHS)
+        role = logging_only_role(self, "Role", log_group=log_group)
+        # SES has no resource-level permissions for these two actions: the resource must be "*".
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["ses:DescribeActiveReceiptRuleSet", "ses:SetActiveReceiptRuleSet"],
+                resources=["*"],
+            )
         )
-    )
-    return function
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "ses:DescribeActiveReceiptRuleSet and ses:SetActiveReceiptRuleSet support no "
+            "resource-level permissions; the role allows these two actions only.",
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            runtime=PROVIDER_RUNTIME,
+            handler="index.handler",
+            code=lambda_.Code.from_asset(str(_PROVIDER_CODE), exclude=["__pycache__", "*.pyc"]),
+            timeout=Duration.minutes(2),
+            role=role,
+            log_group=log_group,
+            description="ses-lambda-constructs: activates and describes SES receipt rule sets",
+        )
 
 
 def fixed_rule_set_name(rule_set: ses.IReceiptRuleSet) -> str:
@@ -92,7 +114,7 @@ class ReceiptRuleSetActivation(Construct):
         """
         super().__init__(scope, id)
         self.rule_set_name = fixed_rule_set_name(rule_set)
-        provider = _provider(self)
+        provider = _RuleSetProvider.of(self)
         self.resource = CustomResource(
             self,
             "Resource",
@@ -117,7 +139,7 @@ class ActiveReceiptRuleSet(Construct):
 
     def __init__(self, scope: Construct, id: str) -> None:
         super().__init__(scope, id)
-        provider = _provider(self)
+        provider = _RuleSetProvider.of(self)
         lookup = CustomResource(
             self,
             "Lookup",

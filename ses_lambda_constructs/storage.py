@@ -8,6 +8,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from .acknowledgments import acknowledge
 from .limits import validate_prefix
 
 SES_PRINCIPAL = "ses.amazonaws.com"
@@ -80,6 +81,13 @@ class RawMessageStore(Construct):
                 server_access_logs_bucket=server_access_logs_bucket,
                 server_access_logs_prefix="access-logs/" if server_access_logs_bucket else None,
             )
+            if server_access_logs_bucket is None:
+                acknowledge(
+                    bucket,
+                    "AwsSolutions-S1",
+                    "Server access logging is opt-in (server_access_logs_bucket): writers "
+                    "are SES and the handler only, both under IAM and bucket-policy conditions.",
+                )
         elif server_access_logs_bucket is not None:
             raise ValueError(
                 "server_access_logs_bucket applies only to a bucket the store defines; "

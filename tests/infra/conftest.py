@@ -11,10 +11,11 @@ import pytest
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_ses_actions as ses_actions
+from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Template
 
 import app as demo_app
-from ses_lambda_constructs import EmailReceiver, Route
+from ses_lambda_constructs import EmailReceiver, Route, Verdict
 from tests.infra.lint import assert_cfn_lint_clean
 
 ACCOUNT_ENV = cdk.Environment(account="111122223333", region="eu-west-1")
@@ -106,3 +107,45 @@ def only(template: Template, type_: str, props: dict[str, Any] | None = None) ->
 
 
 Build = Callable[..., cdk.Stack]
+
+
+def all_options_app() -> tuple[cdk.App, cdk.Stack]:
+    """A receiver with every option turned on, in an app of its own."""
+    app = cdk.App(context={"@aws-cdk/core:enablePartitionLiterals": True})
+    stack = cdk.Stack(app, "AllOptions", env=ACCOUNT_ENV)
+    zone = route53.PublicHostedZone.from_public_hosted_zone_attributes(
+        stack, "Zone", hosted_zone_id="Z0123456789ABCDEFGHIJ", zone_name="example.com"
+    )
+    topic = sns.Topic.from_topic_arn(stack, "Alarms", "arn:aws:sns:eu-west-1:111122223333:ops-alarms")
+    receiver = EmailReceiver(
+        stack,
+        "Receiver",
+        domain_name="mail.example.com",
+        hosted_zone=zone,
+        mail_from_subdomain="bounce",
+        rule_set_name="all-options",
+        activate_rule_set=True,
+        replace_active_rule_set=True,
+        raw_message_expiration=cdk.Duration.days(30),
+        reject_on_verdicts=[Verdict.SPAM, Verdict.VIRUS, Verdict.DMARC],
+        alarm_topic=topic,
+        retry_attempts=1,
+        max_event_age=cdk.Duration.hours(1),
+        routes=[Route(id="Support", rule_name="support", recipients=["support@mail.example.com"])],
+    )
+    receiver.add_route(
+        Route(
+            id="Sales",
+            rule_name="sales",
+            recipients=["sales@mail.example.com"],
+            invocation_type=ses_actions.LambdaInvocationType.REQUEST_RESPONSE,
+            extra_actions=[ses_actions.Stop()],
+        )
+    )
+    return app, stack
+
+
+@pytest.fixture(scope="session")
+def all_options_template() -> Template:
+    _, stack = all_options_app()
+    return synth(stack)

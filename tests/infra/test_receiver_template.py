@@ -163,20 +163,23 @@ def test_activation_runs_after_the_rules_exist(demo_template: Template) -> None:
 
 
 def test_activation_provider_may_only_manage_rule_set_activation(demo_template: Template) -> None:
-    demo_template.has_resource_properties(
-        "AWS::IAM::Policy",
+    provider_id, provider = only(demo_template, "AWS::Lambda::Function", {"Handler": "index.handler"})
+    role_id = provider["Properties"]["Role"]["Fn::GetAtt"][0]
+    _, policy = only(demo_template, "AWS::IAM::Policy", {"Roles": [{"Ref": role_id}]})
+    log_group_id = provider["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+    assert policy["Properties"]["PolicyDocument"]["Statement"] == [
         {
-            "PolicyDocument": {
-                "Statement": [
-                    {
-                        "Action": ["ses:DescribeActiveReceiptRuleSet", "ses:SetActiveReceiptRuleSet"],
-                        "Effect": "Allow",
-                        "Resource": "*",
-                    }
-                ]
-            }
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [log_group_id, "Arn"]},
         },
-    )
+        {
+            "Action": ["ses:DescribeActiveReceiptRuleSet", "ses:SetActiveReceiptRuleSet"],
+            "Effect": "Allow",
+            "Resource": "*",
+        },
+    ]
+    assert provider["Properties"]["Runtime"] == "python3.14"
 
 
 def test_bucket_is_encrypted_private_ssl_only_and_retained(demo_template: Template) -> None:
@@ -219,7 +222,7 @@ def test_reference_handler_configuration(demo_template: Template) -> None:
         "AWS::Lambda::Function",
         {
             "Handler": "handler.lambda_handler",
-            "Runtime": "python3.13",
+            "Runtime": "python3.14",
             "MemorySize": 512,
             "Timeout": 60,
             "LoggingConfig": Match.object_like({"LogFormat": "JSON"}),
@@ -241,13 +244,17 @@ def test_reference_handler_configuration(demo_template: Template) -> None:
 def test_reference_handler_reads_raw_and_writes_parsed_only(demo_template: Template) -> None:
     bucket_id, _ = only(demo_template, "AWS::S3::Bucket")
     arn = {"Fn::GetAtt": [bucket_id, "Arn"]}
-    _, role_policy = only(
-        demo_template,
-        "AWS::IAM::Policy",
-        {"PolicyDocument": {"Statement": Match.array_with([Match.object_like({"Action": "s3:GetObject"})])}},
-    )
+    function_id, function = only(demo_template, "AWS::Lambda::Function", {"Handler": "handler.lambda_handler"})
+    role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    log_group_id = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+    _, role_policy = only(demo_template, "AWS::IAM::Policy", {"Roles": [{"Ref": role_id}]})
     statements = role_policy["Properties"]["PolicyDocument"]["Statement"]
     assert statements == [
+        {
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [log_group_id, "Arn"]},
+        },
         {"Action": "s3:GetObject", "Effect": "Allow", "Resource": {"Fn::Join": ["", [arn, "/raw/*"]]}},
         {
             "Action": "s3:ListBucket",
@@ -256,7 +263,15 @@ def test_reference_handler_reads_raw_and_writes_parsed_only(demo_template: Templ
             "Resource": arn,
         },
         {"Action": "s3:PutObject", "Effect": "Allow", "Resource": {"Fn::Join": ["", [arn, "/parsed/*"]]}},
+        {
+            "Action": ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [only(demo_template, "AWS::SQS::Queue")[0], "Arn"]},
+        },
     ]
+    demo_template.resource_count_is("AWS::IAM::ManagedPolicy", 0)
+    for role in demo_template.find_resources("AWS::IAM::Role").values():
+        assert "ManagedPolicyArns" not in role["Properties"]
 
 
 def test_without_a_zone_the_records_become_outputs(demo_without_zone_template: Template) -> None:

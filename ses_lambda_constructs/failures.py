@@ -1,0 +1,119 @@
+"""Failure visibility for asynchronously invoked functions: destination, retries and alarms.
+
+SES invokes a Lambda action asynchronously by default; Lambda retries failed events (twice by
+default) and then drops them silently unless an on-failure destination exists. This construct gives
+a function an encrypted SQS on-failure destination, bounded retries and event age, and alarms on
+errors, throttles and the destination's depth.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from .acknowledgments import acknowledge
+from .limits import ValidationError
+
+
+class InvocationFailures(Construct):
+    """Keeps every failed asynchronous invocation of ``function`` and raises alarms about it.
+
+    - Failed events (after ``retry_attempts`` retries, or older than ``max_event_age``) land in
+      :attr:`queue`, an SQS queue with SSE, SSL enforced, 14-day retention and ``RETAIN``. Each
+      message holds the original event under ``requestPayload``; replay them with
+      ``python -m ses_lambda_constructs.replay <queue-url> <function-name>``.
+    - :attr:`alarms`: function errors, function throttles, and messages waiting in the queue.
+      With ``alarm_topic``, each alarm notifies it.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        function: lambda_.Function,
+        retry_attempts: int = 2,
+        max_event_age: Duration = Duration.hours(6),
+        alarm_topic: sns.ITopic | None = None,
+        queue: sqs.IQueue | None = None,
+    ) -> None:
+        """
+        :param function: the function SES invokes asynchronously.
+        :param retry_attempts: 0-2 retries after a failed invocation. Default: 2.
+        :param max_event_age: 60 s to 6 h. Default: 6 hours.
+        :param alarm_topic: SNS topic the alarms notify. Default: alarms without actions.
+        :param queue: on-failure destination of your own. Default: a new encrypted queue.
+        """
+        super().__init__(scope, id)
+        if not 0 <= retry_attempts <= 2:
+            raise ValidationError(f"retry_attempts must be between 0 and 2; got {retry_attempts!r}")
+        age = max_event_age.to_seconds()
+        if not 60 <= age <= 6 * 3600:
+            raise ValidationError(
+                f"max_event_age must be between 60 seconds and 6 hours; got {age!r} seconds"
+            )
+        if queue is None:
+            own_queue = sqs.Queue(
+                self,
+                "Queue",
+                encryption=sqs.QueueEncryption.SQS_MANAGED,
+                enforce_ssl=True,
+                retention_period=Duration.days(14),
+                removal_policy=RemovalPolicy.RETAIN,
+            )
+            acknowledge(
+                own_queue,
+                "AwsSolutions-SQS3",
+                "This queue is itself the on-failure destination of the function; its "
+                "messages are replayed by an operator, not consumed by a worker that could fail.",
+            )
+            queue = own_queue
+        self.queue: sqs.IQueue = queue
+        function.configure_async_invoke(
+            on_failure=destinations.SqsDestination(queue),
+            retry_attempts=retry_attempts,
+            max_event_age=max_event_age,
+        )
+        self.errors_alarm = function.metric_errors(period=Duration.minutes(5)).create_alarm(
+            self,
+            "ErrorsAlarm",
+            alarm_description="The email handler failed at least once in 5 minutes",
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.throttles_alarm = function.metric_throttles(period=Duration.minutes(5)).create_alarm(
+            self,
+            "ThrottlesAlarm",
+            alarm_description="The email handler was throttled in the last 5 minutes",
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.queue_alarm = queue.metric_approximate_number_of_messages_visible(
+            period=Duration.minutes(5)
+        ).create_alarm(
+            self,
+            "FailedEventsAlarm",
+            alarm_description="Failed email events are waiting in the on-failure queue",
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.alarms: tuple[cloudwatch.Alarm, ...] = (
+            self.errors_alarm,
+            self.throttles_alarm,
+            self.queue_alarm,
+        )
+        if alarm_topic is not None:
+            for alarm in self.alarms:
+                alarm.add_alarm_action(cloudwatch_actions.SnsAction(alarm_topic))

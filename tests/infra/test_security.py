@@ -1,0 +1,142 @@
+"""Security properties: cdk-nag clean, no wildcard actions, confused-deputy conditions everywhere."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import aws_cdk as cdk
+import cdk_nag
+import pytest
+from aws_cdk import aws_s3 as s3
+from aws_cdk.assertions import Template
+
+import app as demo_app
+from tests.infra.conftest import all_options_app
+
+
+def nag(app: cdk.App) -> tuple[str | None, dict[str, Any]]:
+    """Synthesize ``app`` under the AwsSolutions pack: (failure report or None, templates)."""
+    cdk.Validations.of(app).add_plugins(cdk_nag.AwsSolutionsChecks(app, write_suppressions_to_cloud_formation=True))
+    try:
+        assembly = app.synth()
+    except RuntimeError as error:
+        return str(error), {}
+    return None, {stack.stack_name: stack.template for stack in assembly.stacks}
+
+
+def test_aws_solutions_pack_reports_a_planted_finding() -> None:
+    # A control: the pack must really run, or the clean results below would mean nothing.
+    app = cdk.App()
+    s3.Bucket(cdk.Stack(app, "Control"), "Plain")
+    failure, _ = nag(app)
+    assert failure is not None and "AwsSolutions-S10" in failure
+
+
+@pytest.fixture(scope="module")
+def nagged_templates() -> dict[str, Any]:
+    demo = demo_app.build_app(
+        cdk.App(context={"hostedZoneId": "Z0123456789ABCDEFGHIJ", "hostedZoneName": "example.com"})
+    )
+    failure, templates = nag(demo)
+    assert failure is None, failure
+    app, _ = all_options_app()
+    failure, more = nag(app)
+    assert failure is None, failure
+    return {**templates, **more}
+
+
+def test_demo_and_all_options_stacks_have_no_unacknowledged_findings(nagged_templates: dict[str, Any]) -> None:
+    assert set(nagged_templates) == {"SesLambdaDemo", "AllOptions"}
+
+
+def test_every_acknowledgment_carries_a_reason(nagged_templates: dict[str, Any]) -> None:
+    found = 0
+    for template in nagged_templates.values():
+        for resource in template["Resources"].values():
+            for rule in resource.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", []):
+                found += 1
+                assert len(rule.get("reason", "")) >= 40, rule
+    assert found >= 4
+
+
+def statements(template: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for logical_id, resource in template["Resources"].items():
+        props = resource.get("Properties", {})
+        documents = [props.get("PolicyDocument")]
+        documents += [p.get("PolicyDocument") for p in props.get("Policies", [])]
+        for document in documents:
+            for statement in (document or {}).get("Statement", []):
+                yield logical_id, statement
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_no_allow_statement_has_a_wildcard_action(
+    demo_template: Template, all_options_template: Template
+) -> None:
+    for template in (demo_template.to_json(), all_options_template.to_json()):
+        for logical_id, statement in statements(template):
+            if statement["Effect"] == "Allow":
+                for action in as_list(statement["Action"]):
+                    assert "*" not in action, f"{logical_id} allows {action}"
+
+
+def test_every_service_principal_grant_has_account_and_source_conditions(
+    demo_template: Template, all_options_template: Template
+) -> None:
+    checked = 0
+    for template in (demo_template.to_json(), all_options_template.to_json()):
+        for logical_id, resource in template["Resources"].items():
+            if resource["Type"] == "AWS::Lambda::Permission":
+                assert {"SourceAccount", "SourceArn"} <= set(resource["Properties"]), logical_id
+                checked += 1
+        for logical_id, statement in statements(template):
+            service = (statement.get("Principal") or {}).get("Service")
+            if statement["Effect"] != "Allow" or service is None or statement.get("Action") == "sts:AssumeRole":
+                continue
+            keys = {key for condition in statement.get("Condition", {}).values() for key in condition}
+            assert {"aws:SourceAccount", "aws:SourceArn"} <= keys, (logical_id, statement)
+            checked += 1
+    assert checked >= 5
+
+
+def test_handler_may_not_touch_other_prefixes(all_options_template: Template) -> None:
+    template = all_options_template.to_json()
+    s3_resources = [
+        str(statement["Resource"])
+        for _, statement in statements(template)
+        if statement["Effect"] == "Allow" and any(str(a).startswith("s3:") for a in as_list(statement["Action"]))
+        and (statement.get("Principal") is None)
+    ]
+    assert s3_resources, "expected the handler's S3 grants"
+    for resource in s3_resources:
+        assert "/raw/*" in resource or "/parsed/*" in resource or "s3:prefix" in resource or resource.endswith("'Arn']}"), resource
+
+
+def test_raw_and_parsed_mail_outlive_the_stack(all_options_template: Template) -> None:
+    for type_ in ("AWS::S3::Bucket", "AWS::Logs::LogGroup", "AWS::SQS::Queue"):
+        for logical_id, resource in all_options_template.find_resources(type_).items():
+            assert resource.get("DeletionPolicy") == "Retain", (type_, logical_id)
+
+
+def test_failed_events_go_to_an_encrypted_queue_with_alarms(all_options_template: Template) -> None:
+    queues = all_options_template.find_resources("AWS::SQS::Queue")
+    assert len(queues) == 1
+    queue_id, queue = next(iter(queues.items()))
+    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    all_options_template.has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig",
+        {
+            "MaximumRetryAttempts": 1,
+            "MaximumEventAgeInSeconds": 3600,
+            "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [queue_id, "Arn"]}}},
+        },
+    )
+    alarms = all_options_template.find_resources("AWS::CloudWatch::Alarm")
+    metrics = sorted(a["Properties"]["MetricName"] for a in alarms.values())
+    assert metrics == ["ApproximateNumberOfMessagesVisible", "Errors", "Throttles"]
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == ["arn:aws:sns:eu-west-1:111122223333:ops-alarms"]
