@@ -7,7 +7,7 @@ from .actions import InvokeFunction, StoreRawMessage, receipt_rule_arn
 from .bundling import LocalPythonBundler, PythonBundle
 from .failures import InvocationFailures
 from .domain import DnsRecord, ReceivingDomain, inbound_smtp_endpoint
-from .handler_function import DEFAULT_RUNTIME, ReferenceHandler, Verdict
+from .handler_function import DEFAULT_RUNTIME, ReferenceHandler, Verdict, VerdictGate
 from .limits import (
     MAX_ACTIONS_PER_RULE,
     MAX_MESSAGE_BYTES,
@@ -42,6 +42,7 @@ __all__ = [
     "StoreRawMessage",
     "ValidationError",
     "Verdict",
+    "VerdictGate",
     "inbound_smtp_endpoint",
     "receipt_rule_arn",
     "receiving_regions",

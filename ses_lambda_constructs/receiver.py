@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from aws_cdk import Duration, Names, RemovalPolicy
+import jsii
+from aws_cdk import Duration, IStableListProducer, Lazy, Names, RemovalPolicy
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_s3 as s3
@@ -17,7 +18,7 @@ from constructs import Construct
 from .actions import InvokeFunction, StoreRawMessage
 from .failures import InvocationFailures
 from .domain import ReceivingDomain, check_receiving_region
-from .handler_function import DEFAULT_RUNTIME, ReferenceHandler, Verdict
+from .handler_function import DEFAULT_RUNTIME, ReferenceHandler, Verdict, VerdictGate
 from .limits import (
     MAX_ACTIONS_PER_RULE,
     MAX_RULES_PER_RULE_SET,
@@ -146,6 +147,7 @@ class EmailReceiver(Construct):
         retry_attempts: int = 2,
         max_event_age: Duration = Duration.hours(6),
         alarm_topic: sns.ITopic | None = None,
+        verdict_gate: bool = False,
     ) -> None:
         """
         :param routes: the receipt rules, in order. More can be added with :meth:`add_route`.
@@ -175,6 +177,10 @@ class EmailReceiver(Construct):
             handler before the event goes to the on-failure queue. Default: 2.
         :param max_event_age: how long Lambda keeps retrying an event. Default: 6 hours.
         :param alarm_topic: SNS topic notified by the failure alarms. Default: alarms only.
+        :param verdict_gate: add a first rule, for every route's recipients, whose synchronous
+            function stops the rule set for mail failing ``reject_on_verdicts`` before anything
+            is stored or processed. Default: ``False`` (the reference handler marks such mail
+            as rejected instead).
         """
         super().__init__(scope, id)
         check_receiving_region(self)
@@ -246,6 +252,19 @@ class EmailReceiver(Construct):
         self.handler: ReferenceHandler | None = None
         self.failures: InvocationFailures | None = None
         self.routes: list[EmailRoute] = []
+        self.gate: VerdictGate | None = None
+        if verdict_gate:
+            self.gate = VerdictGate(
+                self,
+                "VerdictGate",
+                rule_set=self.rule_set,
+                rule_set_name=self.rule_set_name,
+                recipients=Lazy.list(_RouteRecipients(self.routes)),
+                reject_on_verdicts=reject_on_verdicts,
+                runtime=handler_runtime,
+            )
+            if self.activation is not None:
+                self.activation.resource.node.add_dependency(self.gate.rule)
         for route in routes:
             self.add_route(route)
 
@@ -306,7 +325,7 @@ class EmailReceiver(Construct):
             rule_set_name=self.rule_set_name,
             function=function,
             store=self.store,
-            after=self.routes[-1].rule if self.routes else None,
+            after=self.routes[-1].rule if self.routes else (self.gate.rule if self.gate else None),
         )
         names = [existing.rule_name for existing in self.routes]
         if email_route.rule_name in names:
@@ -319,3 +338,16 @@ class EmailReceiver(Construct):
         self.routes.append(email_route)
         return email_route
 
+
+
+@jsii.implements(IStableListProducer)
+class _RouteRecipients:
+    """Every recipient of every route, known once all routes are added (for the verdict gate)."""
+
+    def __init__(self, routes: list[EmailRoute]) -> None:
+        self._routes = routes
+
+    def produce(self) -> list[str]:
+        recipients = list(dict.fromkeys(r for route in self._routes for r in route.recipients))
+        validate_recipients("verdict_gate recipients (every route's)", recipients)
+        return recipients

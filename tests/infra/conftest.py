@@ -131,6 +131,7 @@ def all_options_app() -> tuple[cdk.App, cdk.Stack]:
         alarm_topic=topic,
         retry_attempts=1,
         max_event_age=cdk.Duration.hours(1),
+        verdict_gate=True,
         routes=[Route(id="Support", rule_name="support", recipients=["support@mail.example.com"])],
     )
     receiver.add_route(

@@ -140,3 +140,26 @@ def test_failed_events_go_to_an_encrypted_queue_with_alarms(all_options_template
     assert metrics == ["ApproximateNumberOfMessagesVisible", "Errors", "Throttles"]
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == ["arn:aws:sns:eu-west-1:111122223333:ops-alarms"]
+
+
+def test_verdict_gate_runs_first_for_every_route_recipient(all_options_template: Template) -> None:
+    rules = all_options_template.find_resources("AWS::SES::ReceiptRule")
+    gate_id, gate = next((k, r) for k, r in rules.items() if "After" not in r["Properties"])
+    gate_rule = gate["Properties"]["Rule"]
+    assert gate_rule["Recipients"] == ["support@mail.example.com", "sales@mail.example.com"]
+    assert gate_rule["ScanEnabled"] is True
+    (action,) = gate_rule["Actions"]
+    assert action["LambdaAction"]["InvocationType"] == "RequestResponse"
+    function_id = action["LambdaAction"]["FunctionArn"]["Fn::GetAtt"][0]
+    function = all_options_template.to_json()["Resources"][function_id]
+    assert function["Properties"]["Handler"] == "gate.lambda_handler"
+    assert function["Properties"]["Environment"]["Variables"] == {"REJECT_ON_VERDICTS": "spam,virus,dmarc"}
+    # every other rule comes after the gate, directly or through the chain
+    after = {k: r["Properties"].get("After", {}).get("Ref") for k, r in rules.items()}
+    first_route = next(k for k, ref in after.items() if ref == gate_id)
+    assert rules[first_route]["Properties"]["Rule"]["Name"] == "support"
+    # the gate's function can read no bucket
+    role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    policies = all_options_template.find_resources("AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": role_id}]}})
+    actions = {a for p in policies.values() for s in p["Properties"]["PolicyDocument"]["Statement"] for a in as_list(s["Action"])}
+    assert actions == {"logs:CreateLogStream", "logs:PutLogEvents"}
