@@ -85,8 +85,8 @@ def test_consumer_app_outside_the_repo_synthesizes_from_the_wheel(wheel: Path, t
         r for r in template["Resources"].values()
         if r["Type"] == "AWS::Lambda::Function" and r["Properties"].get("Handler") == "handler.lambda_handler"
     )
-    asset = handler["Metadata"]["aws:asset:path"]
-    bundle = app_dir / "cdk.out" / asset
+    asset_hash = handler["Properties"]["Code"]["S3Key"].removesuffix(".zip")
+    bundle = app_dir / "cdk.out" / f"asset.{asset_hash}"
     assert (bundle / "handler.py").is_file()
     assert (bundle / "ses_mail").is_dir()
     assert (bundle / "aws_lambda_powertools").is_dir()
