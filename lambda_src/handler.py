@@ -1,0 +1,299 @@
+"""Reference SES email handler: every receipt becomes a parsed result stored in S3.
+
+Lambda handler string: ``handler.lambda_handler``. Configuration comes only from environment
+variables set by the construct (see ``ses_mail.config`` and docs/handler.md). The work itself is
+done by the pure ``ses_mail`` core; this module does the I/O: it reads the raw MIME from S3 (or
+the SNS ``content``), writes ``<PARSED_PREFIX><messageId>/message.json`` and the attachments
+beside it, logs and emits metrics.
+
+Outcomes per message (``status`` in message.json):
+
+- ``processed``: parsed; attachments then ``message.json`` written (a retry rewrites the same keys);
+- ``rejected``: a verdict named in ``REJECT_ON_VERDICTS`` is ``FAIL``; the body is not read. A
+  ``RequestResponse`` invocation returns ``{"disposition": "STOP_RULE_SET"}``;
+- ``too_large`` / ``unparseable``: over ``MAX_MESSAGE_BYTES`` or a parsing limit; retrying cannot
+  help, so the outcome is stored and the raw message stays where SES put it.
+
+Anything else (malformed event, raw message missing, S3 write failure) raises a
+``ses_mail.SesMailError`` after every record was tried, so Lambda retries an ``Event``
+invocation and its on-failure destination receives the event: no accepted mail is lost silently.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+from tempfile import SpooledTemporaryFile
+from typing import IO, TYPE_CHECKING, Any
+
+import boto3
+from aws_lambda_powertools.logging import Logger
+from aws_lambda_powertools.metrics import Metrics, MetricUnit
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from ses_mail import (
+    DISPOSITION_CONTINUE,
+    DISPOSITION_STOP_RULE_SET,
+    HandlerConfig,
+    MessageUnavailableError,
+    OutputWriteError,
+    ParsedMessage,
+    RawLocation,
+    SesNotification,
+    UnparseableMessageError,
+    attachment_key,
+    build_document,
+    encode_document,
+    message_document_key,
+    parse_event,
+    parse_message,
+    raw_message_key,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+SERVICE_NAME = os.environ.get("POWERTOOLS_SERVICE_NAME") or "ses-lambda-handler"
+METRICS_NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "SesLambdaConstructs"
+DOWNLOAD_CHUNK_BYTES = 1 << 20
+SPOOL_MEMORY_BYTES = 1 << 20
+"""Raw messages and decoded attachments up to this size are buffered in memory, larger ones in a
+/tmp file (Lambda's ephemeral storage, 512 MB by default, far above SES's 40 MB)."""
+
+logger = Logger(service=SERVICE_NAME)
+metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
+
+
+@cache
+def s3_client() -> S3Client:
+    """The module's one S3 client, created on first use and reused by every invocation.
+
+    Created lazily (not at import) so that importing the handler stays fast and tests can start
+    moto first. Checksums are computed only where S3 requires them: the default CRC32 trailer
+    re-chunks every upload in Python, which costs more than the parsing of a large message.
+    """
+    client: S3Client = boto3.client(
+        "s3",
+        config=Config(
+            request_checksum_calculation="when_required",
+            retries={"mode": "standard", "max_attempts": 3},
+        ),
+    )
+    return client
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Process every record of an SES event; see the module docstring for the outcomes."""
+    config = HandlerConfig.from_environ(os.environ)
+    try:
+        notifications = parse_event(event)
+    except Exception:
+        logger.exception("event rejected: not an SES receipt event")
+        raise
+    stop = False
+    failures: list[Exception] = []
+    unstored: list[dict[str, Any]] = []
+    for notification in notifications:
+        logger.set_correlation_id(notification.message_id)
+        logger.append_keys(message_id=notification.message_id)
+        try:
+            document = process_notification(notification, config)
+        except Exception as error:
+            metrics.add_metric(name="MessagesFailed", unit=MetricUnit.Count, value=1)
+            logger.exception(
+                "message not processed; the invocation will fail so that it is retried",
+                extra={"error_type": type(error).__name__},
+            )
+            failures.append(error)
+            continue
+        if document["status"] == "rejected" and notification.action.is_request_response:
+            stop = True
+        if config.raw_bucket is None:
+            unstored.append(document)
+    if failures:
+        raise failures[0]
+    response: dict[str, Any] = {
+        "disposition": DISPOSITION_STOP_RULE_SET if stop else DISPOSITION_CONTINUE
+    }
+    if unstored:
+        response["messages"] = unstored
+    return response
+
+
+def process_notification(notification: SesNotification, config: HandlerConfig) -> dict[str, Any]:
+    """Apply the verdict policy, read, parse and store one message; return its document."""
+    raw = RawLocation(
+        bucket=config.raw_bucket,
+        key=raw_message_key(config.raw_prefix, notification.message_id)
+        if config.raw_bucket
+        else None,
+    )
+    failed = config.verdict_policy.failed(notification.verdicts)
+    if failed:
+        metrics.add_metric(name="MessagesRejected", unit=MetricUnit.Count, value=1)
+        return _store_outcome(
+            notification, config, build_document(notification, raw=raw, rejected_by=failed)
+        )
+    if notification.content is not None:
+        raw = RawLocation(source="content", size=len(notification.content))
+        return _parse_and_store(notification, config, notification.content, raw)
+    if raw.bucket is None or raw.key is None:
+        raise MessageUnavailableError(
+            notification.message_id,
+            "RAW_MESSAGE_BUCKET",
+            "the variable is not set and the event carries no content",
+        )
+    with _download(raw.bucket, raw.key, notification.message_id, config) as (body, size):
+        raw = RawLocation(source="s3", bucket=raw.bucket, key=raw.key, size=size)
+        if body is None:
+            limit = config.max_message_bytes
+            error = UnparseableMessageError(
+                "too_large", f"{size} bytes is more than MAX_MESSAGE_BYTES={limit}"
+            )
+            return _store_unparsed(notification, config, raw, error)
+        return _parse_and_store(notification, config, body, raw)
+
+
+def _parse_and_store(
+    notification: SesNotification,
+    config: HandlerConfig,
+    source: bytes | IO[bytes],
+    raw: RawLocation,
+) -> dict[str, Any]:
+    try:
+        parsed = parse_message(source, config.parse_limits())
+    except UnparseableMessageError as error:
+        return _store_unparsed(notification, config, raw, error)
+    keys = _store_attachments(notification, config, parsed)
+    document = build_document(notification, raw=raw, parsed=parsed, attachment_keys=keys)
+    metrics.add_metric(name="MessagesProcessed", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="MessageBytes", unit=MetricUnit.Bytes, value=parsed.size)
+    metrics.add_metric(name="Attachments", unit=MetricUnit.Count, value=len(keys))
+    logger.info(
+        "message parsed",
+        extra={
+            "size": parsed.size,
+            "attachments": len(keys),
+            "has_text": parsed.text is not None,
+            "has_html": parsed.html is not None,
+            "defects": len(parsed.defects),
+            "action": notification.action.type,
+        },
+    )
+    if parsed.defects:
+        logger.warning("message has MIME defects", extra={"defects": parsed.defects[:20]})
+    del parsed  # frees the bodies before the upload of message.json
+    return _store_outcome(notification, config, document)
+
+
+def _store_attachments(
+    notification: SesNotification, config: HandlerConfig, parsed: ParsedMessage
+) -> list[str | None]:
+    """Write each attachment beside message.json, one decoded attachment in memory at a time."""
+    keys: list[str | None] = []
+    for attachment in parsed.attachments:
+        if config.raw_bucket is None:
+            attachment.sha256  # noqa: B018 - computes size and digest for the document
+            attachment.release()
+            keys.append(None)
+            continue
+        key = attachment_key(
+            config.parsed_prefix, notification.message_id, attachment.index, attachment.safe_name
+        )
+        with SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES) as content:
+            attachment.write_to(content)
+            attachment.release()  # the encoded copy in the parsed tree is no longer needed
+            content.seek(0)
+            _put(config.raw_bucket, key, content, attachment.content_type, notification.message_id)
+        keys.append(key)
+    return keys
+
+
+def _store_unparsed(
+    notification: SesNotification,
+    config: HandlerConfig,
+    raw: RawLocation,
+    error: UnparseableMessageError,
+) -> dict[str, Any]:
+    metrics.add_metric(name="MessagesNotParsed", unit=MetricUnit.Count, value=1)
+    logger.warning(
+        "message not parsed; outcome stored, raw message kept",
+        extra={"reason": error.code, "detail": error.problem, "size": raw.size},
+    )
+    return _store_outcome(notification, config, build_document(notification, raw=raw, error=error))
+
+
+def _store_outcome(
+    notification: SesNotification, config: HandlerConfig, document: dict[str, Any]
+) -> dict[str, Any]:
+    status = document["status"]
+    if config.raw_bucket is None:
+        logger.warning("RAW_MESSAGE_BUCKET is not set: the document is returned, not stored")
+        return document
+    key = message_document_key(config.parsed_prefix, notification.message_id)
+    body = encode_document(document)
+    _put(config.raw_bucket, key, body, "application/json; charset=utf-8", notification.message_id)
+    logger.info(
+        "message stored",
+        extra={"status": status, "key": key, "verdicts": document["verdicts"]},
+    )
+    return document
+
+
+def _put(
+    bucket: str, key: str, body: bytes | IO[bytes], content_type: str, message_id: str
+) -> None:
+    try:
+        s3_client().put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
+    except (BotoCoreError, ClientError) as error:
+        raise OutputWriteError(message_id, f"s3://{bucket}/{key}", str(error)) from error
+
+
+@contextmanager
+def _download(
+    bucket: str, key: str, message_id: str, config: HandlerConfig
+) -> Iterator[tuple[IO[bytes] | None, int]]:
+    """Copy the raw object into a spooled file, never past ``MAX_MESSAGE_BYTES``.
+
+    Yields ``(file, size)``, or ``(None, size)`` when the object is too large. Copying first
+    lets the response (and, under moto, its whole body) be freed before parsing starts, so the
+    parser's memory is the only large allocation.
+    """
+    location = f"s3://{bucket}/{key}"
+    limit = config.max_message_bytes
+    try:
+        response = s3_client().get_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "error")
+        raise MessageUnavailableError(message_id, location, f"{code}: {error}") from error
+    except BotoCoreError as error:
+        raise MessageUnavailableError(message_id, location, str(error)) from error
+    stream = response["Body"]
+    declared = int(response.get("ContentLength") or 0)
+    del response
+    if declared > limit:
+        stream.close()
+        yield None, declared
+        return
+    with SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES) as spool:
+        size = 0
+        try:
+            for chunk in stream.iter_chunks(DOWNLOAD_CHUNK_BYTES):
+                size += len(chunk)
+                if size > limit:
+                    break
+                spool.write(chunk)
+        except (BotoCoreError, ClientError, OSError) as error:
+            raise MessageUnavailableError(message_id, location, f"read failed: {error}") from error
+        finally:
+            stream.close()
+            del stream
+        if size > limit:
+            yield None, size
+            return
+        spool.seek(0)
+        yield spool, size

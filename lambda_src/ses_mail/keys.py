@@ -1,0 +1,108 @@
+"""S3 keys of the raw message and of the parsed output, and safe file names for attachments.
+
+Keys depend only on the prefixes, the (validated) SES message id and each attachment's index and
+name, so processing the same message twice rewrites the same keys (SES_FACTS: duplicates
+happen on retries).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from .event import validate_message_id
+
+MESSAGE_DOCUMENT = "message.json"
+ATTACHMENTS_FOLDER = "attachments"
+MAX_NAME_BYTES = 120
+_KEPT_PUNCTUATION = frozenset(" ._-()+,=@~")
+_EXTENSIONS = {
+    "text/plain": ".txt",
+    "text/html": ".html",
+    "text/calendar": ".ics",
+    "text/csv": ".csv",
+    "message/rfc822": ".eml",
+    "message/global": ".eml",
+    "message/delivery-status": ".txt",
+    "application/pdf": ".pdf",
+    "application/zip": ".zip",
+    "application/json": ".json",
+    "image/png": ".png",
+    "image/jpeg": ".jpg",
+    "image/gif": ".gif",
+}
+
+
+def raw_message_key(raw_prefix: str, message_id: str) -> str:
+    """Where the SES S3 action stored the raw MIME: ``<raw prefix><messageId>``."""
+    return f"{raw_prefix}{validate_message_id(message_id)}"
+
+
+def output_prefix(parsed_prefix: str, message_id: str) -> str:
+    """The folder of one message's output: ``<parsed prefix><messageId>/``."""
+    return f"{parsed_prefix}{validate_message_id(message_id)}/"
+
+
+def message_document_key(parsed_prefix: str, message_id: str) -> str:
+    """``<parsed prefix><messageId>/message.json``."""
+    return output_prefix(parsed_prefix, message_id) + MESSAGE_DOCUMENT
+
+
+def attachment_key(parsed_prefix: str, message_id: str, index: int, safe_name: str) -> str:
+    """``<parsed prefix><messageId>/attachments/<index>-<safe name>``.
+
+    The index keeps keys unique when two attachments share a name and can never collide with
+    ``message.json``; ``safe_name`` must come from :func:`safe_filename`.
+    """
+    if index < 0:
+        raise ValueError("attachment index must not be negative")
+    if safe_filename(safe_name, fallback="") != safe_name or not safe_name:
+        raise ValueError(f"{safe_name!r} is not a safe file name; use safe_filename()")
+    return f"{output_prefix(parsed_prefix, message_id)}{ATTACHMENTS_FOLDER}/{index}-{safe_name}"
+
+
+def default_filename(content_type: str) -> str:
+    """A file name for a part that has none: ``part`` plus an extension for well-known types."""
+    return "part" + _EXTENSIONS.get(content_type.lower(), ".bin")
+
+
+def safe_filename(name: str | None, *, fallback: str = "part.bin") -> str:
+    """A file name that is safe as the last segment of an S3 key and on any file system.
+
+    Keeps only the last path component (``../../etc/passwd`` gives ``passwd``, ``C:\\x\\a.exe``
+    gives ``a.exe``), normalises to NFC, replaces control, format (e.g. right-to-left override),
+    separator and shell-special characters with ``_``, collapses repeats, strips leading and
+    trailing dots, spaces and underscores (no hidden files, no ``..``), and truncates to
+    120 UTF-8 bytes keeping the extension. Letters and digits of every script are kept. An empty
+    result gives ``fallback``.
+    """
+    if not name:
+        return fallback
+    text = unicodedata.normalize("NFC", name.replace("\\", "/"))
+    parts = [segment for segment in text.split("/") if segment.strip(" .")]
+    text = parts[-1] if parts else ""
+    cleaned: list[str] = []
+    for char in text:
+        keep = char.isalnum() or char in _KEPT_PUNCTUATION
+        if keep and char.isspace() and char != " ":
+            keep = False
+        replacement = char if keep else "_"
+        if cleaned and replacement in "_ ." and cleaned[-1] == replacement:
+            continue
+        cleaned.append(replacement)
+    text = "".join(cleaned).strip(" ._")
+    if not text:
+        return fallback
+    return _truncate(text, MAX_NAME_BYTES)
+
+
+def _truncate(name: str, limit: int) -> str:
+    if len(name.encode("utf-8")) <= limit:
+        return name
+    stem, dot, extension = name.rpartition(".")
+    if not dot or not stem or len(extension.encode("utf-8")) > 16:
+        stem, extension = name, ""
+    suffix = f".{extension}" if extension else ""
+    budget = limit - len(suffix.encode("utf-8"))
+    encoded = stem.encode("utf-8")[:budget]
+    short = encoded.decode("utf-8", "ignore").rstrip(" ._")
+    return (short or "part") + suffix
