@@ -26,8 +26,7 @@ class SupportInboxStack(cdk.Stack):
             runtime=lambda_.Runtime.PYTHON_3_13,
             handler="index.handler",
             code=lambda_.Code.from_inline(
-                "def handler(event, context):\n"
-                "    return {'disposition': 'CONTINUE'}\n"
+                "def handler(event, context):\n    return {'disposition': 'CONTINUE'}\n"
             ),
         )
         receiver = EmailReceiver(
@@ -56,5 +55,7 @@ class SupportInboxStack(cdk.Stack):
 
 
 app = cdk.App()
-SupportInboxStack(app, "SupportInbox", env=cdk.Environment(account="111122223333", region="eu-west-1"))
+SupportInboxStack(
+    app, "SupportInbox", env=cdk.Environment(account="111122223333", region="eu-west-1")
+)
 app.synth()

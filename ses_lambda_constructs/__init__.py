@@ -5,8 +5,8 @@ Start with :class:`EmailReceiver`; the pieces it composes are public too.
 
 from .actions import InvokeFunction, StoreRawMessage, receipt_rule_arn
 from .bundling import LocalPythonBundler, PythonBundle
-from .failures import InvocationFailures
 from .domain import DnsRecord, ReceivingDomain, inbound_smtp_endpoint
+from .failures import InvocationFailures
 from .handler_function import DEFAULT_RUNTIME, ReferenceHandler, Verdict, VerdictGate
 from .limits import (
     MAX_ACTIONS_PER_RULE,

@@ -19,7 +19,6 @@ from constructs import Construct
 from .limits import validate_name
 from .storage import SES_PRINCIPAL, RawMessageStore
 
-
 # CloudFormation's spelling of each invocation type (the Python enum's values are its names).
 _INVOCATION_TYPES = {
     ses_actions.LambdaInvocationType.EVENT: "Event",
@@ -52,7 +51,7 @@ class StoreRawMessage:
         self._rule_set_name = rule_set_name
         self._rule_name = rule_name
 
-    def bind(self, receipt_rule: ses.IReceiptRuleRef) -> ses.ReceiptRuleActionConfig:
+    def bind(self, receipt_rule: ses.IReceiptRule) -> ses.ReceiptRuleActionConfig:
         source_arn = receipt_rule_arn(receipt_rule, self._rule_set_name, self._rule_name)
         policy = self._store.allow_ses_put(receipt_rule, source_arn=source_arn)
         if policy is not None:
@@ -88,7 +87,7 @@ class InvokeFunction:
         self._rule_name = rule_name
         self.invocation_type = invocation_type
 
-    def bind(self, receipt_rule: ses.IReceiptRuleRef) -> ses.ReceiptRuleActionConfig:
+    def bind(self, receipt_rule: ses.IReceiptRule) -> ses.ReceiptRuleActionConfig:
         source_arn = receipt_rule_arn(receipt_rule, self._rule_set_name, self._rule_name)
         permission_id = f"InvokedBySes{Names.node_unique_id(receipt_rule.node)[-8:]}"
         permission = self._function.permissions_node.try_find_child(permission_id)

@@ -1,4 +1,4 @@
-"""The reference handler function: ``lambda_src`` bundled with its requirements, wired to a store."""
+"""The reference handler function: ``lambda_src`` bundled with its requirements, and the gate."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from constructs import Construct
 
 from .acknowledgments import acknowledge
 from .actions import InvokeFunction
-from .lambda_role import logging_only_role
 from .bundling import PythonBundle, python_code
+from .lambda_role import logging_only_role
 from .limits import (
     MAX_MESSAGE_BYTES,
     ValidationError,
@@ -105,7 +105,8 @@ class ReferenceHandler(Construct):
         :param log_retention: Default: three months.
         :param environment: extra variables, e.g. ``POWERTOOLS_LOG_LEVEL``.
         :param service_name: Powertools service name. Default: ``ses-lambda-handler``.
-        :param metrics_namespace: CloudWatch namespace of the metrics. Default: ``SesLambdaConstructs``.
+        :param metrics_namespace: CloudWatch namespace of the metrics.
+            Default: ``SesLambdaConstructs``.
         """
         super().__init__(scope, id)
         if runtime.family != lambda_.RuntimeFamily.PYTHON:
@@ -200,7 +201,10 @@ class VerdictGate(Construct):
             exclude=["__init__.py"],
         )
         log_group = logs.LogGroup(
-            self, "Logs", retention=logs.RetentionDays.THREE_MONTHS, removal_policy=RemovalPolicy.RETAIN
+            self,
+            "Logs",
+            retention=logs.RetentionDays.THREE_MONTHS,
+            removal_policy=RemovalPolicy.RETAIN,
         )
         self.function = lambda_.Function(
             self,

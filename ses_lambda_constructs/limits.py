@@ -91,7 +91,9 @@ def validate_domain(prop: str, value: str) -> str:
     if is_unresolved(value):
         return value
     if len(value) > 253 or not _DOMAIN.match(value):
-        raise ValidationError(f"{prop} must be a domain name such as 'mail.example.com'; got {value!r}")
+        raise ValidationError(
+            f"{prop} must be a domain name such as 'mail.example.com'; got {value!r}"
+        )
     return value.lower()
 
 
@@ -182,4 +184,3 @@ def validate_disjoint_prefixes(first: tuple[str, str], second: tuple[str, str]) 
 def validate_count(prop: str, count: int, maximum: int, what: str) -> None:
     if count > maximum:
         raise ValidationError(f"{prop} has {count} {what}; SES allows at most {maximum}")
-

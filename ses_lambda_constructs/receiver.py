@@ -10,14 +10,14 @@ from aws_cdk import Duration, IStableListProducer, Lazy, Names, RemovalPolicy
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sns as sns
 from aws_cdk import aws_ses as ses
 from aws_cdk import aws_ses_actions as ses_actions
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from .actions import InvokeFunction, StoreRawMessage
-from .failures import InvocationFailures
 from .domain import ReceivingDomain, check_receiving_region
+from .failures import InvocationFailures
 from .handler_function import DEFAULT_RUNTIME, ReferenceHandler, Verdict, VerdictGate
 from .limits import (
     MAX_ACTIONS_PER_RULE,
@@ -199,9 +199,10 @@ class EmailReceiver(Construct):
         self.activation: ReceiptRuleSetActivation | None = None
         self._owns_rule_set = rule_set is None
         if rule_set is None:
-            name = rule_set_name or Names.unique_resource_name(
-                self, max_length=56, separator="-"
-            ) + "-rules"
+            name = (
+                rule_set_name
+                or Names.unique_resource_name(self, max_length=56, separator="-") + "-rules"
+            )
             new_set = ses.ReceiptRuleSet(
                 self, "RuleSet", receipt_rule_set_name=validate_name("rule_set_name", name)
             )
@@ -337,7 +338,6 @@ class EmailReceiver(Construct):
             self.activation.resource.node.add_dependency(email_route.rule)
         self.routes.append(email_route)
         return email_route
-
 
 
 @jsii.implements(IStableListProducer)

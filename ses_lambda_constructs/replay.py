@@ -31,7 +31,9 @@ def _payload(body: str) -> dict[str, Any]:
     record = json.loads(body)
     payload = record.get("requestPayload") if isinstance(record, dict) else None
     if not isinstance(payload, dict):
-        raise ValueError("the message has no requestPayload object (not a Lambda destination record)")
+        raise ValueError(
+            "the message has no requestPayload object (not a Lambda destination record)"
+        )
     return payload
 
 
@@ -84,7 +86,9 @@ def replay(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ses_lambda_constructs.replay", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m ses_lambda_constructs.replay", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("queue_url")
     parser.add_argument("function_name")
     parser.add_argument("--dry-run", action="store_true", help="list what would be replayed")
@@ -101,7 +105,9 @@ def main(argv: list[str] | None = None) -> int:
         limit=args.limit,
     )
     verb = "would replay" if args.dry_run else "replayed"
-    print(f"{verb} {len(report.replayed)}, failed {len(report.failed)}, skipped {len(report.skipped)}")
+    print(
+        f"{verb} {len(report.replayed)}, failed {len(report.failed)}, skipped {len(report.skipped)}"
+    )
     for message_id, reason in report.failed:
         print(f"  failed  {message_id}: {reason}")
     for message_id, reason in report.skipped:

@@ -151,4 +151,3 @@ class ActiveReceiptRuleSet(Construct):
         self.rule_set: ses.IReceiptRuleSet = ses.ReceiptRuleSet.from_receipt_rule_set_name(
             self, "Resource", self.rule_set_name
         )
-

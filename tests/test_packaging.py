@@ -24,10 +24,31 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(
         ROOT,
         source,
-        ignore=shutil.ignore_patterns(".venv", "node_modules", ".cache", ".git", "cdk.out", "build", "*.egg-info", "__pycache__", ".local-cloud"),
+        ignore=shutil.ignore_patterns(
+            ".venv",
+            "node_modules",
+            ".cache",
+            ".git",
+            "cdk.out",
+            "build",
+            "*.egg-info",
+            "__pycache__",
+            ".local-cloud",
+        ),
     )
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(out), str(source)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(out),
+            str(source),
+        ],
         check=True,
         capture_output=True,
     )
@@ -49,7 +70,9 @@ def test_wheel_contains_the_handler_and_package_data(wheel: Path) -> None:
     assert not any(name.startswith("tests/") or "__pycache__" in name for name in names)
 
 
-def test_consumer_app_outside_the_repo_synthesizes_from_the_wheel(wheel: Path, tmp_path: Path) -> None:
+def test_consumer_app_outside_the_repo_synthesizes_from_the_wheel(
+    wheel: Path, tmp_path: Path
+) -> None:
     # GIVEN a fresh virtualenv holding only the wheel (its dependencies come from the dev env)
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
@@ -57,12 +80,24 @@ def test_consumer_app_outside_the_repo_synthesizes_from_the_wheel(wheel: Path, t
     site = Path(
         subprocess.run(
             [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-            check=True, capture_output=True, text=True,
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout.strip()
     )
     (site / "dev-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site), str(wheel)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--target",
+            str(site),
+            str(wheel),
+        ],
         check=True,
         capture_output=True,
     )
@@ -73,8 +108,16 @@ def test_consumer_app_outside_the_repo_synthesizes_from_the_wheel(wheel: Path, t
     # WHEN the example app is synthesized there
     env = {**os.environ, "CDK_OUTDIR": str(app_dir / "cdk.out"), "PYTHONPATH": ""}
     result = subprocess.run(
-        [str(python), "-c", "import ses_lambda_constructs; print(ses_lambda_constructs.__file__); exec(open('app.py').read())"],
-        cwd=app_dir, env=env, capture_output=True, text=True, timeout=300,
+        [
+            str(python),
+            "-c",
+            "import ses_lambda_constructs; print(ses_lambda_constructs.__file__); exec(open('app.py').read())",
+        ],
+        cwd=app_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
     # THEN the library came from the wheel and the handler asset holds the bundled handler
@@ -82,8 +125,10 @@ def test_consumer_app_outside_the_repo_synthesizes_from_the_wheel(wheel: Path, t
     assert result.stdout.startswith(str(site)), result.stdout
     template = json.loads((app_dir / "cdk.out" / "SupportInbox.template.json").read_text())
     handler = next(
-        r for r in template["Resources"].values()
-        if r["Type"] == "AWS::Lambda::Function" and r["Properties"].get("Handler") == "handler.lambda_handler"
+        r
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function"
+        and r["Properties"].get("Handler") == "handler.lambda_handler"
     )
     asset_hash = handler["Properties"]["Code"]["S3Key"].removesuffix(".zip")
     bundle = app_dir / "cdk.out" / f"asset.{asset_hash}"

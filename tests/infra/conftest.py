@@ -99,7 +99,9 @@ def multi_route_template(multi_route_stack: cdk.Stack) -> Template:
     return synth(multi_route_stack)
 
 
-def only(template: Template, type_: str, props: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+def only(
+    template: Template, type_: str, props: dict[str, Any] | None = None
+) -> tuple[str, dict[str, Any]]:
     """The single resource of ``type_`` (matching ``props``), as (logical id, definition)."""
     found = template.find_resources(type_, {"Properties": props} if props else None)
     assert len(found) == 1, f"expected one {type_}, found {json.dumps(found, indent=1)[:2000]}"
@@ -116,7 +118,9 @@ def all_options_app() -> tuple[cdk.App, cdk.Stack]:
     zone = route53.PublicHostedZone.from_public_hosted_zone_attributes(
         stack, "Zone", hosted_zone_id="Z0123456789ABCDEFGHIJ", zone_name="example.com"
     )
-    topic = sns.Topic.from_topic_arn(stack, "Alarms", "arn:aws:sns:eu-west-1:111122223333:ops-alarms")
+    topic = sns.Topic.from_topic_arn(
+        stack, "Alarms", "arn:aws:sns:eu-west-1:111122223333:ops-alarms"
+    )
     receiver = EmailReceiver(
         stack,
         "Receiver",

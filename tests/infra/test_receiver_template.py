@@ -72,7 +72,9 @@ def test_rule_set_has_its_fixed_name(demo_template: Template) -> None:
 
 def test_rule_stores_then_invokes_with_safe_defaults(demo_template: Template) -> None:
     bucket_id, _ = only(demo_template, "AWS::S3::Bucket")
-    function_id, _ = only(demo_template, "AWS::Lambda::Function", {"Handler": "handler.lambda_handler"})
+    function_id, _ = only(
+        demo_template, "AWS::Lambda::Function", {"Handler": "handler.lambda_handler"}
+    )
     rule_set_id, _ = only(demo_template, "AWS::SES::ReceiptRuleSet")
     demo_template.has_resource_properties(
         "AWS::SES::ReceiptRule",
@@ -99,7 +101,9 @@ def test_rule_stores_then_invokes_with_safe_defaults(demo_template: Template) ->
 
 
 def test_invoke_permission_has_source_account_and_source_arn(demo_template: Template) -> None:
-    function_id, _ = only(demo_template, "AWS::Lambda::Function", {"Handler": "handler.lambda_handler"})
+    function_id, _ = only(
+        demo_template, "AWS::Lambda::Function", {"Handler": "handler.lambda_handler"}
+    )
     demo_template.has_resource_properties(
         "AWS::Lambda::Permission",
         {
@@ -163,7 +167,9 @@ def test_activation_runs_after_the_rules_exist(demo_template: Template) -> None:
 
 
 def test_activation_provider_may_only_manage_rule_set_activation(demo_template: Template) -> None:
-    provider_id, provider = only(demo_template, "AWS::Lambda::Function", {"Handler": "index.handler"})
+    _provider_id, provider = only(
+        demo_template, "AWS::Lambda::Function", {"Handler": "index.handler"}
+    )
     role_id = provider["Properties"]["Role"]["Fn::GetAtt"][0]
     _, policy = only(demo_template, "AWS::IAM::Policy", {"Roles": [{"Ref": role_id}]})
     log_group_id = provider["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
@@ -183,7 +189,7 @@ def test_activation_provider_may_only_manage_rule_set_activation(demo_template: 
 
 
 def test_bucket_is_encrypted_private_ssl_only_and_retained(demo_template: Template) -> None:
-    bucket_id, bucket = only(demo_template, "AWS::S3::Bucket")
+    _bucket_id, bucket = only(demo_template, "AWS::S3::Bucket")
     assert bucket["DeletionPolicy"] == "Retain"
     assert bucket["UpdateReplacePolicy"] == "Retain"
     props = bucket["Properties"]
@@ -244,7 +250,9 @@ def test_reference_handler_configuration(demo_template: Template) -> None:
 def test_reference_handler_reads_raw_and_writes_parsed_only(demo_template: Template) -> None:
     bucket_id, _ = only(demo_template, "AWS::S3::Bucket")
     arn = {"Fn::GetAtt": [bucket_id, "Arn"]}
-    function_id, function = only(demo_template, "AWS::Lambda::Function", {"Handler": "handler.lambda_handler"})
+    _function_id, function = only(
+        demo_template, "AWS::Lambda::Function", {"Handler": "handler.lambda_handler"}
+    )
     role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
     log_group_id = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
     _, role_policy = only(demo_template, "AWS::IAM::Policy", {"Roles": [{"Ref": role_id}]})
@@ -255,14 +263,22 @@ def test_reference_handler_reads_raw_and_writes_parsed_only(demo_template: Templ
             "Effect": "Allow",
             "Resource": {"Fn::GetAtt": [log_group_id, "Arn"]},
         },
-        {"Action": "s3:GetObject", "Effect": "Allow", "Resource": {"Fn::Join": ["", [arn, "/raw/*"]]}},
+        {
+            "Action": "s3:GetObject",
+            "Effect": "Allow",
+            "Resource": {"Fn::Join": ["", [arn, "/raw/*"]]},
+        },
         {
             "Action": "s3:ListBucket",
             "Condition": {"StringLike": {"s3:prefix": ["raw/*"]}},
             "Effect": "Allow",
             "Resource": arn,
         },
-        {"Action": "s3:PutObject", "Effect": "Allow", "Resource": {"Fn::Join": ["", [arn, "/parsed/*"]]}},
+        {
+            "Action": "s3:PutObject",
+            "Effect": "Allow",
+            "Resource": {"Fn::Join": ["", [arn, "/parsed/*"]]},
+        },
         {
             "Action": ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
             "Effect": "Allow",
@@ -280,7 +296,9 @@ def test_without_a_zone_the_records_become_outputs(demo_without_zone_template: T
     dns = {key: value for key, value in outputs.items() if "DnsRecord" in key}
     assert len(dns) == 4
     values = [json.dumps(value["Value"]) for value in dns.values()]
-    assert any("mail.example.com MX" in value and "inbound-smtp." in value for value in values), values
+    assert any("mail.example.com MX" in value and "inbound-smtp." in value for value in values), (
+        values
+    )
 
 
 def test_activation_is_opt_out(demo_without_zone_template: Template) -> None:
@@ -288,7 +306,9 @@ def test_activation_is_opt_out(demo_without_zone_template: Template) -> None:
     demo_without_zone_template.resource_count_is("AWS::SES::ReceiptRule", 1)
 
 
-def test_routes_are_ordered_and_each_permission_names_its_rule(multi_route_template: Template) -> None:
+def test_routes_are_ordered_and_each_permission_names_its_rule(
+    multi_route_template: Template,
+) -> None:
     rules = multi_route_template.find_resources("AWS::SES::ReceiptRule")
     by_name = {r["Properties"]["Rule"]["Name"]: (k, r) for k, r in rules.items()}
     assert set(by_name) == {"support", "replies"}
@@ -314,7 +334,9 @@ def test_user_function_route_is_sync_without_storage(multi_route_template: Templ
         {"FunctionName": {"Fn::GetAtt": [own_id, "Arn"]}},
     )
     _, replies = only(
-        multi_route_template, "AWS::SES::ReceiptRule", {"Rule": Match.object_like({"Name": "replies"})}
+        multi_route_template,
+        "AWS::SES::ReceiptRule",
+        {"Rule": Match.object_like({"Name": "replies"})},
     )
     rule = replies["Properties"]["Rule"]
     assert rule["Recipients"] == ["example.net", ".example.org"]
@@ -333,11 +355,15 @@ def test_user_function_route_is_sync_without_storage(multi_route_template: Templ
 def test_bucket_policy_names_only_the_storing_rule(multi_route_template: Template) -> None:
     _, policy = only(multi_route_template, "AWS::S3::BucketPolicy")
     ses_statement = next(
-        s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s.get("Sid") == "AllowSesPutRawMessages"
+        s
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if s.get("Sid") == "AllowSesPutRawMessages"
     )
     assert ses_statement["Condition"]["StringEquals"] == {
         "aws:SourceAccount": "111122223333",
-        "aws:SourceArn": ["arn:aws:ses:eu-west-1:111122223333:receipt-rule-set/test-rules:receipt-rule/support"],
+        "aws:SourceArn": [
+            "arn:aws:ses:eu-west-1:111122223333:receipt-rule-set/test-rules:receipt-rule/support"
+        ],
     }
 
 
@@ -347,7 +373,12 @@ def test_raw_messages_expire_when_asked(multi_route_template: Template) -> None:
         {
             "LifecycleConfiguration": {
                 "Rules": [
-                    {"Id": "ExpireRawMessages", "Prefix": "raw/", "ExpirationInDays": 30, "Status": "Enabled"}
+                    {
+                        "Id": "ExpireRawMessages",
+                        "Prefix": "raw/",
+                        "ExpirationInDays": 30,
+                        "Status": "Enabled",
+                    }
                 ]
             }
         },

@@ -15,7 +15,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-PROVIDER = Path(__file__).resolve().parents[2] / "ses_lambda_constructs/custom_resources/rule_set/index.py"
+PROVIDER = (
+    Path(__file__).resolve().parents[2] / "ses_lambda_constructs/custom_resources/rule_set/index.py"
+)
 
 
 class ResponseSink:
@@ -26,7 +28,7 @@ class ResponseSink:
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_PUT(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_PUT(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 sink.responses.append(json.loads(body))
                 self.send_response(200)
@@ -80,7 +82,9 @@ def active(client: Any) -> str | None:
 
 def test_activates_when_no_set_is_active(provider: Any, sink: ResponseSink) -> None:
     module, client = provider
-    response = call(module, sink, "Create", Action="activate", RuleSetName="ours", ReplaceActive="false")
+    response = call(
+        module, sink, "Create", Action="activate", RuleSetName="ours", ReplaceActive="false"
+    )
     assert response["Status"] == "SUCCESS"
     assert response["PhysicalResourceId"] == "activation:ours"
     assert active(client) == "ours"
@@ -89,7 +93,9 @@ def test_activates_when_no_set_is_active(provider: Any, sink: ResponseSink) -> N
 def test_refuses_to_replace_another_active_set(provider: Any, sink: ResponseSink) -> None:
     module, client = provider
     client.set_active_receipt_rule_set(RuleSetName="theirs")
-    response = call(module, sink, "Create", Action="activate", RuleSetName="ours", ReplaceActive="false")
+    response = call(
+        module, sink, "Create", Action="activate", RuleSetName="ours", ReplaceActive="false"
+    )
     assert response["Status"] == "FAILED"
     assert "'theirs' is active" in response["Reason"]
     assert "replace_active_rule_set=True" in response["Reason"]
@@ -99,7 +105,9 @@ def test_refuses_to_replace_another_active_set(provider: Any, sink: ResponseSink
 def test_replaces_another_active_set_when_asked(provider: Any, sink: ResponseSink) -> None:
     module, client = provider
     client.set_active_receipt_rule_set(RuleSetName="theirs")
-    response = call(module, sink, "Update", Action="activate", RuleSetName="ours", ReplaceActive="true")
+    response = call(
+        module, sink, "Update", Action="activate", RuleSetName="ours", ReplaceActive="true"
+    )
     assert response["Status"] == "SUCCESS"
     assert response["Data"] == {"RuleSetName": "ours", "PreviouslyActive": "theirs"}
     assert active(client) == "ours"
@@ -108,10 +116,14 @@ def test_replaces_another_active_set_when_asked(provider: Any, sink: ResponseSin
 def test_delete_deactivates_only_its_own_set(provider: Any, sink: ResponseSink) -> None:
     module, client = provider
     client.set_active_receipt_rule_set(RuleSetName="theirs")
-    assert call(module, sink, "Delete", Action="activate", RuleSetName="ours")["Status"] == "SUCCESS"
+    assert (
+        call(module, sink, "Delete", Action="activate", RuleSetName="ours")["Status"] == "SUCCESS"
+    )
     assert active(client) == "theirs"
     client.set_active_receipt_rule_set(RuleSetName="ours")
-    assert call(module, sink, "Delete", Action="activate", RuleSetName="ours")["Status"] == "SUCCESS"
+    assert (
+        call(module, sink, "Delete", Action="activate", RuleSetName="ours")["Status"] == "SUCCESS"
+    )
     assert active(client) is None
 
 
@@ -123,7 +135,9 @@ def test_describe_active_returns_the_name(provider: Any, sink: ResponseSink) -> 
     assert response["Data"] == {"RuleSetName": "theirs"}
 
 
-def test_describe_active_fails_clearly_when_none_is_active(provider: Any, sink: ResponseSink) -> None:
+def test_describe_active_fails_clearly_when_none_is_active(
+    provider: Any, sink: ResponseSink
+) -> None:
     module, _ = provider
     response = call(module, sink, "Create", Action="describe-active")
     assert response["Status"] == "FAILED"

@@ -6,7 +6,12 @@ import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_ses as ses
 
-from ses_lambda_constructs import ActiveReceiptRuleSet, EmailReceiver, ReceiptRuleSetActivation, Route
+from ses_lambda_constructs import (
+    ActiveReceiptRuleSet,
+    EmailReceiver,
+    ReceiptRuleSetActivation,
+    Route,
+)
 from tests.infra.conftest import make_stack, only, synth
 
 
@@ -27,7 +32,14 @@ def test_imported_rule_set_gets_rules_without_being_defined() -> None:
         stack,
         "Receiver",
         rule_set=imported,
-        routes=[Route(id="Inbox", rule_name="inbox", recipients=["a@example.com"], function=user_function(stack))],
+        routes=[
+            Route(
+                id="Inbox",
+                rule_name="inbox",
+                recipients=["a@example.com"],
+                function=user_function(stack),
+            )
+        ],
     )
     template = synth(stack)
     template.resource_count_is("AWS::SES::ReceiptRuleSet", 0)
@@ -36,7 +48,9 @@ def test_imported_rule_set_gets_rules_without_being_defined() -> None:
     assert rule["Properties"]["RuleSetName"] == "prod-rules"
     template.has_resource_properties(
         "AWS::Lambda::Permission",
-        {"SourceArn": "arn:aws:ses:eu-west-1:111122223333:receipt-rule-set/prod-rules:receipt-rule/inbox"},
+        {
+            "SourceArn": "arn:aws:ses:eu-west-1:111122223333:receipt-rule-set/prod-rules:receipt-rule/inbox"
+        },
     )
 
 
@@ -47,7 +61,14 @@ def test_active_rule_set_is_looked_up_at_deploy_time() -> None:
         stack,
         "Receiver",
         rule_set=active.rule_set,
-        routes=[Route(id="Inbox", rule_name="inbox", recipients=["a@example.com"], function=user_function(stack))],
+        routes=[
+            Route(
+                id="Inbox",
+                rule_name="inbox",
+                recipients=["a@example.com"],
+                function=user_function(stack),
+            )
+        ],
     )
     template = synth(stack)
     lookup_id, lookup = only(template, "Custom::SesActiveReceiptRuleSet")
@@ -92,7 +113,9 @@ def test_standalone_activation_of_a_rule_set_of_your_own() -> None:
     stack = make_stack()
     rule_set = ses.ReceiptRuleSet(stack, "Mine", receipt_rule_set_name="mine")
     ReceiptRuleSetActivation(stack, "Activation", rule_set=rule_set)
-    ReceiptRuleSetActivation(stack, "Again", rule_set=ses.ReceiptRuleSet(stack, "Other", receipt_rule_set_name="other"))
+    ReceiptRuleSetActivation(
+        stack, "Again", rule_set=ses.ReceiptRuleSet(stack, "Other", receipt_rule_set_name="other")
+    )
     template = synth(stack)
     template.resource_count_is("Custom::SesReceiptRuleSetActivation", 2)
     # One provider function serves every rule-set custom resource of the stack.

@@ -17,7 +17,9 @@ from tests.infra.conftest import all_options_app
 
 def nag(app: cdk.App) -> tuple[str | None, dict[str, Any]]:
     """Synthesize ``app`` under the AwsSolutions pack: (failure report or None, templates)."""
-    cdk.Validations.of(app).add_plugins(cdk_nag.AwsSolutionsChecks(app, write_suppressions_to_cloud_formation=True))
+    cdk.Validations.of(app).add_plugins(
+        cdk_nag.AwsSolutionsChecks(app, write_suppressions_to_cloud_formation=True)
+    )
     try:
         assembly = app.synth()
     except RuntimeError as error:
@@ -46,7 +48,9 @@ def nagged_templates() -> dict[str, Any]:
     return {**templates, **more}
 
 
-def test_demo_and_all_options_stacks_have_no_unacknowledged_findings(nagged_templates: dict[str, Any]) -> None:
+def test_demo_and_all_options_stacks_have_no_unacknowledged_findings(
+    nagged_templates: dict[str, Any],
+) -> None:
     assert set(nagged_templates) == {"SesLambdaDemo", "AllOptions"}
 
 
@@ -54,7 +58,9 @@ def test_every_acknowledgment_carries_a_reason(nagged_templates: dict[str, Any])
     found = 0
     for template in nagged_templates.values():
         for resource in template["Resources"].values():
-            for rule in resource.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", []):
+            for rule in (
+                resource.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", [])
+            ):
                 found += 1
                 assert len(rule.get("reason", "")) >= 40, rule
     assert found >= 4
@@ -95,9 +101,15 @@ def test_every_service_principal_grant_has_account_and_source_conditions(
                 checked += 1
         for logical_id, statement in statements(template):
             service = (statement.get("Principal") or {}).get("Service")
-            if statement["Effect"] != "Allow" or service is None or statement.get("Action") == "sts:AssumeRole":
+            if (
+                statement["Effect"] != "Allow"
+                or service is None
+                or statement.get("Action") == "sts:AssumeRole"
+            ):
                 continue
-            keys = {key for condition in statement.get("Condition", {}).values() for key in condition}
+            keys = {
+                key for condition in statement.get("Condition", {}).values() for key in condition
+            }
             assert {"aws:SourceAccount", "aws:SourceArn"} <= keys, (logical_id, statement)
             checked += 1
     assert checked >= 5
@@ -108,12 +120,18 @@ def test_handler_may_not_touch_other_prefixes(all_options_template: Template) ->
     s3_resources = [
         str(statement["Resource"])
         for _, statement in statements(template)
-        if statement["Effect"] == "Allow" and any(str(a).startswith("s3:") for a in as_list(statement["Action"]))
+        if statement["Effect"] == "Allow"
+        and any(str(a).startswith("s3:") for a in as_list(statement["Action"]))
         and (statement.get("Principal") is None)
     ]
     assert s3_resources, "expected the handler's S3 grants"
     for resource in s3_resources:
-        assert "/raw/*" in resource or "/parsed/*" in resource or "s3:prefix" in resource or resource.endswith("'Arn']}"), resource
+        assert (
+            "/raw/*" in resource
+            or "/parsed/*" in resource
+            or "s3:prefix" in resource
+            or resource.endswith("'Arn']}")
+        ), resource
 
 
 def test_raw_and_parsed_mail_outlive_the_stack(all_options_template: Template) -> None:
@@ -139,7 +157,9 @@ def test_failed_events_go_to_an_encrypted_queue_with_alarms(all_options_template
     metrics = sorted(a["Properties"]["MetricName"] for a in alarms.values())
     assert metrics == ["ApproximateNumberOfMessagesVisible", "Errors", "Throttles"]
     for alarm in alarms.values():
-        assert alarm["Properties"]["AlarmActions"] == ["arn:aws:sns:eu-west-1:111122223333:ops-alarms"]
+        assert alarm["Properties"]["AlarmActions"] == [
+            "arn:aws:sns:eu-west-1:111122223333:ops-alarms"
+        ]
 
 
 def test_verdict_gate_runs_first_for_every_route_recipient(all_options_template: Template) -> None:
@@ -153,13 +173,22 @@ def test_verdict_gate_runs_first_for_every_route_recipient(all_options_template:
     function_id = action["LambdaAction"]["FunctionArn"]["Fn::GetAtt"][0]
     function = all_options_template.to_json()["Resources"][function_id]
     assert function["Properties"]["Handler"] == "gate.lambda_handler"
-    assert function["Properties"]["Environment"]["Variables"] == {"REJECT_ON_VERDICTS": "spam,virus,dmarc"}
+    assert function["Properties"]["Environment"]["Variables"] == {
+        "REJECT_ON_VERDICTS": "spam,virus,dmarc"
+    }
     # every other rule comes after the gate, directly or through the chain
     after = {k: r["Properties"].get("After", {}).get("Ref") for k, r in rules.items()}
     first_route = next(k for k, ref in after.items() if ref == gate_id)
     assert rules[first_route]["Properties"]["Rule"]["Name"] == "support"
     # the gate's function can read no bucket
     role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
-    policies = all_options_template.find_resources("AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": role_id}]}})
-    actions = {a for p in policies.values() for s in p["Properties"]["PolicyDocument"]["Statement"] for a in as_list(s["Action"])}
+    policies = all_options_template.find_resources(
+        "AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": role_id}]}}
+    )
+    actions = {
+        a
+        for p in policies.values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        for a in as_list(s["Action"])
+    }
     assert actions == {"logs:CreateLogStream", "logs:PutLogEvents"}

@@ -43,7 +43,11 @@ def receiver(stack: cdk.Stack, **kwargs: object) -> EmailReceiver:
 
 
 def route(stack: cdk.Stack, **kwargs: object) -> Route:
-    fields: dict[str, object] = {"id": "Inbox", "recipients": ["a@example.com"], "function": own_function(stack)}
+    fields: dict[str, object] = {
+        "id": "Inbox",
+        "recipients": ["a@example.com"],
+        "function": own_function(stack),
+    }
     fields.update(kwargs)
     return Route(**fields)  # type: ignore[arg-type]
 
@@ -56,7 +60,16 @@ def fails(build: Callable[[cdk.Stack], object], message: str) -> None:
 
 @pytest.mark.parametrize(
     "recipient",
-    ["not an address", "a@b", "user@@example.com", "@example.com", "exa mple.com", "..example.com", "a\n@example.com", ""],
+    [
+        "not an address",
+        "a@b",
+        "user@@example.com",
+        "@example.com",
+        "exa mple.com",
+        "..example.com",
+        "a\n@example.com",
+        "",
+    ],
 )
 def test_fails_when_a_recipient_is_malformed(recipient: str) -> None:
     fails(
@@ -74,7 +87,9 @@ def test_fails_when_a_rule_has_more_than_100_recipients() -> None:
 
 
 def test_fails_when_recipients_are_empty() -> None:
-    fails(lambda s: receiver(s, routes=[route(s, recipients=[])]), "routes[Inbox].recipients is empty")
+    fails(
+        lambda s: receiver(s, routes=[route(s, recipients=[])]), "routes[Inbox].recipients is empty"
+    )
 
 
 def test_fails_when_recipients_is_a_string() -> None:
@@ -95,7 +110,13 @@ def test_fails_when_a_rule_has_more_than_10_actions() -> None:
     fails(
         lambda s: receiver(
             s,
-            routes=[route(s, store_raw_message=False, extra_actions=[ses_actions.AddHeader(name="X-A", value="1")] * 10)],
+            routes=[
+                route(
+                    s,
+                    store_raw_message=False,
+                    extra_actions=[ses_actions.AddHeader(name="X-A", value="1")] * 10,
+                )
+            ],
         ),
         "routes[Inbox] actions has 11 actions; SES allows at most 10",
     )
@@ -106,15 +127,28 @@ def test_fails_when_a_rule_set_gets_more_than_200_rules() -> None:
         rx = receiver(stack)
         fn = own_function(stack)
         for i in range(201):
-            rx.add_route(Route(id=f"R{i}", recipients=[f"u{i}@example.com"], function=fn, store_raw_message=False))
+            rx.add_route(
+                Route(
+                    id=f"R{i}",
+                    recipients=[f"u{i}@example.com"],
+                    function=fn,
+                    store_raw_message=False,
+                )
+            )
 
     fails(build, "routes has 201 rules in one rule set; SES allows at most 200")
 
 
-@pytest.mark.parametrize("name", ["-starts-with-dash", "ends.", "has space", "x" * 65, "semi;colon", ""])
+@pytest.mark.parametrize(
+    "name", ["-starts-with-dash", "ends.", "has space", "x" * 65, "semi;colon", ""]
+)
 def test_fails_when_a_rule_name_is_invalid(name: str) -> None:
     fails(
-        lambda s: receiver(s, routes=[route(s, rule_name=name)]) if name else receiver(s, routes=[route(s, rule_name=" ")]),
+        lambda s: (
+            receiver(s, routes=[route(s, rule_name=name)])
+            if name
+            else receiver(s, routes=[route(s, rule_name=" ")])
+        ),
         "routes[Inbox].rule_name must be 1-64 characters",
     )
 
@@ -128,13 +162,17 @@ def test_fails_when_a_rule_set_name_is_invalid() -> None:
 
 def test_fails_when_two_routes_share_a_rule_name() -> None:
     fails(
-        lambda s: receiver(s, routes=[route(s, rule_name="same"), route(s, id="Other", rule_name="same")]),
+        lambda s: receiver(
+            s, routes=[route(s, rule_name="same"), route(s, id="Other", rule_name="same")]
+        ),
         "routes[Other].rule_name 'same' is used by another route",
     )
 
 
 def test_fails_when_two_routes_share_an_id() -> None:
-    fails(lambda s: receiver(s, routes=[route(s), route(s)]), "routes: the id 'Inbox' is used twice")
+    fails(
+        lambda s: receiver(s, routes=[route(s), route(s)]), "routes: the id 'Inbox' is used twice"
+    )
 
 
 @pytest.mark.parametrize(
@@ -148,23 +186,36 @@ def test_fails_when_two_routes_share_an_id() -> None:
     ],
 )
 def test_fails_when_a_prefix_is_malformed(prefix: str, problem: str) -> None:
-    fails(lambda s: receiver(s, raw_message_prefix=prefix), f"object_key_prefix {problem}; got {prefix!r}")
+    fails(
+        lambda s: receiver(s, raw_message_prefix=prefix),
+        f"object_key_prefix {problem}; got {prefix!r}",
+    )
 
 
 def test_fails_when_raw_and_parsed_prefixes_overlap() -> None:
     fails(
-        lambda s: receiver(s, raw_message_prefix="mail/", parsed_prefix="mail/parsed/", routes=[Route(id="Inbox", recipients=["a@example.com"])]),
+        lambda s: receiver(
+            s,
+            raw_message_prefix="mail/",
+            parsed_prefix="mail/parsed/",
+            routes=[Route(id="Inbox", recipients=["a@example.com"])],
+        ),
         "raw_message_prefix ('mail/') and parsed_prefix ('mail/parsed/') overlap",
     )
 
 
 def test_fails_when_the_domain_is_malformed() -> None:
-    fails(lambda s: ReceivingDomain(s, "Domain", domain_name="not_a_domain"), "domain_name must be a domain name such as 'mail.example.com'; got 'not_a_domain'")
+    fails(
+        lambda s: ReceivingDomain(s, "Domain", domain_name="not_a_domain"),
+        "domain_name must be a domain name such as 'mail.example.com'; got 'not_a_domain'",
+    )
 
 
 def test_fails_when_the_domain_is_outside_the_zone() -> None:
     def build(stack: cdk.Stack) -> None:
-        zone = route53.PublicHostedZone.from_public_hosted_zone_attributes(stack, "Zone", hosted_zone_id="Z1", zone_name="example.org")
+        zone = route53.PublicHostedZone.from_public_hosted_zone_attributes(
+            stack, "Zone", hosted_zone_id="Z1", zone_name="example.org"
+        )
         ReceivingDomain(stack, "Domain", domain_name="mail.example.com", hosted_zone=zone)
 
     fails(build, "domain_name 'mail.example.com' is not inside hosted_zone 'example.org'")
@@ -172,20 +223,30 @@ def test_fails_when_the_domain_is_outside_the_zone() -> None:
 
 def test_fails_when_mail_from_is_not_one_label() -> None:
     fails(
-        lambda s: ReceivingDomain(s, "Domain", domain_name="example.com", mail_from_subdomain="a.b"),
+        lambda s: ReceivingDomain(
+            s, "Domain", domain_name="example.com", mail_from_subdomain="a.b"
+        ),
         "mail_from_subdomain must be a single label such as 'bounce'; got 'a.b'",
     )
 
 
 def test_fails_when_activating_a_rule_set_passed_in() -> None:
     fails(
-        lambda s: EmailReceiver(s, "Receiver", rule_set=ses.ReceiptRuleSet.from_receipt_rule_set_name(s, "Set", "theirs"), activate_rule_set=True),
+        lambda s: EmailReceiver(
+            s,
+            "Receiver",
+            rule_set=ses.ReceiptRuleSet.from_receipt_rule_set_name(s, "Set", "theirs"),
+            activate_rule_set=True,
+        ),
         "activate_rule_set applies to the rule set the receiver defines",
     )
 
 
 def test_fails_when_replacing_without_activating() -> None:
-    fails(lambda s: receiver(s, replace_active_rule_set=True), "replace_active_rule_set=True needs activate_rule_set=True")
+    fails(
+        lambda s: receiver(s, replace_active_rule_set=True),
+        "replace_active_rule_set=True needs activate_rule_set=True",
+    )
 
 
 def test_fails_when_a_rule_set_has_no_fixed_name() -> None:
@@ -197,7 +258,9 @@ def test_fails_when_a_rule_set_has_no_fixed_name() -> None:
 
 def test_fails_when_the_reference_handler_gets_no_stored_message() -> None:
     fails(
-        lambda s: receiver(s, routes=[Route(id="Inbox", recipients=["a@example.com"], store_raw_message=False)]),
+        lambda s: receiver(
+            s, routes=[Route(id="Inbox", recipients=["a@example.com"], store_raw_message=False)]
+        ),
         "routes[Inbox].store_raw_message is False, but the reference handler reads the raw message from S3",
     )
 
@@ -212,14 +275,23 @@ def test_fails_when_storing_is_off_but_a_route_stores() -> None:
 @pytest.mark.parametrize("size", [0, 40 * 1024 * 1024 + 1])
 def test_fails_when_max_message_size_is_out_of_range(size: int) -> None:
     def build(stack: cdk.Stack) -> None:
-        ReferenceHandler(stack, "Handler", store=RawMessageStore(stack, "Store"), max_message_size=size)
+        ReferenceHandler(
+            stack, "Handler", store=RawMessageStore(stack, "Store"), max_message_size=size
+        )
 
-    fails(build, f"max_message_size must be between 1 and 41943040 bytes (SES's limit); got {size!r}")
+    fails(
+        build, f"max_message_size must be between 1 and 41943040 bytes (SES's limit); got {size!r}"
+    )
 
 
 def test_fails_when_the_runtime_is_not_python() -> None:
     def build(stack: cdk.Stack) -> None:
-        ReferenceHandler(stack, "Handler", store=RawMessageStore(stack, "Store"), runtime=lambda_.Runtime.NODEJS_22_X)
+        ReferenceHandler(
+            stack,
+            "Handler",
+            store=RawMessageStore(stack, "Store"),
+            runtime=lambda_.Runtime.NODEJS_22_X,
+        )
 
     fails(build, "runtime must be a Python runtime; got 'nodejs22.x'")
 
@@ -227,13 +299,21 @@ def test_fails_when_the_runtime_is_not_python() -> None:
 def test_fails_when_expiring_an_imported_bucket() -> None:
     stack = make_stack()
     with pytest.raises(ValueError, match="expiration needs a bucket the stack owns"):
-        RawMessageStore(stack, "Store", bucket=s3.Bucket.from_bucket_name(stack, "B", "theirs"), expiration=cdk.Duration.days(1))
+        RawMessageStore(
+            stack,
+            "Store",
+            bucket=s3.Bucket.from_bucket_name(stack, "B", "theirs"),
+            expiration=cdk.Duration.days(1),
+        )
 
 
 def test_region_without_receiving_is_an_error_annotation() -> None:
     stack = make_stack(env=cdk.Environment(account="111122223333", region="eu-south-1"))
     receiver(stack, routes=[route(stack)])
-    Annotations.from_stack(stack).has_error("/TestStack/Receiver", Match.string_like_regexp("region 'eu-south-1' cannot receive email with SES"))
+    Annotations.from_stack(stack).has_error(
+        "/TestStack/Receiver",
+        Match.string_like_regexp("region 'eu-south-1' cannot receive email with SES"),
+    )
 
 
 def test_extra_receiving_regions_come_from_context() -> None:
@@ -259,4 +339,6 @@ def test_imported_bucket_without_policy_access_warns() -> None:
     stack = make_stack()
     bucket = s3.Bucket.from_bucket_name(stack, "Theirs", "their-bucket")
     receiver(stack, raw_message_bucket=bucket, routes=[route(stack)])
-    Annotations.from_stack(stack).has_warning("*", Match.string_like_regexp("The bucket their-bucket is imported"))
+    Annotations.from_stack(stack).has_warning(
+        "*", Match.string_like_regexp("The bucket their-bucket is imported")
+    )

@@ -36,7 +36,9 @@ def active_rule_set() -> str | None:
     return metadata.get("Name")
 
 
-def activate(request_type: str, props: dict[str, Any], physical_id: str | None) -> tuple[str, dict[str, str]]:
+def activate(
+    request_type: str, props: dict[str, Any], physical_id: str | None
+) -> tuple[str, dict[str, str]]:
     name = props.get("RuleSetName")
     if not name:
         raise RuleSetError("property RuleSetName is missing")
@@ -74,7 +76,9 @@ def describe_active(request_type: str, physical_id: str | None) -> tuple[str, di
     return "active-rule-set", {"RuleSetName": active}
 
 
-def respond(event: dict[str, Any], status: str, reason: str, physical_id: str, data: dict[str, str]) -> None:
+def respond(
+    event: dict[str, Any], status: str, reason: str, physical_id: str, data: dict[str, str]
+) -> None:
     body = json.dumps(
         {
             "Status": status,
@@ -92,7 +96,7 @@ def respond(event: dict[str, Any], status: str, reason: str, physical_id: str, d
         method="PUT",
         headers={"Content-Type": "", "Content-Length": str(len(body))},
     )
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (CloudFormation's URL)
+    with urllib.request.urlopen(request, timeout=30) as response:
         response.read()
 
 
@@ -107,7 +111,10 @@ def handler(event: dict[str, Any], context: Any) -> None:
         elif props.get("Action") == "activate":
             physical_id, data = activate(request_type, props, physical_id)
         else:
-            raise RuleSetError(f"property Action must be 'activate' or 'describe-active', got {props.get('Action')!r}")
+            raise RuleSetError(
+                "property Action must be 'activate' or 'describe-active', "
+                f"got {props.get('Action')!r}"
+            )
     except Exception as error:  # reported to CloudFormation, which shows it in the stack events
         LOGGER.exception("request failed")
         respond(event, "FAILED", str(error), physical_id or "failed", {})
