@@ -14,7 +14,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_ses as ses
 from aws_cdk import aws_ses_actions as ses_actions
-from constructs import Construct
+from aws_cdk.interfaces.aws_ses import IReceiptRuleRef
+from constructs import IConstruct
 
 from .limits import validate_name
 from .storage import SES_PRINCIPAL, RawMessageStore
@@ -26,7 +27,7 @@ _INVOCATION_TYPES = {
 }
 
 
-def receipt_rule_arn(scope: Construct, rule_set_name: str, rule_name: str) -> str:
+def receipt_rule_arn(scope: IConstruct, rule_set_name: str, rule_name: str) -> str:
     """``arn:<partition>:ses:<region>:<account>:receipt-rule-set/<set>:receipt-rule/<rule>``."""
     validate_name("rule_set_name", rule_set_name)
     validate_name("rule_name", rule_name)
@@ -51,7 +52,7 @@ class StoreRawMessage:
         self._rule_set_name = rule_set_name
         self._rule_name = rule_name
 
-    def bind(self, receipt_rule: ses.IReceiptRule) -> ses.ReceiptRuleActionConfig:
+    def bind(self, receipt_rule: IReceiptRuleRef) -> ses.ReceiptRuleActionConfig:
         source_arn = receipt_rule_arn(receipt_rule, self._rule_set_name, self._rule_name)
         policy = self._store.allow_ses_put(receipt_rule, source_arn=source_arn)
         if policy is not None:
@@ -87,7 +88,7 @@ class InvokeFunction:
         self._rule_name = rule_name
         self.invocation_type = invocation_type
 
-    def bind(self, receipt_rule: ses.IReceiptRule) -> ses.ReceiptRuleActionConfig:
+    def bind(self, receipt_rule: IReceiptRuleRef) -> ses.ReceiptRuleActionConfig:
         source_arn = receipt_rule_arn(receipt_rule, self._rule_set_name, self._rule_name)
         permission_id = f"InvokedBySes{Names.node_unique_id(receipt_rule.node)[-8:]}"
         permission = self._function.permissions_node.try_find_child(permission_id)

@@ -6,7 +6,7 @@ import jsii
 from aws_cdk import Annotations, Duration, IStableListProducer, Lazy, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from .acknowledgments import acknowledge
 from .limits import validate_prefix
@@ -106,7 +106,7 @@ class RawMessageStore(Construct):
             )
         self.bucket: s3.IBucket = bucket
 
-    def allow_ses_put(self, scope: Construct, *, source_arn: str) -> Construct | None:
+    def allow_ses_put(self, scope: IConstruct, *, source_arn: str) -> IConstruct | None:
         """Let SES store messages for the receipt rule ``source_arn``; return what to depend on.
 
         Returns the bucket policy construct, which the receipt rule must depend on, or ``None``
