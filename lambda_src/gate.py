@@ -1,33 +1,54 @@
-"""Verdict gate: the function of the receiver's optional first rule, invoked RequestResponse.
+"""Verdict gate: a ``RequestResponse`` function that stops the rule set for failing mail.
 
-It reads only the event (no S3, no body): when any verdict named in ``REJECT_ON_VERDICTS`` is
-``FAIL`` it answers ``STOP_RULE_SET``, so no later rule stores or processes the message; otherwise
-``CONTINUE``. The same policy object decides as in the reference handler.
+Lambda handler string: ``gate.lambda_handler`` (same bundle as ``handler.py``). It reads only the
+event, never the message, and needs no AWS permission beyond its logs. Configuration:
+``REJECT_ON_VERDICTS`` (comma-separated subset of ``spam,virus,spf,dkim,dmarc``; default
+``spam,virus``; empty rejects nothing). It returns ``{"disposition": "STOP_RULE_SET"}`` when any
+configured verdict of any record is ``FAIL``, else ``{"disposition": "CONTINUE"}``; SES then
+skips every later action and rule for stopped mail (SES_FACTS: "Lambda action").
 """
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import Any
 
+from aws_lambda_powertools.logging import Logger
+from aws_lambda_powertools.metrics import Metrics, MetricUnit
 from ses_mail.event import parse_event
 from ses_mail.verdicts import VerdictPolicy, disposition
 
-LOGGER = logging.getLogger("ses-verdict-gate")
-LOGGER.setLevel(logging.INFO)
-POLICY = VerdictPolicy.from_setting(os.environ.get("REJECT_ON_VERDICTS", "spam,virus"))
+SERVICE_NAME = os.environ.get("POWERTOOLS_SERVICE_NAME") or "ses-verdict-gate"
+METRICS_NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "SesLambdaConstructs"
+
+logger = Logger(service=SERVICE_NAME)
+metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
 
 
-def lambda_handler(event: dict[str, Any], context: object) -> dict[str, str]:
+@metrics.log_metrics
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
+    """Answer SES with the disposition for the message(s) of ``event``."""
+    setting = os.environ.get("REJECT_ON_VERDICTS")
+    policy = VerdictPolicy() if setting is None else VerdictPolicy.from_setting(setting)
+    try:
+        notifications = parse_event(event)
+    except Exception:
+        logger.exception("event rejected: not an SES receipt event")
+        raise
     rejected = False
-    for notification in parse_event(event):
-        failed = POLICY.failed(notification.verdicts)
+    for notification in notifications:
+        logger.set_correlation_id(notification.message_id)
+        failed = policy.failed(notification.verdicts)
         if failed:
             rejected = True
-            LOGGER.info(
-                "stopping the rule set for message %s: %s verdict FAIL",
-                notification.message_id,
-                ", ".join(failed),
-            )
+            metrics.add_metric(name="MessagesRejected", unit=MetricUnit.Count, value=1)
+        logger.info(
+            "verdicts checked",
+            extra={
+                "message_id": notification.message_id,
+                "failed_verdicts": list(failed),
+                "disposition": disposition(bool(failed)),
+            },
+        )
     return {"disposition": disposition(rejected)}

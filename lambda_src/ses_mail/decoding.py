@@ -26,13 +26,23 @@ def transfer_encoding(part: Message) -> str:
     return ""
 
 
+def raw_payload(part: Message) -> object:
+    """The payload exactly as the parser stored it.
+
+    ``Message.get_payload()`` re-decodes a payload holding 8-bit bytes with the part's declared
+    charset (so a Latin-1 body would be decoded twice) and copies the whole payload to check for
+    them; the parser's own attribute has the bytes intact (as surrogate escapes).
+    """
+    return part._payload  # type: ignore[attr-defined]
+
+
 def iter_decoded(part: Message, defects: list[str]) -> Iterator[bytes]:
     """Yield the decoded content of a non-multipart ``part`` in slices; never raises.
 
     Unknown encodings yield the bytes as sent (like the stdlib). Problems are appended to
     ``defects``.
     """
-    payload = part.get_payload()
+    payload = raw_payload(part)
     if payload is None:
         return
     if not isinstance(payload, str):
@@ -86,6 +96,7 @@ def _iter_base64(payload: str, defects: list[str]) -> Iterator[bytes]:
     starts a new group (concatenated encodings decode completely).
     """
     pending = ""
+    repaired = False
     for piece in _slices(payload):
         pad = piece.find("=")
         if not pending and (pad < 0 or not piece[pad:].strip("=\r\n\t ")):
@@ -94,7 +105,11 @@ def _iter_base64(payload: str, defects: list[str]) -> Iterator[bytes]:
                 continue
             except (binascii.Error, ValueError):
                 pass
-        data = pending + _NOT_BASE64.sub("", piece)
+        cleaned = _NOT_BASE64.sub("", piece)
+        if not repaired and len(cleaned) + piece.count("\n") + piece.count("\r") != len(piece):
+            repaired = True
+            defects.append("base64 data has characters outside the alphabet; they were skipped")
+        data = pending + cleaned
         while (pad := data.find("=")) >= 0:
             end = pad
             while end < len(data) and data[end] == "=":
@@ -115,5 +130,6 @@ def _decode_final_group(data: str, defects: list[str]) -> bytes:
         defects.append("base64 data has a stray final character; it was dropped")
         data = data[:-1]
     elif remainder:
+        defects.append("base64 padding is missing; it was added")
         data += "=" * (4 - remainder)
     return binascii.a2b_base64(data) if data else b""

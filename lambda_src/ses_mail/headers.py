@@ -135,6 +135,7 @@ def _addresses(name: str, value: str | None, defects: list[str]) -> tuple[Addres
         return ()
     try:
         header = email_policy.default.header_factory(name, value)
+        _note_header_defects(name, header, defects)
         found: Iterable[tuple[str, str]] = [
             (item.display_name, item.addr_spec) for item in header.addresses
         ]
@@ -155,11 +156,19 @@ def _unstructured(name: str, value: str | None, defects: list[str]) -> str | Non
     if value is None:
         return None
     try:
-        decoded = str(email_policy.default.header_factory(name, value))
+        header = email_policy.default.header_factory(name, value)
+        _note_header_defects(name, header, defects)
+        decoded = str(header)
     except Exception as error:  # hostile input: keep the raw value
         defects.append(f"{name} header not decodable ({type(error).__name__}); kept as sent")
         decoded = value
     return without_controls(decoded)
+
+
+def _note_header_defects(name: str, header: object, defects: list[str]) -> None:
+    kinds = sorted({type(defect).__name__ for defect in getattr(header, "defects", ())})
+    if kinds:
+        defects.append(f"{name} header: {', '.join(kinds[:5])}")
 
 
 def _iso_date(value: str | None) -> str | None:

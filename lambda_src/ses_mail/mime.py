@@ -30,7 +30,7 @@ from email.message import EmailMessage, Message
 from io import BytesIO
 from typing import IO, Any, BinaryIO
 
-from .decoding import iter_decoded
+from .decoding import iter_decoded, raw_payload
 from .errors import UnparseableMessageError
 from .headers import DEFAULT_MAX_HEADER_CHARS, MessageHeaders, read_headers
 from .keys import default_filename, safe_filename
@@ -390,14 +390,16 @@ def _walk(root: Message, defects: list[str]) -> Iterator[tuple[Message, str, str
         for defect in part.defects:
             _add(defects, f"part {label}: {type(defect).__name__}")
         content_type = _content_type(part, label, defects)
-        payload = part.get_payload()
-        is_container = isinstance(payload, list) and content_type.startswith("multipart/")
-        yield part, part_id or "1", content_type, not is_container
-        if is_container:
+        payload = raw_payload(part)
+        children: list[object] | None = None
+        if isinstance(payload, list) and content_type.startswith("multipart/"):
+            children = payload
+        yield part, part_id or "1", content_type, children is None
+        if children is not None:
             prefix = f"{part_id}." if part_id else ""
             stack.extend(
                 (child, f"{prefix}{number}")
-                for number, child in reversed(list(enumerate(payload, start=1)))
+                for number, child in reversed(list(enumerate(children, start=1)))
                 if isinstance(child, Message)
             )
 
@@ -464,7 +466,8 @@ def _flatten(part: Message, defects: list[str]) -> bytes:
     buffer = BytesIO()
     generator = BytesGenerator(buffer, mangle_from_=False, policy=_FLATTEN_POLICY)
     try:
-        for inner in part.get_payload():
+        inner_parts = raw_payload(part)
+        for inner in inner_parts if isinstance(inner_parts, list) else ():
             if isinstance(inner, EmailMessage):
                 generator.flatten(inner)
     except Exception as error:  # includes RecursionError on absurd nesting
