@@ -45,20 +45,43 @@ class _RequestIdFilter(logging.Filter):
         return True
 
 
+class _JsonFormatter(logging.Formatter):
+    """The managed runtime's JSON log format (LoggingConfig.LogFormat = JSON)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        document = {
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "message": record.getMessage(),
+            "logger": record.name,
+            "requestId": getattr(record, "aws_request_id", None),
+        }
+        if record.exc_info:
+            document["stackTrace"] = self.formatException(record.exc_info).splitlines()
+        return json.dumps(document, default=str)
+
+
 def _configure_logging(request_id: str) -> None:
-    # Like the managed runtime: the root logger writes "[LEVEL] time request-id message".
+    # Like the managed runtime: the root logger writes "[LEVEL] time request-id message", or
+    # JSON documents when the function's log format is JSON.
     handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(
-        logging.Formatter(
-            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
-            "%Y-%m-%dT%H:%M:%S",
+    json_format = os.environ.get("AWS_LAMBDA_LOG_FORMAT", "Text").upper() == "JSON"
+    if json_format:
+        handler.setFormatter(_JsonFormatter())
+    else:
+        handler.setFormatter(
+            logging.Formatter(
+                "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
+                "%Y-%m-%dT%H:%M:%S",
+            )
         )
-    )
     handler.addFilter(_RequestIdFilter(request_id))
     logging.Formatter.converter = time.gmtime
     root = logging.getLogger()
     root.addHandler(handler)
-    root.setLevel(logging.WARNING)
+    level = os.environ.get("AWS_LAMBDA_LOG_LEVEL") or ("INFO" if json_format else "WARNING")
+    root.setLevel(getattr(logging, level.upper(), logging.WARNING))
 
 
 def _error(exc: BaseException, error_type: str | None = None) -> dict:

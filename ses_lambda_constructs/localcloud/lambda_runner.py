@@ -150,6 +150,44 @@ def _write_logs(fn: LambdaFunction, group: str, stream: str, lines: list[str]) -
     backend.put_log_events(group, stream, events)
 
 
+def _log_format(fn: LambdaFunction) -> str:
+    config = getattr(fn, "logging_config", None) or {}
+    return str(config.get("LogFormat") or "Text").upper()
+
+
+def _platform_line(
+    json_logs: bool,
+    kind: str,
+    request_id: str,
+    invocation: Invocation | None = None,
+    memory: int = 128,
+) -> str:
+    """The START/END/REPORT lines Lambda writes, in the function's log format."""
+    duration = invocation.duration_ms if invocation else 0.0
+    billed = max(1, int(duration + 0.999))
+    if json_logs:
+        record: dict[str, Any] = {"requestId": request_id}
+        if kind == "start":
+            record["version"] = "$LATEST"
+        if kind == "report":
+            record["status"] = "success" if invocation and invocation.ok else "error"
+            record["metrics"] = {
+                "durationMs": round(duration, 2),
+                "billedDurationMs": billed,
+                "memorySizeMB": memory,
+            }
+        now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return json.dumps({"time": now, "type": f"platform.{kind}", "record": record})
+    if kind == "start":
+        return f"START RequestId: {request_id} Version: $LATEST"
+    if kind == "end":
+        return f"END RequestId: {request_id}"
+    return (
+        f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\t"
+        f"Billed Duration: {billed} ms\tMemory Size: {memory} MB"
+    )
+
+
 def _environment(
     fn: LambdaFunction, request_id: str, group: str, stream: str, code_dir: Path
 ) -> dict[str, str]:
@@ -164,6 +202,7 @@ def _environment(
             "AWS_LAMBDA_LOG_GROUP_NAME": group,
             "AWS_LAMBDA_LOG_STREAM_NAME": stream,
             "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_LAMBDA_LOG_FORMAT": "JSON" if _log_format(fn) == "JSON" else "Text",
             "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.run_time}",
             "AWS_REGION": fn.region,
             "AWS_DEFAULT_REGION": fn.region,
@@ -181,6 +220,9 @@ def _environment(
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         }
     )
+    level = (getattr(fn, "logging_config", None) or {}).get("ApplicationLogLevel")
+    if level:
+        env["AWS_LAMBDA_LOG_LEVEL"] = str(level)
     env.update(runtime.DUMMY_CREDENTIALS)
     return env
 
@@ -200,7 +242,8 @@ def invoke(fn: LambdaFunction, event: Any) -> Invocation:
         log_group=group,
         log_stream=stream,
     )
-    lines = [f"START RequestId: {request_id} Version: $LATEST"]
+    json_logs = _log_format(fn) == "JSON"
+    lines = [_platform_line(json_logs, "start", request_id)]
     started = time.monotonic()
     try:
         invocation.error, output = _run(fn, event, request_id, group, stream, rt.cache_dir)
@@ -213,12 +256,8 @@ def invoke(fn: LambdaFunction, event: Any) -> Invocation:
         invocation.ok = True
         invocation.result = output.pop()
     lines.extend(output)
-    lines.append(f"END RequestId: {request_id}")
-    billed = max(1, int(invocation.duration_ms + 0.999))
-    lines.append(
-        f"REPORT RequestId: {request_id}\tDuration: {invocation.duration_ms:.2f} ms\t"
-        f"Billed Duration: {billed} ms\tMemory Size: {fn.memory_size} MB"
-    )
+    lines.append(_platform_line(json_logs, "end", request_id))
+    lines.append(_platform_line(json_logs, "report", request_id, invocation, fn.memory_size))
     invocation.log_lines = lines
     try:
         _write_logs(fn, group, stream, lines)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import threading
 from pathlib import Path
@@ -133,6 +134,7 @@ class LocalCloud:
     def describe(self) -> dict[str, Any]:
         return {
             "status": "running",
+            "pid": os.getpid(),
             "endpoint": self.endpoint_url,
             "smtp": f"localhost:{self.smtp_port}",
             "region": self.region,
@@ -216,10 +218,9 @@ class LocalCloud:
 
     def reset(self) -> None:
         """Forget every resource (moto's reset) and every message record."""
-        from moto.core.models import default_user_config  # noqa: F401
-        from moto.moto_api import _internal
+        from moto.moto_api._internal import moto_api_backend
 
-        _internal.moto_api_backend.reset()
+        moto_api_backend.reset()
         if self.receiver is not None:
             self.receiver.records.clear()
             self.receiver.bounces.clear()

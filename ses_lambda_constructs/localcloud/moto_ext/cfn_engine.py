@@ -22,6 +22,7 @@ import copy
 import json
 import logging
 from collections.abc import Iterable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -200,7 +201,7 @@ class Operation:
             resource_status_reason=reason,
             resource_properties=None,
         )
-        self.stack.events.append(event)
+        self._append(event)
         if status.endswith("FAILED"):
             log.warning("%s %s %s: %s", self.stack.name, logical_id, status, reason)
         else:
@@ -210,6 +211,14 @@ class Operation:
         self.stack.status = status
         self.stack.status_reason = reason  # type: ignore[attr-defined]
         self.stack._add_stack_event(status, resource_status_reason=reason)
+        self._append(self.stack.events.pop())
+
+    def _append(self, event: Event) -> None:
+        # Clients order events by their (millisecond) timestamps: keep them strictly apart.
+        if self.stack.events:
+            earliest = self.stack.events[-1].timestamp + timedelta(milliseconds=1)
+            event.timestamp = max(event.timestamp, earliest)
+        self.stack.events.append(event)
 
     # resource primitives --------------------------------------------------------------
 
@@ -487,6 +496,9 @@ def _reason(exc: BaseException) -> str:
     code = getattr(exc, "code", None)
     if isinstance(code, str) and code not in message:
         return f"{message} (Service error code: {code})"
+    if isinstance(exc, (KeyError, TypeError, AttributeError, IndexError, ValueError)):
+        # Not a service error: most likely a property the local model does not handle.
+        return f"local cloud could not handle this resource: {type(exc).__name__}: {exc}"
     return str(message)
 
 

@@ -37,6 +37,13 @@ def _props(cloudformation_json: dict[str, Any]) -> dict[str, Any]:
     return dict(cloudformation_json.get("Properties") or {})
 
 
+def _replacing(original: Any, new: Any) -> Any:
+    """Mark ``new`` as replacing ``original``: the engine deletes the original in cleanup,
+    after every other resource was created or updated (CloudFormation's order)."""
+    new._lc_replaces = original
+    return new
+
+
 class LocalModel(CloudFormationModel):
     """Shared plumbing: a physical id, no attributes unless declared, always created."""
 
@@ -227,8 +234,11 @@ class ReceiptRuleSet(LocalModel):
             original_resource.props = props
             return original_resource
         # A new name replaces the set: the new one first, the old one in cleanup.
-        return cls.create_from_cloudformation_json(
-            new_resource_name, cloudformation_json, account_id, region_name
+        return _replacing(
+            original_resource,
+            cls.create_from_cloudformation_json(
+                new_resource_name, cloudformation_json, account_id, region_name
+            ),
         )
 
     def delete(self, account_id: str, region_name: str) -> None:
@@ -280,11 +290,14 @@ class ReceiptRule(LocalModel):
         old = original_resource.props
         if props["RuleSetName"] != old["RuleSetName"] or rule["Name"] != old["Rule"]["Name"]:
             # Replacement: create the new rule now; the engine deletes the old one afterwards.
-            return cls.create_from_cloudformation_json(
-                new_resource_name,
-                {"Properties": {**props, "Rule": rule}},
-                account_id,
-                region_name,
+            return _replacing(
+                original_resource,
+                cls.create_from_cloudformation_json(
+                    new_resource_name,
+                    {"Properties": {**props, "Rule": rule}},
+                    account_id,
+                    region_name,
+                ),
             )
         backend = _ses(account_id, region_name)
         backend.update_receipt_rule(props["RuleSetName"], rule)
@@ -344,8 +357,11 @@ class EmailIdentity(LocalModel):
     ) -> EmailIdentity:
         props = _props(cloudformation_json)
         if props["EmailIdentity"] != original_resource.physical_resource_id:
-            return cls.create_from_cloudformation_json(
-                new_resource_name, cloudformation_json, account_id, region_name
+            return _replacing(
+                original_resource,
+                cls.create_from_cloudformation_json(
+                    new_resource_name, cloudformation_json, account_id, region_name
+                ),
             )
         original_resource.props = props
         return original_resource
@@ -407,8 +423,11 @@ class LocalLambdaFunction(LambdaFunction):
         if props.get("FunctionName", original_resource.function_name) != (
             original_resource.function_name
         ):
-            return cls.create_from_cloudformation_json(
-                props["FunctionName"], cloudformation_json, account_id, region_name
+            return _replacing(
+                original_resource,
+                cls.create_from_cloudformation_json(
+                    props["FunctionName"], cloudformation_json, account_id, region_name
+                ),
             )
         fn = super().update_from_cloudformation_json(
             original_resource, new_resource_name, cloudformation_json, account_id, region_name
@@ -636,7 +655,7 @@ class Alarm(LocalModel):
             statistic=props.get("Statistic", ""),
             description=props.get("AlarmDescription", ""),
             dimensions=[
-                {"name": d["Name"], "value": d["Value"]} for d in props.get("Dimensions") or []
+                {"Name": d["Name"], "Value": d["Value"]} for d in props.get("Dimensions") or []
             ],
             alarm_actions=props.get("AlarmActions") or [],
             datapoints_to_alarm=props.get("DatapointsToAlarm"),
@@ -826,7 +845,7 @@ class CustomResource(LocalModel):
             old_props=original_resource.props,
         )
         physical_id = body.get("PhysicalResourceId") or original_resource.physical_resource_id
-        return cls(
+        updated = cls(
             physical_id,
             account_id,
             region_name,
@@ -834,6 +853,10 @@ class CustomResource(LocalModel):
             body.get("Data") or {},
             original_resource.resource_type,
         )
+        if physical_id != original_resource.physical_resource_id:
+            # A new physical id: CloudFormation sends Delete for the old one during cleanup.
+            return _replacing(original_resource, updated)
+        return updated
 
     def delete(self, account_id: str, region_name: str) -> None:
         try:

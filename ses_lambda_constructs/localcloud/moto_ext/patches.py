@@ -28,7 +28,8 @@ from moto.cloudformation.responses import CloudFormationResponse
 from moto.cloudformation.utils import generate_changeset_id, validate_create_change_set
 from moto.core.responses import ActionResult, EmptyResult
 from moto.iam.access_control import PermissionResult
-from moto.s3.models import FakeBucket
+from moto.s3.exceptions import BucketNotEmpty
+from moto.s3.models import FakeBucket, s3_backends
 from moto.ses.exceptions import AlreadyExists, RuleDoesNotExist, RuleSetDoesNotExist
 from moto.ses.exceptions import ValidationError as SesValidationError
 from moto.ses.models import SESBackend
@@ -74,6 +75,7 @@ def apply() -> None:
     _patch_stacks()
     _patch_change_sets()
     _patch_s3_policy_conditions()
+    _patch_s3_bucket_delete()
     _patch_ses()
     _patch_lambda()
     _applied = True
@@ -436,6 +438,26 @@ def _patch_change_sets() -> None:
 
 
 # --- S3 ------------------------------------------------------------------------------------
+
+
+def _patch_s3_bucket_delete() -> None:
+    original = FakeBucket.delete_from_cloudformation_json
+
+    def delete_from_cloudformation_json(
+        cls: type[FakeBucket],
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+    ) -> None:
+        # Moto deleted a bucket with objects in it; S3 refuses ("BucketNotEmpty"), so the
+        # stack's DELETE fails on AWS unless the bucket is emptied or retained.
+        bucket = s3_backends[account_id]["aws"].buckets.get(resource_name)
+        if bucket is not None and len(bucket.keys) > 0:
+            raise BucketNotEmpty(resource_name)
+        original(resource_name, cloudformation_json, account_id, region_name)
+
+    FakeBucket.delete_from_cloudformation_json = classmethod(delete_from_cloudformation_json)  # type: ignore[method-assign,assignment]
 
 
 def _patch_s3_policy_conditions() -> None:

@@ -110,10 +110,13 @@ def common_headers(raw: bytes, mail_from: str) -> dict[str, Any]:
     headers["returnPath"] = (
         _addresses(return_path)[0] if return_path and _addresses(return_path) else mail_from
     )
-    for field, key in (("Message-ID", "messageId"), ("Date", "date"), ("Subject", "subject")):
-        values = _safe_get(message, field)
-        if values:
-            headers[key] = values[0]
+    raw_values = {name.lower(): value for name, value in reversed(raw_headers(raw))}
+    for field, key in (("message-id", "messageId"), ("date", "date")):
+        if field in raw_values:
+            headers[key] = raw_values[field]  # as written, not normalized
+    subject = _safe_get(message, "Subject")
+    if subject:
+        headers["subject"] = subject[0]  # decoded (RFC 2047)
     return headers
 
 

@@ -1,0 +1,26 @@
+"""The local cloud: the demo stack deployed with the real CDK CLI to a local AWS endpoint (moto
+server with this project's extensions), and real mail over SMTP processed by the deployed rule
+set and handler code. No AWS account, no Docker.
+
+Never imported by the construct library; needs the ``local`` extra (moto, aiosmtpd, boto3).
+Importing ``ses_lambda_constructs.localcloud.moto_ext`` (done by ``server``) applies the moto
+extensions. Commands: ``python -m ses_lambda_constructs.localcloud --help``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .server import LocalCloud
+
+__all__ = ["LocalCloud"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: the client commands must not pay for importing moto.
+    if name == "LocalCloud":
+        from .server import LocalCloud
+
+        return LocalCloud
+    raise AttributeError(name)

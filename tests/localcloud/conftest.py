@@ -1,0 +1,114 @@
+"""One local cloud per test session, in this process, on free ports.
+
+The moto backends are process-wide, so tests that deploy stacks clean up after themselves (or use
+``fresh``, which resets every backend) to leave no rule set active for the next test.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ses_lambda_constructs.localcloud import assembly
+from ses_lambda_constructs.localcloud.client import Target
+from ses_lambda_constructs.localcloud.server import LocalCloud
+
+HERE = Path(__file__).resolve().parent
+CDK_APP = HERE / "cdk_app"
+ROOT = HERE.parent.parent
+FIXTURES = ROOT.parent / "shared" / "fixtures"
+
+#: The SMTP idle timeout of the session's local cloud (the stalled-client tests wait for it).
+SMTP_TIMEOUT = 1.5
+
+
+@pytest.fixture(scope="session")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
+    state_dir = tmp_path_factory.mktemp("local-cloud")
+    local = LocalCloud(
+        api_port=0,
+        smtp_port=0,
+        state_dir=state_dir,
+        smtp_timeout=SMTP_TIMEOUT,
+        async_retry_delay=0.0,
+    )
+    local.start()
+    yield local
+    local.stop()
+
+
+@pytest.fixture(scope="session")
+def target(cloud: LocalCloud) -> Target:
+    return Target(
+        api_port=cloud.api_port,
+        smtp_port=cloud.smtp_port,
+        region=cloud.region,
+        state_dir=cloud.state_dir,
+    )
+
+
+@pytest.fixture(scope="session")
+def aws(target: Target) -> Callable[[str], Any]:
+    """``aws("s3")``: a boto3 client of the local endpoint."""
+    return target.client
+
+
+@pytest.fixture
+def fresh(cloud: LocalCloud) -> LocalCloud:
+    """Every AWS resource and message record forgotten before the test."""
+    cloud.reset()
+    return cloud
+
+
+def synth(outdir: Path, **context: str) -> Path:
+    """Synthesize the test CDK app (``cdk_app/app.py``) into ``outdir``."""
+    import aws_cdk as cdk
+
+    mini_app = load_module("localcloud_mini_app", CDK_APP / "app.py")
+    mini_app.build(cdk.App(outdir=str(outdir), context=dict(context))).synth()
+    return outdir
+
+
+def load_module(name: str, path: Path) -> Any:
+    """Import a CDK app file under its own module name (both apps are called app.py)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def mini_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return synth(tmp_path_factory.mktemp("mini-cdk-out"))
+
+
+@pytest.fixture(scope="session")
+def mini_stack(
+    cloud: LocalCloud, target: Target, mini_assembly: Path
+) -> Iterator[assembly.DeployResult]:
+    """The test app deployed (without the CLI), for the tests that only send mail to it."""
+    cloud.reset()
+    result = assembly.deploy_stack(target.client, mini_assembly, "LocalCloudMini", cloud.region)
+    assert result.ok, (result.status, result.failures())
+    yield result
+    cloud.reset()
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")

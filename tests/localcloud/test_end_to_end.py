@@ -1,0 +1,215 @@
+"""The whole pipeline in this process: synthesized template -> local cloud -> SMTP -> S3 ->
+deployed handler code -> parsed JSON, and the failures that must be visible."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ses_lambda_constructs.localcloud import assembly, client, samples
+from ses_lambda_constructs.localcloud.client import Target
+from ses_lambda_constructs.localcloud.server import LocalCloud
+
+from .conftest import ROOT, load_module, synth
+
+RECIPIENT = "support@mail.example.com"
+
+
+def parsed_document(target: Target, bucket: str, message_id: str) -> dict[str, Any]:
+    body = (
+        target.client("s3")
+        .get_object(Bucket=bucket, Key=f"parsed/{message_id}/message.json")["Body"]
+        .read()
+    )
+    return dict(json.loads(body))
+
+
+def test_documented_sample_is_stored_and_parsed_by_the_deployed_handler(
+    target: Target, mini_stack: assembly.DeployResult
+) -> None:
+    # GIVEN the test app deployed, WHEN the documented sample arrives over SMTP
+    sent = client.send(
+        target,
+        samples.documented_sample(RECIPIENT),
+        recipients=[RECIPIENT],
+        mail_from=samples.DOCUMENTED_SENDER,
+    )
+    assert sent.accepted == [RECIPIENT] and sent.message_id
+    record = client.wait_for(target, sent.message_id, timeout=30)
+
+    # THEN the raw message went to S3 first, then the handler parsed it
+    assert record["status"] == "done", record
+    (rule,) = record["rules"]
+    assert [a["type"] for a in rule["actions"]] == ["S3", "Lambda"]
+    bucket = mini_stack.outputs["BucketName"]
+    raw = target.client("s3").get_object(Bucket=bucket, Key=f"raw/{sent.message_id}")
+    stored = raw["Body"].read()
+    assert stored.startswith(b"Return-Path: <janedoe@example.com>\r\nReceived: from ")
+    document = parsed_document(target, bucket, sent.message_id)
+    assert document["subject"] == "Test Subject"
+    assert document["from"] == ["Jane Doe <janedoe@example.com>"]
+    assert document["recipients"] == [RECIPIENT]
+    assert document["verdicts"]["spamVerdict"] == "PASS"
+    assert document["text"].startswith("This is a test message")
+
+
+def test_attachment_sample_reaches_the_handler_with_its_attachment(
+    target: Target, mini_stack: assembly.DeployResult
+) -> None:
+    sent = client.send(
+        target,
+        samples.attachment_sample(RECIPIENT),
+        recipients=[RECIPIENT],
+        mail_from="janedoe@example.com",
+    )
+    assert sent.message_id
+    record = client.wait_for(target, sent.message_id, timeout=30)
+    assert record["status"] == "done", record
+    document = parsed_document(target, mini_stack.outputs["BucketName"], sent.message_id)
+    assert document["attachments"] == ["report.csv"]
+    assert "the report is attached" in document["text"]
+
+
+def test_handler_logs_are_in_cloudwatch_logs(
+    target: Target, mini_stack: assembly.DeployResult
+) -> None:
+    sent = client.send(
+        target,
+        samples.documented_sample(RECIPIENT),
+        recipients=[RECIPIENT],
+        mail_from="janedoe@example.com",
+    )
+    assert sent.message_id
+    record = client.wait_for(target, sent.message_id, timeout=30)
+    lambda_action = record["rules"][0]["actions"][1]["detail"]
+    lines = client.log_lines(target, lambda_action["logGroup"], lambda_action["logStream"])
+    assert lines[0].startswith("START RequestId: ")
+    assert any(f"parsed {sent.message_id}" in line for line in lines)
+    assert lines[-1].startswith("REPORT RequestId: ")
+
+
+def test_rejected_recipients_get_550_and_are_recorded(
+    target: Target, mini_stack: assembly.DeployResult
+) -> None:
+    sent = client.send(
+        target,
+        samples.documented_sample(RECIPIENT),
+        recipients=[RECIPIENT, "nobody@mail.example.com", "someone@unverified.example.net"],
+        mail_from="janedoe@example.com",
+    )
+    assert sent.accepted == [RECIPIENT]
+    assert sent.rejected["nobody@mail.example.com"].startswith("550 5.1.1")
+    assert "no enabled rule" in sent.rejected["nobody@mail.example.com"]
+    assert "not a verified SES identity" in sent.rejected["someone@unverified.example.net"]
+    rejected = [m for m in client.messages(target) if m["status"] == "rejected"]
+    assert {r["rejected"][0]["recipient"] for r in rejected} >= {
+        "nobody@mail.example.com",
+        "someone@unverified.example.net",
+    }
+
+
+def test_failing_handler_is_retried_and_shown(
+    target: Target, mini_stack: assembly.DeployResult
+) -> None:
+    message = samples.documented_sample(RECIPIENT).replace(
+        b"MIME-Version: 1.0", b"X-Test-Fail: yes\r\nMIME-Version: 1.0"
+    )
+    sent = client.send(target, message, recipients=[RECIPIENT], mail_from="janedoe@example.com")
+    assert sent.message_id
+    record = client.wait_for(target, sent.message_id, timeout=30)
+    assert record["status"] == "failed"
+    detail = record["rules"][0]["actions"][1]["detail"]
+    # Event invocations: the first try and Lambda's two retries.
+    assert len(detail["attempts"]) == 3
+    assert detail["error"]["errorType"] == "RuntimeError"
+    text = "\n".join(client.render(target, record, logs=True, documents=False))
+    assert "ERROR" in text and "asked to fail" in text
+
+
+def test_update_changes_the_running_code_configuration(
+    fresh: LocalCloud, target: Target, tmp_path: Path
+) -> None:
+    first = assembly.deploy_stack(
+        target.client, synth(tmp_path / "v1"), "LocalCloudMini", fresh.region
+    )
+    assert first.ok, first.failures()
+    second = assembly.deploy_stack(
+        target.client,
+        synth(tmp_path / "v2", handlerVersion="2", recipients=".example.com"),
+        "LocalCloudMini",
+        fresh.region,
+    )
+    assert second.status == "UPDATE_COMPLETE", second.failures()
+    updated = {
+        e["LogicalResourceId"]
+        for e in second.events
+        if e["ResourceStatus"] == "UPDATE_COMPLETE"
+        and e["ResourceType"] != "AWS::CloudFormation::Stack"
+    }
+    assert any(name.startswith("Handler") for name in updated)
+    assert any(name.startswith("RuleSetInbox") for name in updated)
+    sent = client.send(
+        target,
+        samples.documented_sample("anyone@mail.example.com"),
+        recipients=["anyone@mail.example.com"],
+        mail_from="janedoe@example.com",
+    )
+    assert sent.message_id, sent.rejected
+    assert client.wait_for(target, sent.message_id, timeout=30)["status"] == "done"
+    document = parsed_document(target, second.outputs["BucketName"], sent.message_id)
+    assert document["version"] == "2"
+
+    deleted = assembly.delete_stack(target.client, "LocalCloudMini")
+    assert deleted.status == "DELETE_COMPLETE", deleted.failures()
+    skipped = {e["ResourceType"] for e in deleted.events if e["ResourceStatus"] == "DELETE_SKIPPED"}
+    assert "AWS::S3::Bucket" in skipped  # RemovalPolicy.RETAIN, as on AWS
+    assert target.client("ses").describe_active_receipt_rule_set().get("Metadata") is None
+
+
+def test_fails_when_the_rule_is_created_before_its_bucket_policy(
+    fresh: LocalCloud, target: Target, tmp_path: Path
+) -> None:
+    result = assembly.deploy_stack(
+        target.client,
+        synth(tmp_path / "nodep", withPolicyDependency="false"),
+        "LocalCloudMini",
+        fresh.region,
+    )
+    assert result.status == "ROLLBACK_COMPLETE"
+    (failure,) = result.failures()
+    assert failure.startswith("RuleSetInbox")
+    assert "Could not write to bucket" in failure
+    assert target.client("ses").list_receipt_rule_sets()["RuleSets"] == []
+
+
+@pytest.mark.skipif(
+    not (ROOT / "lambda_src" / "handler.py").exists(),
+    reason="the reference handler (lambda_src/handler.py) is not written yet",
+)
+def test_demo_app_with_the_reference_handler(
+    fresh: LocalCloud, target: Target, tmp_path: Path
+) -> None:
+    import aws_cdk as cdk
+
+    demo_app = load_module("demo_app", ROOT / "app.py")
+    outdir = tmp_path / "demo"
+    demo_app.build_app(cdk.App(outdir=str(outdir))).synth()
+    result = assembly.deploy_stack(target.client, outdir, "SesLambdaDemo", fresh.region)
+    assert result.ok, result.failures()
+    recipient = "support@mail.example.com"
+    sent = client.send(
+        target,
+        samples.attachment_sample(recipient),
+        recipients=[recipient],
+        mail_from="janedoe@example.com",
+    )
+    assert sent.message_id, sent.rejected
+    record = client.wait_for(target, sent.message_id, timeout=60)
+    assert record["status"] == "done", record
+    outputs = client.parsed_outputs(target, record)
+    documents = [v["json"] for k, v in outputs.items() if k.endswith("/message.json")]
+    assert documents, outputs
+    assert "Quarterly report" in json.dumps(documents[0])
