@@ -46,7 +46,7 @@ _BOOTSTRAP = Path(__file__).with_name("_lambda_bootstrap.py")
 #: What the managed Python runtime provides besides the standard library.
 _RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six", "urllib3")
 #: Time allowed for interpreter start-up on top of the function's own timeout.
-_STARTUP_GRACE_SECONDS = 3.0
+_STARTUP_GRACE_SECONDS = 1.0
 _extract_lock = threading.Lock()
 
 

@@ -1,0 +1,187 @@
+"""Abuse of the local SMTP receiver: each case answers with a clear SMTP code, is bounded in
+time, leaves the receiver working, and talks to localhost only."""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from ses_lambda_constructs.localcloud import client, runtime
+from ses_lambda_constructs.localcloud.client import Target
+from ses_lambda_constructs.localcloud.server import LocalCloud
+
+from .conftest import SMTP_TIMEOUT
+
+DOMAIN = "abuse.example.com"
+#: Every abuse case must be over within this many seconds.
+BOUND = SMTP_TIMEOUT + 5
+
+
+@pytest.fixture
+def receiving(fresh: LocalCloud, aws: Callable[[str], Any], target: Target) -> Iterator[Target]:
+    ses = aws("ses")
+    ses.verify_domain_identity(Domain=DOMAIN)
+    ses.create_receipt_rule_set(RuleSetName="abuse")
+    ses.create_receipt_rule(
+        RuleSetName="abuse",
+        Rule={"Name": "all", "Enabled": True, "Recipients": [DOMAIN], "Actions": []},
+    )
+    ses.set_active_receipt_rule_set(RuleSetName="abuse")
+    started = time.monotonic()
+    yield target
+    assert time.monotonic() - started < BOUND, "an abuse case took too long"
+    # The receiver still works for a well-behaved client.
+    sent = client.send(
+        target,
+        b"Subject: ok\r\n\r\nok\r\n",
+        recipients=[f"ok@{DOMAIN}"],
+        mail_from="good@example.org",
+    )
+    assert sent.message_id, sent.rejected
+
+
+@contextmanager
+def raw_connection(target: Target) -> Iterator[tuple[socket.socket, Any]]:
+    sock = socket.create_connection(("localhost", target.smtp_port), timeout=BOUND)
+    reader = sock.makefile("rb")
+    try:
+        assert reader.readline().startswith(b"220 ")
+        yield sock, reader
+    finally:
+        reader.close()
+        sock.close()
+
+
+def command(sock: socket.socket, reader: Any, line: bytes) -> bytes:
+    sock.sendall(line + b"\r\n")
+    reply = b""
+    while True:
+        part = reader.readline()
+        reply += part
+        if len(part) < 4 or part[3:4] != b"-":
+            return reply
+
+
+def test_oversized_message_announced_with_size_is_refused_at_mail_from(receiving: Target) -> None:
+    with smtplib.SMTP("localhost", receiving.smtp_port, timeout=BOUND) as smtp:
+        smtp.ehlo()
+        assert smtp.has_extn("size")
+        assert int(smtp.esmtp_features["size"]) == runtime.MAX_MESSAGE_BYTES
+        code, reply = smtp.mail("big@example.org", [f"SIZE={runtime.MAX_MESSAGE_BYTES + 1}"])
+        assert code == 552 and b"5.3.4" in reply
+
+
+def test_oversized_data_is_refused_with_552_and_nothing_is_stored(receiving: Target) -> None:
+    body = b"Subject: huge\r\n\r\n" + (b"x" * 998 + b"\r\n") * (
+        runtime.MAX_MESSAGE_BYTES // 1000 + 10
+    )
+    assert len(body) > runtime.MAX_MESSAGE_BYTES
+    before = len(client.messages(receiving))
+    with smtplib.SMTP("localhost", receiving.smtp_port, timeout=BOUND) as smtp:
+        smtp.ehlo()
+        smtp.mail("big@example.org")
+        smtp.rcpt(f"to@{DOMAIN}")
+        code, reply = smtp.data(body)
+        assert code == 552
+        assert b"5.3.4" in reply and b"SES limit" in reply
+        assert smtp.noop()[0] == 250  # the session goes on
+    assert len(client.messages(receiving)) == before
+
+
+def test_more_than_50_recipients_get_452(receiving: Target) -> None:
+    with smtplib.SMTP("localhost", receiving.smtp_port, timeout=BOUND) as smtp:
+        smtp.ehlo()
+        smtp.mail("many@example.org")
+        codes = [smtp.rcpt(f"r{i}@{DOMAIN}") for i in range(runtime.MAX_RECIPIENTS + 2)]
+        assert [c for c, _ in codes[: runtime.MAX_RECIPIENTS]] == [250] * runtime.MAX_RECIPIENTS
+        for code, reply in codes[runtime.MAX_RECIPIENTS :]:
+            assert code == 452 and b"at most 50" in reply
+        code, reply = smtp.data(b"Subject: many\r\n\r\nhi\r\n")
+        assert code == 250
+    message_id = reply.decode().split()[-1]
+    record = client.wait_for(receiving, message_id, timeout=10)
+    assert len(record["recipients"]) == runtime.MAX_RECIPIENTS
+
+
+def test_garbage_commands_get_500_then_the_connection_is_closed(receiving: Target) -> None:
+    with raw_connection(receiving) as (sock, reader):
+        assert command(sock, reader, b"EHLO abuser").startswith(b"250")
+        assert command(sock, reader, b"HACK the planet").startswith(b"500")
+        assert command(sock, reader, b"\x00\xff\xfe binary").startswith(b"500")
+        for _ in range(20):
+            reply = command(sock, reader, b"XYZZY")
+            if not reply.startswith(b"500"):
+                break
+        assert reply.startswith(b"502 5.5.1 Too many unrecognized commands")
+        assert reader.readline() == b""  # closed by the server
+
+
+def test_overlong_command_lines_are_refused(receiving: Target) -> None:
+    with raw_connection(receiving) as (sock, reader):
+        command(sock, reader, b"EHLO abuser")
+        reply = command(sock, reader, b"MAIL FROM:<" + b"a" * 2000 + b"@example.org>")
+        assert reply.startswith(b"500")
+        assert command(sock, reader, b"NOOP").startswith(b"250")
+
+
+def test_commands_out_of_order_and_bad_addresses(receiving: Target) -> None:
+    with raw_connection(receiving) as (sock, reader):
+        command(sock, reader, b"EHLO abuser")
+        assert command(sock, reader, b"DATA").startswith(b"503")
+        assert command(sock, reader, b"RCPT TO:<a@abuse.example.com>").startswith(b"503")
+        assert command(sock, reader, b"MAIL FROM:<x@example.org>").startswith(b"250")
+        assert command(sock, reader, b"RCPT TO:<not-an-address>").startswith(b"501")
+        assert command(sock, reader, b"RCPT TO:<a@elsewhere.example.net>").startswith(b"550")
+
+
+def test_a_stalled_client_is_disconnected_with_421(receiving: Target) -> None:
+    started = time.monotonic()
+    with raw_connection(receiving) as (sock, reader):
+        command(sock, reader, b"EHLO sleepy")
+        reply = reader.readline()  # say nothing more, and wait
+    assert reply.startswith(b"421 4.4.2")
+    assert SMTP_TIMEOUT - 0.5 < time.monotonic() - started < SMTP_TIMEOUT + 3
+
+
+def test_a_client_stalling_in_data_is_disconnected_and_nothing_is_stored(
+    receiving: Target,
+) -> None:
+    before = len(client.messages(receiving))
+    with raw_connection(receiving) as (sock, reader):
+        command(sock, reader, b"EHLO sleepy")
+        command(sock, reader, b"MAIL FROM:<slow@example.org>")
+        command(sock, reader, f"RCPT TO:<to@{DOMAIN}>".encode())
+        assert command(sock, reader, b"DATA").startswith(b"354")
+        sock.sendall(b"Subject: half a message\r\n\r\nand then nothing")
+        reply = reader.readline()
+    assert reply.startswith(b"421 4.4.2")
+    assert len(client.messages(receiving)) == before
+
+
+def test_too_many_connections_are_refused_with_421(receiving: Target) -> None:
+    sockets = []
+    try:
+        for _ in range(20):
+            sock = socket.create_connection(("localhost", receiving.smtp_port), timeout=BOUND)
+            sockets.append(sock)
+            assert sock.recv(1024).startswith(b"220 ")
+        extra = socket.create_connection(("localhost", receiving.smtp_port), timeout=BOUND)
+        sockets.append(extra)
+        assert extra.recv(1024).startswith(b"421 4.7.0 Too many connections")
+    finally:
+        for sock in sockets:
+            sock.close()
+    time.sleep(0.2)  # let the server see the closes before the final check
+
+
+def test_the_receiver_listens_on_localhost_only(cloud: LocalCloud) -> None:
+    addresses = {s.getsockname()[0] for s in cloud.smtp.server.sockets}
+    assert addresses <= {"127.0.0.1", "::1"}
+    for server in cloud._servers:
+        assert server.server_address[0] in ("127.0.0.1", "::1")
