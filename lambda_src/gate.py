@@ -40,6 +40,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     for notification in notifications:
         logger.set_correlation_id(notification.message_id)
         failed = policy.failed(notification.verdicts)
+        metrics.add_metric(name="MessagesChecked", unit=MetricUnit.Count, value=1)
         if failed:
             rejected = True
             metrics.add_metric(name="MessagesRejected", unit=MetricUnit.Count, value=1)

@@ -28,10 +28,8 @@ from functools import cache
 from tempfile import SpooledTemporaryFile
 from typing import IO, TYPE_CHECKING, Any
 
-import boto3
 from aws_lambda_powertools.logging import Logger
 from aws_lambda_powertools.metrics import Metrics, MetricUnit
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from ses_mail import (
     DISPOSITION_CONTINUE,
@@ -70,10 +68,14 @@ metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
 def s3_client() -> S3Client:
     """The module's one S3 client, created on first use and reused by every invocation.
 
-    Created lazily (not at import) so that importing the handler stays fast and tests can start
-    moto first. Checksums are computed only where S3 requires them: the default CRC32 trailer
-    re-chunks every upload in Python, which costs more than the parsing of a large message.
+    boto3 is imported here, not at module level: it is most of the handler's import time, and a
+    lazy client lets tests start moto first. Checksums are computed only where S3 requires them:
+    the default CRC32 trailer re-chunks every upload in Python, which costs more than parsing a
+    large message.
     """
+    import boto3
+    from botocore.config import Config
+
     client: S3Client = boto3.client(
         "s3",
         config=Config(
@@ -92,6 +94,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
         notifications = parse_event(event)
     except Exception:
+        metrics.add_metric(name="InvalidEvents", unit=MetricUnit.Count, value=1)
         logger.exception("event rejected: not an SES receipt event")
         raise
     stop = False

@@ -1,6 +1,6 @@
 """Parse raw MIME with the stdlib ``email`` package (``policy.default``), within bounds.
 
-``parse_message`` feeds the input to ``BytesFeedParser`` in 1 MiB chunks and returns the headers,
+``parse_message`` feeds the input to ``BytesFeedParser`` in 64 KiB chunks and returns the headers,
 the text and HTML bodies (decoded with their charsets) and the attachments, whose content is
 decoded only when asked for, one at a time.
 
@@ -38,7 +38,7 @@ from .text import decode_bytes, recover_text, without_controls
 
 DEFAULT_MAX_MESSAGE_BYTES = 40 * 1024 * 1024
 """SES's S3 action stores messages up to 40 MB (SES_FACTS: "S3 action limit")."""
-FEED_CHUNK_BYTES = 1 << 20
+FEED_CHUNK_BYTES = 1 << 16
 MAX_DEFECTS = 100
 LINE_OVERHEAD_BYTES = 80
 """Upper bound of what one line costs the stdlib parser beyond its characters (a ``str`` object
@@ -229,7 +229,7 @@ def parse_message(
 ) -> ParsedMessage:
     """Parse a raw MIME message.
 
-    ``source`` is the message as bytes, a binary file object (read in 1 MiB chunks from its
+    ``source`` is the message as bytes, a binary file object (read in 64 KiB chunks from its
     current position) or an iterable of byte chunks (e.g. ``StreamingBody.iter_chunks()``).
 
     Raises :class:`~.errors.UnparseableMessageError` when a limit of ``limits`` is exceeded or the
