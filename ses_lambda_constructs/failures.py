@@ -80,34 +80,21 @@ class InvocationFailures(Construct):
             retry_attempts=retry_attempts,
             max_event_age=max_event_age,
         )
-        self.errors_alarm = function.metric_errors(period=Duration.minutes(5)).create_alarm(
-            self,
+        period = Duration.minutes(5)
+        self.errors_alarm = self._alarm(
             "ErrorsAlarm",
-            alarm_description="The email handler failed at least once in 5 minutes",
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            function.metric_errors(period=period),
+            "The email handler failed at least once in 5 minutes",
         )
-        self.throttles_alarm = function.metric_throttles(period=Duration.minutes(5)).create_alarm(
-            self,
+        self.throttles_alarm = self._alarm(
             "ThrottlesAlarm",
-            alarm_description="The email handler was throttled in the last 5 minutes",
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            function.metric_throttles(period=period),
+            "The email handler was throttled in the last 5 minutes",
         )
-        self.queue_alarm = queue.metric_approximate_number_of_messages_visible(
-            period=Duration.minutes(5)
-        ).create_alarm(
-            self,
+        self.queue_alarm = self._alarm(
             "FailedEventsAlarm",
-            alarm_description="Failed email events are waiting in the on-failure queue",
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            queue.metric_approximate_number_of_messages_visible(period=period),
+            "Failed email events are waiting in the on-failure queue",
         )
         self.alarms: tuple[cloudwatch.Alarm, ...] = (
             self.errors_alarm,
@@ -117,3 +104,16 @@ class InvocationFailures(Construct):
         if alarm_topic is not None:
             for alarm in self.alarms:
                 alarm.add_alarm_action(cloudwatch_actions.SnsAction(alarm_topic))
+
+    def _alarm(self, id: str, metric: cloudwatch.IMetric, description: str) -> cloudwatch.Alarm:
+        """An alarm that fires on the first occurrence and treats silence as good news."""
+        return cloudwatch.Alarm(
+            self,
+            id,
+            metric=metric,
+            alarm_description=description,
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
