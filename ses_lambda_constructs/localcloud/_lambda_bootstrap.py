@@ -13,6 +13,7 @@ import os
 import sys
 import time
 import traceback
+from typing import Any
 
 
 class LambdaContext:
@@ -84,7 +85,7 @@ def _configure_logging(request_id: str) -> None:
     root.setLevel(getattr(logging, level.upper(), logging.WARNING))
 
 
-def _error(exc: BaseException, error_type: str | None = None) -> dict:
+def _error(exc: BaseException, error_type: str | None = None) -> dict[str, Any]:
     return {
         "ok": False,
         "errorType": error_type or type(exc).__name__,
@@ -104,7 +105,7 @@ def main() -> int:
     deadline = time.time() + float(os.environ["AWS_LAMBDA_FUNCTION_TIMEOUT"])
     _configure_logging(request_id)
 
-    outcome: dict
+    outcome: dict[str, Any]
     try:
         module_name, _, function_name = handler_spec.rpartition(".")
         if not module_name:

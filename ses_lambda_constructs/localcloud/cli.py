@@ -60,12 +60,19 @@ def cmd_start(args: argparse.Namespace) -> int:
         state_dir=target.state_dir,
         smtp_timeout=args.smtp_timeout,
     )
+    # The pid and state files exist before the endpoint answers: whoever sees it can stop it.
+    target.save(os.getpid())
     try:
         cloud.start()
     except PortInUse as error:
+        target.forget()
         raise CommandError(f"{error}: is another local cloud (or LocalStack) running?") from None
-    target.api_port, target.smtp_port = cloud.api_port, cloud.smtp_port
-    target.save(os.getpid())
+    except BaseException:
+        target.forget()
+        raise
+    if (target.api_port, target.smtp_port) != (cloud.api_port, cloud.smtp_port):
+        target.api_port, target.smtp_port = cloud.api_port, cloud.smtp_port
+        target.save(os.getpid())
     stopping = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:

@@ -10,7 +10,6 @@ import os
 import shutil
 import smtplib
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -136,7 +135,8 @@ class Target:
     def client(self, service: str) -> Any:
         import boto3
 
-        return boto3.client(
+        factory: Any = boto3.client  # any service name, so not the stubs' overloads
+        return factory(
             service,
             endpoint_url=self.endpoint_url,
             region_name=self.region,
@@ -569,14 +569,23 @@ def stop(target: Target, timeout: float = 15.0) -> bool:
         return False
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not _alive(pid):
             target.forget()
             return True
         time.sleep(0.1)
     raise CommandError(f"the local cloud (pid {pid}) did not stop within {timeout:.0f} s")
 
 
-def python() -> str:
-    return sys.executable
+def _alive(pid: int) -> bool:
+    """Is the process running (an exited child that nobody reaped yet counts as gone)?"""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[0] != "Z"

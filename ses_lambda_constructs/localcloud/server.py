@@ -218,7 +218,7 @@ class LocalCloud:
 
     def reset(self) -> None:
         """Forget every resource (moto's reset) and every message record."""
-        from moto.moto_api._internal import moto_api_backend
+        from moto.moto_api._internal.models import moto_api_backend
 
         moto_api_backend.reset()
         if self.receiver is not None:

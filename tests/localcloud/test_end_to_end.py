@@ -4,6 +4,7 @@ deployed handler code -> parsed JSON, and the failures that must be visible."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -170,14 +171,18 @@ def test_update_changes_the_running_code_configuration(
 
 
 def test_fails_when_the_rule_is_created_before_its_bucket_policy(
-    fresh: LocalCloud, target: Target, tmp_path: Path
+    fresh: LocalCloud, target: Target, mini_assembly: Path, tmp_path: Path
 ) -> None:
-    result = assembly.deploy_stack(
-        target.client,
-        synth(tmp_path / "nodep", withPolicyDependency="false"),
-        "LocalCloudMini",
-        fresh.region,
-    )
+    # GIVEN the synthesized template without the rule's DependsOn on the bucket policy
+    broken = tmp_path / "cdk.out"
+    shutil.copytree(mini_assembly, broken)
+    template_path = broken / "LocalCloudMini.template.json"
+    template = json.loads(template_path.read_text())
+    rule = next(r for r in template["Resources"].values() if r["Type"] == "AWS::SES::ReceiptRule")
+    rule["DependsOn"] = [d for d in rule["DependsOn"] if not d.startswith("RawPolicy")]
+    template_path.write_text(json.dumps(template))
+    # WHEN it is deployed, THEN SES's check fails the rule, and the stack rolls back
+    result = assembly.deploy_stack(target.client, broken, "LocalCloudMini", fresh.region)
     assert result.status == "ROLLBACK_COMPLETE"
     (failure,) = result.failures()
     assert failure.startswith("RuleSetInbox")

@@ -341,3 +341,21 @@ def test_no_active_rule_set_rejects_everyone(rx: Setup, target: Target) -> None:
         mail_from="sender@example.org",
     )
     assert "no receipt rule set is active" in sent.rejected[f"a@{DOMAIN}"]
+
+
+def test_accepted_mail_is_stored_before_the_reply_and_before_processing(tmp_path: Any) -> None:
+    from ses_lambda_constructs.localcloud.receiving.receiver import Receiver
+
+    # A receiver whose worker is not running: accepting must still have stored the message.
+    receiver = Receiver(account_id=ACCOUNT, region="us-east-1", spool_dir=tmp_path)
+    record = receiver.accept(
+        mail_from="a@example.org",
+        recipients=[f"b@{DOMAIN}"],
+        data=b"Subject: kept\r\n\r\nbody\r\n",
+        helo="client",
+        peer_ip="::1",
+    )
+    stored = (tmp_path / f"{record.message_id}.eml").read_bytes()
+    assert stored.startswith(b"Return-Path: <a@example.org>\r\nReceived: from client")
+    assert stored.endswith(b"Subject: kept\r\n\r\nbody\r\n")
+    assert record.status == "queued" and not record.done.is_set()

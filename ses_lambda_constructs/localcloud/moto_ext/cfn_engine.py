@@ -121,16 +121,37 @@ def dependencies(resources: dict[str, Any]) -> dict[str, set[str]]:
     return graph
 
 
+def _ancestors(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """Every resource's transitive dependencies."""
+    result: dict[str, set[str]] = {}
+
+    def visit(name: str, trail: frozenset[str]) -> set[str]:
+        if name in result:
+            return result[name]
+        found: set[str] = set()
+        for dependency in graph[name]:
+            if dependency not in trail:
+                found |= {dependency} | visit(dependency, trail | {name})
+        result[name] = found
+        return found
+
+    for name in graph:
+        visit(name, frozenset())
+    return result
+
+
 def creation_order(resources: dict[str, Any]) -> list[str]:
+    """A dependency order that creates SES receipt rules as early as possible and policies and
+    permissions as late as possible (the ones a waiting rule depends on before the others):
+    whatever a rule does not declare it needs is not there yet when the rule is created."""
     graph = dependencies(resources)
+    ancestors = _ancestors(graph)
     template_position = {name: i for i, name in enumerate(resources)}
-
-    def rank(name: str) -> tuple[int, int]:
-        kind = resources[name].get("Type", "")
-        group = 0 if kind in _EARLY_TYPES else 2 if kind in _LATE_TYPES else 1
-        return group, template_position[name]
-
     remaining = {name: set(deps) for name, deps in graph.items()}
+
+    def kind(name: str) -> str:
+        return str(resources[name].get("Type", ""))
+
     order: list[str] = []
     while remaining:
         ready = [name for name, deps in remaining.items() if not deps]
@@ -138,6 +159,20 @@ def creation_order(resources: dict[str, Any]) -> list[str]:
             raise ValidationError(
                 message=f"Circular dependency between resources: [{', '.join(sorted(remaining))}]"
             )
+        needed_by_rules: set[str] = set()
+        for name in remaining:
+            if kind(name) in _EARLY_TYPES:
+                needed_by_rules |= ancestors[name]
+
+        def rank(name: str, needed: set[str] = needed_by_rules) -> tuple[int, int]:
+            if kind(name) in _EARLY_TYPES:
+                group = 0
+            elif kind(name) not in _LATE_TYPES:
+                group = 1
+            else:
+                group = 2 if name in needed else 3
+            return group, template_position[name]
+
         chosen = min(ready, key=rank)
         order.append(chosen)
         del remaining[chosen]
@@ -287,7 +322,7 @@ class Operation:
         model = parsing.resource_class_from_type(body["Type"])
         if model is None or hasattr(model.delete_from_cloudformation_json, "__isabstractmethod__"):
             return
-        name = getattr(resource, "physical_resource_id", None)
+        name = str(getattr(resource, "physical_resource_id", "") or "")
         model.delete_from_cloudformation_json(name, body, self.account, self.region)
 
     # the operations -------------------------------------------------------------------

@@ -14,7 +14,7 @@ import hashlib
 import json
 import logging
 import uuid
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from moto.awslambda.models import LambdaFunction, lambda_backends
 from moto.cloudwatch.models import cloudwatch_backends
@@ -27,6 +27,7 @@ from moto.sqs.models import sqs_backends
 from .. import lambda_runner, runtime
 
 log = logging.getLogger(__name__)
+_Model = TypeVar("_Model")
 
 
 class ResourceFailed(Exception):
@@ -37,10 +38,10 @@ def _props(cloudformation_json: dict[str, Any]) -> dict[str, Any]:
     return dict(cloudformation_json.get("Properties") or {})
 
 
-def _replacing(original: Any, new: Any) -> Any:
+def _replacing(original: Any, new: _Model) -> _Model:
     """Mark ``new`` as replacing ``original``: the engine deletes the original in cleanup,
     after every other resource was created or updated (CloudFormation's order)."""
-    new._lc_replaces = original
+    new._lc_replaces = original  # type: ignore[attr-defined]
     return new
 
 
@@ -76,7 +77,7 @@ class LocalModel(CloudFormationModel):
         return True
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[override]
+    def update_from_cloudformation_json(
         cls,
         original_resource: Any,
         new_resource_name: str,
@@ -91,7 +92,7 @@ class LocalModel(CloudFormationModel):
         )
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[override]
+    def delete_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -115,7 +116,7 @@ class CdkMetadata(LocalModel):
         return "AWS::CDK::Metadata"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -126,7 +127,7 @@ class CdkMetadata(LocalModel):
         return cls(resource_name, account_id, region_name, _props(cloudformation_json))
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[override]
+    def update_from_cloudformation_json(
         cls,
         original_resource: CdkMetadata,
         new_resource_name: str,
@@ -151,7 +152,7 @@ class BucketPolicy(LocalModel):
         return s3_backends[account_id]["aws"]
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -166,7 +167,7 @@ class BucketPolicy(LocalModel):
         return cls(resource_name, account_id, region_name, props)
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[override]
+    def update_from_cloudformation_json(
         cls,
         original_resource: BucketPolicy,
         new_resource_name: str,
@@ -205,7 +206,7 @@ class ReceiptRuleSet(LocalModel):
         return "RuleSetName"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -219,7 +220,7 @@ class ReceiptRuleSet(LocalModel):
         return cls(name, account_id, region_name, props)
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[override]
+    def update_from_cloudformation_json(
         cls,
         original_resource: ReceiptRuleSet,
         new_resource_name: str,
@@ -258,7 +259,7 @@ class ReceiptRule(LocalModel):
         return "AWS::SES::ReceiptRule"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -276,7 +277,7 @@ class ReceiptRule(LocalModel):
         return cls(rule["Name"], account_id, region_name, {**props, "Rule": rule})
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[override]
+    def update_from_cloudformation_json(
         cls,
         original_resource: ReceiptRule,
         new_resource_name: str,
@@ -328,7 +329,7 @@ class EmailIdentity(LocalModel):
         return "EmailIdentity"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -347,7 +348,7 @@ class EmailIdentity(LocalModel):
         return cls(identity, account_id, region_name, props)
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[override]
+    def update_from_cloudformation_json(
         cls,
         original_resource: EmailIdentity,
         new_resource_name: str,
@@ -396,7 +397,7 @@ class LocalLambdaFunction(LambdaFunction):
     KEPT = ("LoggingConfig", "DeadLetterConfig", "Architectures", "Layers", "TracingConfig")
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -411,7 +412,7 @@ class LocalLambdaFunction(LambdaFunction):
         return fn
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[override]
+    def update_from_cloudformation_json(
         cls,
         original_resource: LambdaFunction,
         new_resource_name: str,
@@ -451,7 +452,7 @@ class LambdaPermission(LocalModel):
         return "AWS::Lambda::Permission"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -461,7 +462,7 @@ class LambdaPermission(LocalModel):
     ) -> LambdaPermission:
         props = _props(cloudformation_json)
         fn = _lambda(account_id, region_name).get_function(props["FunctionName"])
-        statement = {
+        statement: dict[str, Any] = {
             key: props[key]
             for key in (
                 "Action",
@@ -495,7 +496,7 @@ class EventInvokeConfig(LocalModel):
         return "AWS::Lambda::EventInvokeConfig"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -516,7 +517,7 @@ class EventInvokeConfig(LocalModel):
         return cls(resource_name, account_id, region_name, props)
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[override]
+    def update_from_cloudformation_json(
         cls,
         original_resource: EventInvokeConfig,
         new_resource_name: str,
@@ -547,7 +548,7 @@ class QueuePolicy(LocalModel):
         return "AWS::SQS::QueuePolicy"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -576,7 +577,7 @@ class TopicPolicy(LocalModel):
         return "AWS::SNS::TopicPolicy"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -597,7 +598,7 @@ class Subscription(LocalModel):
         return "AWS::SNS::Subscription"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -634,7 +635,7 @@ class Alarm(LocalModel):
         return "AlarmName"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -668,7 +669,7 @@ class Alarm(LocalModel):
         return cls(name, account_id, region_name, props)
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[override]
+    def update_from_cloudformation_json(
         cls,
         original_resource: Alarm,
         new_resource_name: str,
@@ -806,7 +807,7 @@ class CustomResource(LocalModel):
         return body
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -827,7 +828,7 @@ class CustomResource(LocalModel):
         )
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[override]
+    def update_from_cloudformation_json(
         cls,
         original_resource: CustomResource,
         new_resource_name: str,

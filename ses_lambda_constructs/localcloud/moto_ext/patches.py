@@ -136,7 +136,7 @@ def _patch_stacks() -> None:
             raise AlreadyExistsException(f"Stack [{name}] already exists")
         from moto.cloudformation.utils import generate_stack_id
 
-        stack = Stack(
+        stack = Stack(  # type: ignore[abstract]
             stack_id=generate_stack_id(name, self.region_name, self.account_id),
             name=name,
             template={},
@@ -273,7 +273,7 @@ def _patch_change_sets() -> None:
         else:
             from moto.cloudformation.utils import generate_stack_id
 
-            stack = Stack(
+            stack = Stack(  # type: ignore[abstract]
                 stack_id=generate_stack_id(stack_name, self.region_name, self.account_id),
                 name=stack_name,
                 template={},
@@ -414,15 +414,15 @@ def _patch_change_sets() -> None:
         return ActionResult({"Id": change_set_id, "StackId": stack_id})
 
     def describe_change_set_response(self: CloudFormationResponse) -> ActionResult:
-        change_set = self.cloudformation_backend.describe_change_set(
+        backend: Any = self.cloudformation_backend  # describe_change_set as patched above
+        change_set = backend.describe_change_set(
             self._get_param("ChangeSetName"), self._get_param("StackName")
         )
         return ActionResult(change_set)
 
     def delete_change_set_response(self: CloudFormationResponse) -> EmptyResult:
-        self.cloudformation_backend.delete_change_set(
-            self._get_param("ChangeSetName"), self._get_param("StackName")
-        )
+        backend: Any = self.cloudformation_backend  # delete_change_set as patched above
+        backend.delete_change_set(self._get_param("ChangeSetName"), self._get_param("StackName"))
         return EmptyResult()
 
     def execute_change_set_response(self: CloudFormationResponse) -> EmptyResult:
@@ -533,13 +533,13 @@ def _patch_ses() -> None:
     SESBackend.set_receipt_rule_position = set_receipt_rule_position  # type: ignore[attr-defined]
 
     def delete_receipt_rule_response(self: EmailResponse) -> EmptyResult:
-        self.backend.delete_receipt_rule(
-            self._get_param("RuleSetName"), self._get_param("RuleName")
-        )
+        backend: Any = self.backend  # with the methods added above
+        backend.delete_receipt_rule(self._get_param("RuleSetName"), self._get_param("RuleName"))
         return EmptyResult()
 
     def set_receipt_rule_position_response(self: EmailResponse) -> EmptyResult:
-        self.backend.set_receipt_rule_position(
+        backend: Any = self.backend  # with the methods added above
+        backend.set_receipt_rule_position(
             self._get_param("RuleSetName"),
             self._get_param("RuleName"),
             self._get_param("After") or None,

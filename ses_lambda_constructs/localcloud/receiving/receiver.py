@@ -387,7 +387,7 @@ class _Run:
             rule_record.actions.append(outcome)
             if signal in ("STOP_RULE", "STOP_RULE_SET"):
                 outcome.detail["disposition"] = signal
-                return signal
+                return str(signal)
         return None
 
     # the actions (named after the CloudFormation/SES action keys) -----------------------

@@ -67,21 +67,22 @@ class _LocalSMTP(SMTP):
             self._counted = False
             super().connection_lost(error)
 
-    async def push(self, status: str) -> None:
+    async def push(self, status: Any) -> None:
         # aiosmtpd's own wording for oversized mail does not say what the limit is.
         if status.startswith("552 Error: Too much mail data") or status.startswith(
             "552 Error: message size exceeds fixed maximum"
         ):
-            log.warning("rejected an oversized message from %s", self.session.peer)
+            log.warning("rejected an oversized message from %s", getattr(self.session, "peer", "?"))
             status = SIZE_REPLY
         await super().push(status)
 
     def _timeout_cb(self) -> None:
         # aiosmtpd closes an idle connection without a word; say why first (RFC 5321 421).
         log.warning("closing an idle SMTP connection from %s", getattr(self.session, "peer", "?"))
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(b"421 4.4.2 Timeout: closing the connection\r\n")
-        super()._timeout_cb()
+        transport: Any = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.write(b"421 4.4.2 Timeout: closing the connection\r\n")
+        super()._timeout_cb()  # type: ignore[no-untyped-call]
 
 
 class SesSmtpHandler:

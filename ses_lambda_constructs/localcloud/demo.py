@@ -1,0 +1,268 @@
+"""``make demo``: the whole pipeline on this machine, then everything torn down.
+
+1. start the local cloud (a child process, on free ports unless told otherwise);
+2. ``cdk bootstrap`` and 3. ``cdk deploy`` of the demo stack with the pinned CDK CLI;
+4. send the documented sample message (AWS's documented SES event, as MIME) to the demo's
+   recipient and to one address no rule matches (rejected with 550, and shown);
+5. send a message with an attachment;
+6. print what the deployed handler parsed (``message.json``), its result and its logs;
+7. ``cdk destroy``, then stop the local cloud. Nothing is left running.
+
+Any failing step stops the demo with a message naming the step, and a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import client, samples
+from .client import CommandError, Target, say
+from .server import free_port
+
+STEPS = 7
+
+
+class DemoFailed(RuntimeError):
+    pass
+
+
+def _banner(number: int, title: str) -> None:
+    say("")
+    say(f"[{number}/{STEPS}] {title}")
+
+
+def _parsed_documents(target: Target, record: dict[str, Any]) -> list[Any]:
+    outputs = client.parsed_outputs(target, record)
+    return [entry["json"] for key, entry in outputs.items() if key.endswith("message.json")]
+
+
+class Demo:
+    def __init__(
+        self, root: Path, state_dir: Path, api_port: int, smtp_port: int, region: str
+    ) -> None:
+        self.root = root
+        self.target = Target(
+            api_port=api_port, smtp_port=smtp_port, region=region, state_dir=state_dir
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = state_dir / "local-cloud.log"
+        self.timings: dict[str, float] = {}
+        self.recipient = client.default_recipient(root) or "support@mail.example.com"
+
+    def timed(self, name: str, action: Callable[[], Any]) -> Any:
+        started = time.monotonic()
+        try:
+            return action()
+        finally:
+            self.timings[name] = time.monotonic() - started
+
+    # --- steps ---------------------------------------------------------------------------
+
+    def check_setup(self) -> None:
+        missing = []
+        if not (self.root / "lambda_src" / "handler.py").exists():
+            missing.append("lambda_src/handler.py (the reference handler)")
+        try:
+            client.cdk_command(self.root)
+        except CommandError as error:
+            missing.append(str(error))
+        if missing:
+            raise DemoFailed("set-up is incomplete: " + "; ".join(missing))
+
+    def start(self) -> None:
+        state_dir = self.target.state_dir
+        state_dir.mkdir(parents=True, exist_ok=True)
+        command = [
+            sys.executable,
+            "-m",
+            "ses_lambda_constructs.localcloud",
+            "--state-dir",
+            str(state_dir),
+            "start",
+            "--api-port",
+            str(self.target.api_port),
+            "--smtp-port",
+            str(self.target.smtp_port),
+            "--region",
+            self.target.region,
+        ]
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                command,
+                cwd=self.root,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        health = self.target.wait_until_up(timeout=60, process=self.process)
+        say(
+            f"    AWS endpoint {health['endpoint']}, SMTP {health['smtp']} "
+            f"(pid {health['pid']}, log {self.log_path})"
+        )
+
+    def send(self, message: bytes, recipients: list[str], label: str) -> list[Any]:
+        client.step(f"sending {label} to {', '.join(recipients)}")
+        result = client.send(
+            self.target, message, recipients=recipients, mail_from=client.sender_of(message)
+        )
+        for recipient in result.accepted:
+            say(f"    accepted  {recipient}")
+        for recipient, reply in result.rejected.items():
+            say(f"    REJECTED  {recipient}: {reply}")
+        if result.message_id is None:
+            raise DemoFailed(f"no recipient of {label} was accepted")
+        say(f"    SMTP: {result.reply}")
+        record = client.wait_for(self.target, result.message_id, timeout=90)
+        for line in client.render(self.target, record, logs=True, documents=False):
+            say(f"    {line}")
+        if record["status"] != "done":
+            raise DemoFailed(f"{label} was not processed cleanly (status {record['status']})")
+        documents = _parsed_documents(self.target, record)
+        if not documents:
+            raise DemoFailed(f"the handler wrote no message.json for {label}")
+        say("    parsed by the deployed handler (message.json):")
+        import json
+
+        for line in json.dumps(documents[0], indent=2, ensure_ascii=False).splitlines():
+            say(f"      {line}")
+        return documents
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        say(f"    local cloud stopped (exit status {self.process.returncode})")
+
+    def run(self) -> None:
+        steps: list[tuple[str, Callable[[], Any]]] = [
+            ("start the local cloud", self.start),
+            ("cdk bootstrap", lambda: client.bootstrap(self.target, root=self.root)),
+            (
+                "cdk deploy the demo stack",
+                lambda: client.deploy(self.target, root=self.root, bootstrap_first=False),
+            ),
+            (
+                "send the documented sample message",
+                lambda: self.send(
+                    samples.documented_sample(self.recipient),
+                    [self.recipient, self._unmatched()],
+                    "the documented sample",
+                ),
+            ),
+            (
+                "send a message with an attachment",
+                lambda: self.send(
+                    samples.attachment_sample(self.recipient),
+                    [self.recipient],
+                    "the attachment sample",
+                ),
+            ),
+            ("everything the local cloud recorded", self.show),
+            ("cdk destroy", lambda: client.destroy(self.target, root=self.root)),
+        ]
+        self.check_setup()
+        for number, (title, action) in enumerate(steps, start=1):
+            _banner(number, title)
+            try:
+                self.timed(title, action)
+            except (CommandError, DemoFailed) as error:
+                raise DemoFailed(f"step {number}/{STEPS} ({title}) failed: {error}") from None
+
+    def show(self) -> None:
+        records = client.messages(self.target)
+        accepted = [r for r in records if r["status"] != "rejected"]
+        rejected = [r for r in records if r["status"] == "rejected"]
+        say(
+            f"    {len(accepted)} message(s) accepted and processed, "
+            f"{len(rejected)} recipient(s) rejected"
+        )
+        for record in rejected:
+            for line in client.render(self.target, record):
+                say(f"    {line}")
+
+    def _unmatched(self) -> str:
+        domain = self.recipient.rpartition("@")[2]
+        return f"nobody-here@{domain}"
+
+    def server_log_tail(self, lines: int = 30) -> list[str]:
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return []
+        return text.splitlines()[-lines:]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m ses_lambda_constructs.localcloud.demo",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+    )
+    parser.add_argument("--api-port", type=int, default=0, help="default: a free port")
+    parser.add_argument("--smtp-port", type=int, default=0, help="default: a free port")
+    parser.add_argument("--region", default="us-east-1")
+    parser.add_argument(
+        "--state-dir", type=Path, default=None, help="default: .local-cloud/demo in the project"
+    )
+    args = parser.parse_args(argv)
+    try:
+        root = client.project_root()
+    except CommandError as error:
+        print(f"demo failed: {error}", file=sys.stderr)
+        return 1
+    state_dir = (args.state_dir or root / ".local-cloud" / "demo").resolve()
+    for name in (client.STATE_FILE, client.PID_FILE, "outputs.json"):
+        (state_dir / name).unlink(missing_ok=True)
+    demo = Demo(
+        root, state_dir, args.api_port or free_port(), args.smtp_port or free_port(), args.region
+    )
+    started = time.monotonic()
+    say("ses-lambda-constructs demo: the demo stack on a local cloud (no AWS account, no Docker)")
+    status = 0
+    try:
+        demo.run()
+    except DemoFailed as error:
+        status = 1
+        print(f"\ndemo failed: {error}", file=sys.stderr)
+        tail = demo.server_log_tail()
+        if tail:
+            print(f"last lines of the local cloud's log ({demo.log_path}):", file=sys.stderr)
+            for line in tail:
+                print(f"  {line}", file=sys.stderr)
+    except KeyboardInterrupt:
+        status = 130
+        print("\ndemo interrupted", file=sys.stderr)
+    finally:
+        say("")
+        say("stopping the local cloud")
+        demo.stop()
+    total = time.monotonic() - started
+    say("")
+    say(
+        "timings: "
+        + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in demo.timings.items())
+        + f"; total {total:.1f} s"
+    )
+    if status == 0:
+        say(
+            "demo finished: the stack was deployed, received mail, was destroyed; nothing is "
+            "left running"
+        )
+    return status
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""The commands as a user runs them: start in the foreground (a child process), status, send,
+show, stop; nothing left running afterwards."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ses_lambda_constructs.localcloud import cli
+from ses_lambda_constructs.localcloud.client import PID_FILE, STATE_FILE, Target
+from ses_lambda_constructs.localcloud.server import free_port
+
+from .conftest import ROOT
+
+
+def command(
+    capsys: pytest.CaptureFixture[str], state_dir: Path, *arguments: str
+) -> tuple[int, str, str]:
+    """Run a command in this process (only ``start`` needs its own)."""
+    capsys.readouterr()
+    status = cli.main(["--state-dir", str(state_dir), *arguments])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_start_send_show_stop(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    api_port, smtp_port = free_port(), free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ses_lambda_constructs.localcloud",
+            "--state-dir",
+            str(tmp_path),
+            "start",
+            "--api-port",
+            str(api_port),
+            "--smtp-port",
+            str(smtp_port),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        target = Target.load(tmp_path, api_port=api_port, smtp_port=smtp_port)
+        health = target.wait_until_up(timeout=60, process=server)  # the pid file came first
+        assert health["pid"] == server.pid
+        assert (tmp_path / PID_FILE).read_text().strip() == str(server.pid)
+
+        # A second start refuses to run beside the first.
+        status, _, err = command(capsys, tmp_path, "start")
+        assert status == 1 and "already runs" in err
+
+        # Nothing is deployed: the recipient is rejected, visibly, and send fails.
+        status, out, err = command(capsys, tmp_path, "send", "--to", "someone@example.com")
+        assert status == 1
+        assert "REJECTED  someone@example.com: 550" in out
+        assert "no recipient was accepted" in err
+
+        status, out, _ = command(capsys, tmp_path, "show")
+        assert status == 0 and "REJECTED someone@example.com" in out
+
+        status, out, _ = command(capsys, tmp_path, "stop")
+        assert status == 0 and "local cloud stopped" in out
+        assert server.wait(timeout=20) == 0
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    assert not (tmp_path / PID_FILE).exists() and not (tmp_path / STATE_FILE).exists()
+    assert command(capsys, tmp_path, "status")[0] == 1
