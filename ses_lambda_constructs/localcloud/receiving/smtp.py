@@ -6,7 +6,7 @@ Limits, each answered with a clear SMTP reply and never silently:
   DATA gets ``552 5.3.4``, and the oversized data is discarded while it streams in;
 - recipients: at most 50 per message (SES's limit); the 51st and later get ``452 4.5.3``;
 - recipients no rule matches: ``550 5.1.1`` (see ``Receiver.check_recipient``);
-- garbage: unknown commands get ``500``, and after 10 the connection is closed with ``502``;
+- garbage: unknown commands get ``500``, and after 5 the connection is closed with ``502``;
   lines longer than 1000 characters get ``500``; each command may be sent at most
   ``COMMAND_CALL_LIMIT`` times per connection (``421`` then close);
 - stalled clients: a connection idle for ``timeout`` seconds (30 by default, also while
