@@ -88,12 +88,16 @@ def _runtime_site(cache_dir: Path) -> Path:
     """A directory holding only the runtime's own packages (links into this interpreter's)."""
     site = cache_dir / "runtime-site"
     marker = site / ".complete"
-    if marker.exists():
+    # The links must still resolve (the virtualenv may have moved since they were made).
+    if marker.exists() and (site / "boto3").exists():
         return site
     with _extract_lock:
-        if marker.exists():
+        if marker.exists() and (site / "boto3").exists():
             return site
         site.mkdir(parents=True, exist_ok=True)
+        for stale in site.iterdir():
+            if stale.is_symlink() and not stale.exists():
+                stale.unlink()
         for name in _RUNTIME_PACKAGES:
             spec = importlib.util.find_spec(name)
             if spec is None or spec.origin is None:

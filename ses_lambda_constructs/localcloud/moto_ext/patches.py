@@ -554,6 +554,14 @@ def _patch_ses() -> None:
 # --- Lambda --------------------------------------------------------------------------------
 
 
+def _header(headers: Any, name: str) -> str | None:
+    """A request header, whatever its case (moto passes HTTP headers or plain dicts)."""
+    for key, value in (headers or {}).items():
+        if key.lower() == name.lower():
+            return str(value)
+    return None
+
+
 def _patch_lambda() -> None:
     @_patch(LambdaFunction, "__init__")
     def __init__(
@@ -584,7 +592,11 @@ def _patch_lambda() -> None:
     ) -> bytes:
         # Moto runs code only in Docker; run it in a subprocess instead (lambda_runner).
         event = json.loads(body) if body else {}
-        invocation_type = (request_headers or {}).get("X-Amz-Invocation-Type", "RequestResponse")
+        invocation_type = _header(request_headers, "X-Amz-Invocation-Type") or "RequestResponse"
+        if isinstance(request_headers, dict) and not request_headers:
+            # Moto's own deliveries (SNS subscriptions, EventBridge targets) pass no headers;
+            # those services invoke asynchronously.
+            invocation_type = "Event"
         if invocation_type == "DryRun":
             return b""
         if invocation_type == "Event":
@@ -593,7 +605,7 @@ def _patch_lambda() -> None:
         result = lambda_runner.invoke(self, event)
         if not result.ok:
             response_headers["x-amz-function-error"] = "Unhandled"
-        if (request_headers or {}).get("X-Amz-Log-Type") == "Tail":
+        if _header(request_headers, "X-Amz-Log-Type") == "Tail":
             tail = "\n".join(result.log_lines).encode("utf-8")[-4096:]
             response_headers["x-amz-log-result"] = base64.b64encode(tail).decode("ascii")
         return result.payload
