@@ -148,6 +148,10 @@ class LocalCloud:
         from .receiving.smtp import SmtpServer, port_is_free
 
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        # One log line per AWS request is noise unless asked for (start --verbose sets a level).
+        for name in ("werkzeug", "mail.log"):
+            if logging.getLogger(name).level == logging.NOTSET:
+                logging.getLogger(name).setLevel(logging.WARNING)
         runtime.configure(
             endpoint_url=self.endpoint_url,
             region=self.region,
