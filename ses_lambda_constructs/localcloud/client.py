@@ -238,6 +238,8 @@ def run_cdk(
 
 
 def context_arguments(context: Sequence[str], app: str | None = None) -> list[str]:
+    """``--app`` and ``--context`` arguments. (The cloud assembly goes to the state directory,
+    ``--output``, so a deploy never races ``cdk synth`` over the project's cdk.out.)"""
     arguments: list[str] = ["--app", app] if app else []
     for item in context:
         if "=" not in item:
@@ -297,6 +299,8 @@ def deploy(
             "--no-notices",
             "--outputs-file",
             str(outputs),
+            "--output",
+            str(target.state_dir / "cdk.out"),
             *context_arguments(context, app),
         ],
         root=root,
@@ -318,7 +322,15 @@ def destroy(
     root = root or project_root()
     return run_cdk(
         target,
-        ["destroy", stack, "--force", "--no-notices", *context_arguments(context, app)],
+        [
+            "destroy",
+            stack,
+            "--force",
+            "--no-notices",
+            "--output",
+            str(target.state_dir / "cdk.out"),
+            *context_arguments(context, app),
+        ],
         root=root,
         label="destroy",
         echo=echo,
