@@ -41,7 +41,7 @@ synth: setup
 	@echo "Demo template written to cdk.out/SesLambdaDemo.template.json"
 
 demo: setup
-	$(BIN)/python -m ses_lambda_constructs.demo
+	$(BIN)/python -m ses_lambda_constructs.localcloud.demo
 
 lint: setup
 	$(BIN)/ruff check .
