@@ -14,6 +14,7 @@ Any failing step stops the demo with a message naming the step, and a non-zero e
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -129,8 +130,6 @@ class Demo:
         if not documents:
             raise DemoFailed(f"the handler wrote no message.json for {label}")
         say("    parsed by the deployed handler (message.json):")
-        import json
-
         for line in json.dumps(documents[0], indent=2, ensure_ascii=False).splitlines():
             say(f"      {line}")
         return documents

@@ -31,7 +31,6 @@ from moto.iam.access_control import PermissionResult
 from moto.s3.exceptions import BucketNotEmpty
 from moto.s3.models import FakeBucket, s3_backends
 from moto.ses.exceptions import AlreadyExists, RuleDoesNotExist, RuleSetDoesNotExist
-from moto.ses.exceptions import ValidationError as SesValidationError
 from moto.ses.models import SESBackend
 from moto.ses.responses import EmailResponse
 
@@ -548,7 +547,6 @@ def _patch_ses() -> None:
 
     EmailResponse.delete_receipt_rule = delete_receipt_rule_response  # type: ignore[attr-defined]
     EmailResponse.set_receipt_rule_position = set_receipt_rule_position_response  # type: ignore[attr-defined]
-    _ = SesValidationError  # raised by ses_checks through the same module
 
 
 # --- Lambda --------------------------------------------------------------------------------
