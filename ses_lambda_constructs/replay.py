@@ -49,6 +49,7 @@ def replay(
     """Replay up to ``limit`` messages of ``queue_url`` into ``function_name``."""
     report = ReplayReport()
     seen: set[str] = set()
+    kept: list[str] = []  # receipt handles of messages that stay in the queue
     while limit is None or len(seen) < limit:
         batch = sqs.receive_message(
             QueueUrl=queue_url,
@@ -67,9 +68,11 @@ def replay(
                 payload = _payload(message["Body"])
             except ValueError as error:
                 report.skipped.append((message["MessageId"], str(error)))
+                kept.append(message["ReceiptHandle"])
                 continue
             if dry_run:
                 report.replayed.append(message["MessageId"])
+                kept.append(message["ReceiptHandle"])
                 continue
             response = lambda_client.invoke(
                 FunctionName=function_name,
@@ -79,9 +82,13 @@ def replay(
             result = response["Payload"].read().decode(errors="replace")
             if response.get("FunctionError"):
                 report.failed.append((message["MessageId"], result[:500]))
+                kept.append(message["ReceiptHandle"])
                 continue
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
             report.replayed.append(message["MessageId"])
+    # What stays in the queue becomes visible again at once, ready for the next run.
+    for handle in kept:
+        sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=handle, VisibilityTimeout=0)
     return report
 
 

@@ -1,0 +1,58 @@
+"""Failed asynchronous invocations land in the on-failure queue and replay once fixed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ses_lambda_constructs.localcloud import assembly
+from ses_lambda_constructs.localcloud.client import Target
+from ses_lambda_constructs.localcloud.server import LocalCloud
+from ses_lambda_constructs.replay import replay
+from tests.localcloud.conftest import FIXTURES, ROOT, load_module, wait_until
+
+
+def test_failed_event_waits_in_the_queue_and_replays_after_the_fix(
+    fresh: LocalCloud, target: Target, tmp_path: Path
+) -> None:
+    import aws_cdk as cdk
+
+    # GIVEN the demo stack, deployed
+    demo_app = load_module("demo_app", ROOT / "app.py")
+    outdir = tmp_path / "demo"
+    demo_app.build_app(cdk.App(outdir=str(outdir))).synth()
+    result = assembly.deploy_stack(target.client, outdir, "SesLambdaDemo", fresh.region)
+    assert result.ok, result.failures()
+    function = result.outputs["HandlerFunction"]
+    bucket = result.outputs["RawMessageBucket"]
+    lambda_client, sqs, s3 = (target.client(name) for name in ("lambda", "sqs", "s3"))
+    (queue_url,) = sqs.list_queues()["QueueUrls"]
+
+    # WHEN SES's event arrives but the raw message is not in the bucket: every attempt fails
+    event = json.loads((FIXTURES / "ses-lambda-event.json").read_text())
+    message_id = event["Records"][0]["ses"]["mail"]["messageId"]
+    lambda_client.invoke(FunctionName=function, InvocationType="Event", Payload=json.dumps(event))
+
+    def queued() -> int:
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"])
+
+    # THEN the failed event is kept, not lost
+    wait_until(lambda: queued() == 1, timeout=60)
+    assert replay(queue_url, function, sqs=sqs, lambda_client=lambda_client, dry_run=True).replayed
+
+    # AND a replay before the fix fails and keeps the message
+    report = replay(queue_url, function, sqs=sqs, lambda_client=lambda_client)
+    assert not report.replayed and len(report.failed) == 1
+
+    # AND once the raw message is there, the replay processes it and empties the queue
+    raw = ROOT / "tests" / "handler" / "emails" / "plain-7bit.eml"
+    s3.put_object(Bucket=bucket, Key=f"raw/{message_id}", Body=raw.read_bytes())
+    wait_until(lambda: queued() == 1, timeout=10)
+    report = replay(queue_url, function, sqs=sqs, lambda_client=lambda_client)
+    assert len(report.replayed) == 1 and not report.failed, report
+    document = s3.get_object(Bucket=bucket, Key=f"parsed/{message_id}/message.json")
+    assert json.loads(document["Body"].read())["messageId"] == message_id
+    assert queued() == 0
