@@ -18,12 +18,17 @@ _IDENTITY = frozenset({"", "7bit", "8bit", "binary"})
 _UUENCODE = frozenset({"x-uuencode", "uuencode", "uue", "x-uue"})
 
 
+def raw_header(part: Message, name: str) -> str | None:
+    """The first ``name`` header of ``part`` as sent, without the stdlib's header parsing."""
+    for key, value in part.raw_items():
+        if key.strip().lower() == name and isinstance(value, str):
+            return value
+    return None
+
+
 def transfer_encoding(part: Message) -> str:
     """The part's Content-Transfer-Encoding, lowercased (``""`` when absent)."""
-    for name, value in part.raw_items():
-        if name.strip().lower() == "content-transfer-encoding" and isinstance(value, str):
-            return " ".join(value.split()).lower()
-    return ""
+    return " ".join((raw_header(part, "content-transfer-encoding") or "").split()).lower()
 
 
 def raw_payload(part: Message) -> object:

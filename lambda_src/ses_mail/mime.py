@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from email import policy as email_policy
 from email.feedparser import BytesFeedParser
@@ -30,7 +30,7 @@ from email.message import EmailMessage, Message
 from io import BytesIO
 from typing import IO, Any, BinaryIO
 
-from .decoding import iter_decoded, raw_payload
+from .decoding import iter_decoded, raw_header, raw_payload
 from .errors import UnparseableMessageError
 from .headers import DEFAULT_MAX_HEADER_CHARS, MessageHeaders, read_headers
 from .keys import default_filename, safe_filename
@@ -171,13 +171,7 @@ class Attachment:
 
         Holds one slice of about 1 MiB at a time. Returns the number of bytes written.
         """
-        digest, size = hashlib.sha256(), 0
-        for chunk in self.iter_chunks():
-            digest.update(chunk)
-            file.write(chunk)
-            size += len(chunk)
-        self._size, self._sha256 = size, digest.hexdigest()
-        return size
+        return self._stream(file.write)
 
     def read(self) -> bytes:
         """The whole decoded content (also fixes ``size`` and ``sha256``)."""
@@ -195,11 +189,17 @@ class Attachment:
             part.set_payload("")
 
     def _measure(self) -> None:
+        self._stream(None)
+
+    def _stream(self, write: Callable[[bytes], object] | None) -> int:
         digest, size = hashlib.sha256(), 0
         for chunk in self.iter_chunks():
             digest.update(chunk)
             size += len(chunk)
+            if write is not None:
+                write(chunk)
         self._size, self._sha256 = size, digest.hexdigest()
+        return size
 
 
 @dataclass(slots=True)
@@ -439,11 +439,10 @@ def _filename(part: Message, part_id: str, defects: list[str]) -> str | None:
 
 
 def _content_id(part: Message) -> str | None:
-    for name, value in part.raw_items():
-        if name.strip().lower() == "content-id" and isinstance(value, str):
-            text = without_controls(recover_text(" ".join(value.split()))).strip("<> ")
-            return text[:998] or None
-    return None
+    value = raw_header(part, "content-id")
+    if value is None:
+        return None
+    return without_controls(recover_text(" ".join(value.split()))).strip("<> ")[:998] or None
 
 
 def _decode_text(part: Message, part_id: str, defects: list[str]) -> str:

@@ -8,7 +8,6 @@ from email import charset as email_charset
 # Pure-Python codecs that are quadratic or refuse errors="replace"; a hostile Content-Type may
 # name them, so they are treated as unknown charsets.
 _REFUSED_CODECS = frozenset({"punycode", "idna"})
-_ASCII_NAMES = frozenset({"ascii", "us-ascii", "us_ascii", "646", "ansi_x3.4-1968", "iso646-us"})
 
 
 def codec_for(charset: str | None) -> str | None:
