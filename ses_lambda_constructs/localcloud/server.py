@@ -170,9 +170,12 @@ class LocalCloud:
                 server = make_server(
                     address, self.api_port, app, threaded=True, request_handler=MotoRequestHandler
                 )
-            except OSError as exc:
+            except (OSError, SystemExit) as exc:
+                # werkzeug prints "Address already in use" and exits instead of raising.
                 self.stop()
-                raise PortInUse(f"AWS endpoint port {self.api_port} on {address}: {exc}") from exc
+                raise PortInUse(
+                    f"AWS endpoint port {self.api_port} on {address} is in use"
+                ) from exc
             if self.api_port == 0:  # tests ask for any free port
                 self.api_port = server.server_address[1]
                 runtime.configure(endpoint_url=self.endpoint_url)

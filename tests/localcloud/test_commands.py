@@ -74,3 +74,20 @@ def test_start_send_show_stop(tmp_path: Path, capsys: pytest.CaptureFixture[str]
             server.wait()
     assert not (tmp_path / PID_FILE).exists() and not (tmp_path / STATE_FILE).exists()
     assert command(capsys, tmp_path, "status")[0] == 1
+
+
+def test_fails_to_start_on_a_port_in_use(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        status, _, err = command(
+            capsys, tmp_path, "start", "--api-port", str(port), "--smtp-port", str(free_port())
+        )
+    assert status == 1
+    assert f"AWS endpoint port {port} on 127.0.0.1 is in use" in err
+    assert not (tmp_path / PID_FILE).exists() and not (tmp_path / STATE_FILE).exists()
