@@ -152,12 +152,6 @@ class LocalCloud:
         for name in ("werkzeug", "mail.log"):
             if logging.getLogger(name).level == logging.NOTSET:
                 logging.getLogger(name).setLevel(logging.WARNING)
-        runtime.configure(
-            endpoint_url=self.endpoint_url,
-            region=self.region,
-            state_dir=self.state_dir,
-            async_retry_delay=self.async_retry_delay,
-        )
         if self.smtp_port == 0:  # tests ask for any free port
             self.smtp_port = free_port()
         if not port_is_free(self.smtp_port):
@@ -178,13 +172,20 @@ class LocalCloud:
                 ) from exc
             if self.api_port == 0:  # tests ask for any free port
                 self.api_port = server.server_address[1]
-                runtime.configure(endpoint_url=self.endpoint_url)
             thread = threading.Thread(
                 target=server.serve_forever, name=f"aws-api-{address}", daemon=True
             )
             thread.start()
             self._servers.append(server)
             self._threads.append(thread)
+        # Process-wide settings (the runner's AWS_ENDPOINT_URL, ResponseURLs), set once the
+        # endpoint is really ours: one local cloud per process.
+        runtime.configure(
+            endpoint_url=self.endpoint_url,
+            region=self.region,
+            state_dir=self.state_dir,
+            async_retry_delay=self.async_retry_delay,
+        )
         self.receiver = Receiver(
             account_id=runtime.ACCOUNT_ID,
             region=self.region,
