@@ -1,38 +1,57 @@
 """AWS CDK constructs that receive email with Amazon SES into AWS Lambda, correctly.
 
 Start with :class:`EmailReceiver`; the pieces it composes are public too.
+
+Names are imported on first use, so that tools in subpackages (the local cloud, the replay
+command) start without loading the CDK.
 """
 
-from .actions import InvokeFunction, StoreRawMessage, receipt_rule_arn
-from .bundling import LocalPythonBundler, PythonBundle
-from .domain import DnsRecord, ReceivingDomain, inbound_smtp_endpoint
-from .failures import InvocationFailures
-from .handler_function import DEFAULT_RUNTIME, ReferenceHandler, Verdict, VerdictGate
-from .limits import (
-    MAX_ACTIONS_PER_RULE,
-    MAX_MESSAGE_BYTES,
-    MAX_RECIPIENTS_PER_RULE,
-    MAX_RULES_PER_RULE_SET,
-    ValidationError,
-    receiving_regions,
-)
-from .receiver import EmailReceiver, EmailRoute, Route
-from .rule_set import ActiveReceiptRuleSet, ReceiptRuleSetActivation
-from .storage import RawMessageStore
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "InvokeFunction": "actions",
+    "StoreRawMessage": "actions",
+    "receipt_rule_arn": "actions",
+    "LocalPythonBundler": "bundling",
+    "PythonBundle": "bundling",
+    "DnsRecord": "domain",
+    "ReceivingDomain": "domain",
+    "inbound_smtp_endpoint": "domain",
+    "InvocationFailures": "failures",
+    "DEFAULT_RUNTIME": "handler_function",
+    "ReferenceHandler": "handler_function",
+    "Verdict": "handler_function",
+    "VerdictGate": "handler_function",
+    "MAX_ACTIONS_PER_RULE": "limits",
+    "MAX_MESSAGE_BYTES": "limits",
+    "MAX_RECIPIENTS_PER_RULE": "limits",
+    "MAX_RULES_PER_RULE_SET": "limits",
+    "ValidationError": "limits",
+    "receiving_regions": "limits",
+    "EmailReceiver": "receiver",
+    "EmailRoute": "receiver",
+    "Route": "receiver",
+    "ActiveReceiptRuleSet": "rule_set",
+    "ReceiptRuleSetActivation": "rule_set",
+    "RawMessageStore": "storage",
+}
 
 __all__ = [
-    "DEFAULT_RUNTIME",
-    "MAX_ACTIONS_PER_RULE",
-    "MAX_MESSAGE_BYTES",
-    "MAX_RECIPIENTS_PER_RULE",
-    "MAX_RULES_PER_RULE_SET",
     "ActiveReceiptRuleSet",
+    "DEFAULT_RUNTIME",
     "DnsRecord",
     "EmailReceiver",
     "EmailRoute",
     "InvocationFailures",
     "InvokeFunction",
     "LocalPythonBundler",
+    "MAX_ACTIONS_PER_RULE",
+    "MAX_MESSAGE_BYTES",
+    "MAX_RECIPIENTS_PER_RULE",
+    "MAX_RULES_PER_RULE_SET",
     "PythonBundle",
     "RawMessageStore",
     "ReceiptRuleSetActivation",
@@ -47,3 +66,35 @@ __all__ = [
     "receipt_rule_arn",
     "receiving_regions",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
+
+
+if TYPE_CHECKING:
+    from .actions import InvokeFunction, StoreRawMessage, receipt_rule_arn
+    from .bundling import LocalPythonBundler, PythonBundle
+    from .domain import DnsRecord, ReceivingDomain, inbound_smtp_endpoint
+    from .failures import InvocationFailures
+    from .handler_function import DEFAULT_RUNTIME, ReferenceHandler, Verdict, VerdictGate
+    from .limits import (
+        MAX_ACTIONS_PER_RULE,
+        MAX_MESSAGE_BYTES,
+        MAX_RECIPIENTS_PER_RULE,
+        MAX_RULES_PER_RULE_SET,
+        ValidationError,
+        receiving_regions,
+    )
+    from .receiver import EmailReceiver, EmailRoute, Route
+    from .rule_set import ActiveReceiptRuleSet, ReceiptRuleSetActivation
+    from .storage import RawMessageStore

@@ -8,8 +8,6 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from ses_lambda_constructs.localcloud import assembly, client, samples
 from ses_lambda_constructs.localcloud.client import Target
 from ses_lambda_constructs.localcloud.server import LocalCloud
@@ -190,10 +188,6 @@ def test_fails_when_the_rule_is_created_before_its_bucket_policy(
     assert target.client("ses").list_receipt_rule_sets()["RuleSets"] == []
 
 
-@pytest.mark.skipif(
-    not (ROOT / "lambda_src" / "handler.py").exists(),
-    reason="the reference handler (lambda_src/handler.py) is not written yet",
-)
 def test_demo_app_with_the_reference_handler(
     fresh: LocalCloud, target: Target, tmp_path: Path
 ) -> None:
