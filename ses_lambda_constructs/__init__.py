@@ -40,18 +40,18 @@ _EXPORTS = {
 }
 
 __all__ = [
-    "ActiveReceiptRuleSet",
     "DEFAULT_RUNTIME",
+    "MAX_ACTIONS_PER_RULE",
+    "MAX_MESSAGE_BYTES",
+    "MAX_RECIPIENTS_PER_RULE",
+    "MAX_RULES_PER_RULE_SET",
+    "ActiveReceiptRuleSet",
     "DnsRecord",
     "EmailReceiver",
     "EmailRoute",
     "InvocationFailures",
     "InvokeFunction",
     "LocalPythonBundler",
-    "MAX_ACTIONS_PER_RULE",
-    "MAX_MESSAGE_BYTES",
-    "MAX_RECIPIENTS_PER_RULE",
-    "MAX_RULES_PER_RULE_SET",
     "PythonBundle",
     "RawMessageStore",
     "ReceiptRuleSetActivation",
