@@ -22,7 +22,8 @@ from ses_lambda_constructs.localcloud.server import LocalCloud
 HERE = Path(__file__).resolve().parent
 CDK_APP = HERE / "cdk_app"
 ROOT = HERE.parent.parent
-FIXTURES = ROOT.parent / "shared" / "fixtures"
+#: The documented SES Lambda event (a copy of shared/fixtures/ses-lambda-event.json).
+FIXTURES = ROOT / "tests" / "handler" / "events"
 
 #: The SMTP idle timeout of the session's local cloud (the stalled-client tests wait for it).
 SMTP_TIMEOUT = 1.5

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-import pytest
-
 from ses_lambda_constructs.localcloud import samples
 from ses_lambda_constructs.localcloud.receiving import mail
 
@@ -29,7 +27,6 @@ def stored_documented_message() -> bytes:
     return added + samples.documented_sample("johndoe@example.com")
 
 
-@pytest.mark.skipif(not FIXTURE.exists(), reason="../shared/fixtures is not next to this checkout")
 def test_documented_sample_is_the_fixture_message() -> None:
     fixture = json.loads(FIXTURE.read_text())["Records"][0]["ses"]["mail"]
     sender_headers = [
@@ -40,7 +37,6 @@ def test_documented_sample_is_the_fixture_message() -> None:
     assert list(samples.DOCUMENTED_HEADERS) == sender_headers
 
 
-@pytest.mark.skipif(not FIXTURE.exists(), reason="../shared/fixtures is not next to this checkout")
 def test_mail_object_matches_the_documented_event() -> None:
     fixture = json.loads(FIXTURE.read_text())["Records"][0]["ses"]["mail"]
     ours = mail.mail_object(

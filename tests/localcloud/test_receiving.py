@@ -267,10 +267,6 @@ def _paths(value: Any, prefix: str = "") -> set[str]:
     return {f"{prefix}:{type(value).__name__}"}
 
 
-@pytest.mark.skipif(
-    not (FIXTURES / "ses-lambda-event.json").exists(),
-    reason="../shared/fixtures is not next to this checkout",
-)
 def test_lambda_event_has_the_documented_shape(rx: Setup) -> None:
     rx.rule("first", [rx.invoke("Event")])
     record = rx.send()
