@@ -12,7 +12,7 @@ from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_ses as ses
 from aws_cdk import aws_ses_actions as ses_actions
-from aws_cdk.assertions import Annotations, Match, Template
+from aws_cdk.assertions import Annotations, Match
 
 from ses_lambda_constructs import (
     EmailReceiver,
@@ -22,7 +22,7 @@ from ses_lambda_constructs import (
     Route,
     ValidationError,
 )
-from tests.infra.conftest import make_stack
+from tests.infra.conftest import make_stack, synth
 
 
 def own_function(stack: cdk.Stack) -> lambda_.IFunction:
@@ -330,7 +330,7 @@ def test_unresolved_tokens_are_not_validated() -> None:
     recipient = cdk.CfnParameter(stack, "Recipient").value_as_string
     rule_name = cdk.CfnParameter(stack, "RuleName").value_as_string
     receiver(stack, routes=[route(stack, recipients=[recipient], rule_name=rule_name)])
-    Template.from_stack(stack).has_resource_properties(
+    synth(stack).has_resource_properties(
         "AWS::SES::ReceiptRule", {"Rule": Match.object_like({"Recipients": [{"Ref": "Recipient"}]})}
     )
 

@@ -7,6 +7,7 @@ The moto backends are process-wide, so tests that deploy stacks clean up after t
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +19,7 @@ import pytest
 from ses_lambda_constructs.localcloud import assembly
 from ses_lambda_constructs.localcloud.client import Target
 from ses_lambda_constructs.localcloud.server import LocalCloud
+from tests.infra.lint import assert_cfn_lint_clean
 
 HERE = Path(__file__).resolve().parent
 CDK_APP = HERE / "cdk_app"
@@ -73,6 +75,8 @@ def synth(outdir: Path, **context: str) -> Path:
 
     mini_app = load_module("localcloud_mini_app", CDK_APP / "app.py")
     mini_app.build(cdk.App(outdir=str(outdir), context=dict(context))).synth()
+    for template in outdir.glob("*.template.json"):
+        assert_cfn_lint_clean(json.loads(template.read_text()), name=template.name)
     return outdir
 
 
