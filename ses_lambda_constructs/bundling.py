@@ -60,12 +60,19 @@ class PythonBundle:
         architecture: lambda_.Architecture,
         requirements: str = "requirements.txt",
         exclude: Iterable[str] = (),
+        prune: Iterable[str] = (),
     ) -> None:
+        """
+        :param exclude: source files (relative POSIX paths) left out of the bundle.
+        :param prune: glob patterns, relative to the bundle, of installed files and folders the
+            function never imports; they are deleted after ``pip install``.
+        """
         self.source = source.resolve()
         self.python_version = runtime.name.removeprefix("python")
         self.platform = _platform(architecture)
         self.requirements = requirements
         self.exclude = frozenset(exclude)
+        self.prune = tuple(prune)
 
     def files(self) -> list[Path]:
         return [
@@ -79,6 +86,8 @@ class PythonBundle:
         digest = hashlib.sha256()
         for part in (BUNDLER_VERSION, self.python_version, self.platform, self.requirements):
             digest.update(part.encode() + b"\0")
+        for pattern in self.prune:
+            digest.update(b"prune:" + pattern.encode() + b"\0")
         for path in self.files():
             digest.update(path.relative_to(self.source).as_posix().encode() + b"\0")
             digest.update(hashlib.sha256(path.read_bytes()).digest())
@@ -98,6 +107,7 @@ class PythonBundle:
             requirements = self.source / self.requirements
             if requirements.is_file() and requirements.read_text().strip():
                 self._pip_install(requirements, staging)
+                self._prune(staging)
             for path in self.files():
                 relative = path.relative_to(self.source)
                 if relative.as_posix() == self.requirements:
@@ -112,6 +122,14 @@ class PythonBundle:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+
+    def _prune(self, staging: Path) -> None:
+        for pattern in self.prune:
+            for path in staging.glob(pattern):
+                if path.is_dir():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
 
     def _pip_install(self, requirements: Path, target: Path) -> None:
         command = [

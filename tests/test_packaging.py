@@ -136,5 +136,20 @@ def test_consumer_app_outside_the_repo_synthesizes_from_the_wheel(
     assert (bundle / "ses_mail").is_dir()
     assert (bundle / "aws_lambda_powertools").is_dir()
     assert not (bundle / "requirements.txt").exists()
+    # Pruned: pip metadata and the Powertools features the handler never imports.
+    assert not list(bundle.glob("*.dist-info"))
+    assert not (bundle / "aws_lambda_powertools" / "event_handler").exists()
+    # What is left imports on its own: stdlib and the bundle, no site-packages.
+    isolated = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            "-c",
+            f"import sys; sys.path[:0] = [{str(bundle)!r}]; import handler, gate",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert isolated.returncode == 0, isolated.stderr
     rules = [r for r in template["Resources"].values() if r["Type"] == "AWS::SES::ReceiptRule"]
     assert len(rules) == 2
