@@ -43,6 +43,9 @@ synth: setup
 demo: setup
 	$(BIN)/python -m ses_lambda_constructs.localcloud.demo
 
+bench: setup
+	$(BIN)/python bench/run.py
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -55,7 +55,7 @@ if TYPE_CHECKING:
 
 SERVICE_NAME = os.environ.get("POWERTOOLS_SERVICE_NAME") or "ses-lambda-handler"
 METRICS_NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "SesLambdaConstructs"
-DOWNLOAD_CHUNK_BYTES = 1 << 20
+DOWNLOAD_CHUNK_BYTES = 1 << 16
 SPOOL_MEMORY_BYTES = 256 << 10
 """Raw messages and decoded attachments up to 256 KiB are buffered in memory, larger ones in a
 /tmp file (Lambda's ephemeral storage, 512 MB by default, far above SES's 40 MB)."""

@@ -22,7 +22,7 @@ from aws_cdk import AssetHashType, BundlingOptions, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 
 #: Bump to invalidate every cached bundle when the bundling procedure changes.
-BUNDLER_VERSION = "1"
+BUNDLER_VERSION = "2"
 CACHE_ENV = "SES_LAMBDA_CONSTRUCTS_BUNDLE_CACHE"
 _IGNORED_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache", "tests"}
 _IGNORED_SUFFIXES = {".pyc", ".pyo"}
@@ -73,6 +73,7 @@ class PythonBundle:
         self.requirements = requirements
         self.exclude = frozenset(exclude)
         self.prune = tuple(prune)
+        self._fingerprint: str | None = None
 
     def files(self) -> list[Path]:
         return [
@@ -82,7 +83,15 @@ class PythonBundle:
         ]
 
     def fingerprint(self) -> str:
-        """Content hash of the sources and of every option that changes the bundle."""
+        """Content hash of the sources and of every option that changes the bundle.
+
+        Computed once per bundle object (a synthesis reads the sources once).
+        """
+        if self._fingerprint is None:
+            self._fingerprint = self._compute_fingerprint()
+        return self._fingerprint
+
+    def _compute_fingerprint(self) -> str:
         digest = hashlib.sha256()
         for part in (BUNDLER_VERSION, self.python_version, self.platform, self.requirements):
             digest.update(part.encode() + b"\0")
@@ -93,9 +102,15 @@ class PythonBundle:
             digest.update(hashlib.sha256(path.read_bytes()).digest())
         return digest.hexdigest()
 
+    def _cached_path(self) -> Path:
+        return _cache_root() / self.fingerprint()
+
+    def is_cached(self) -> bool:
+        return self._cached_path().is_dir()
+
     def build(self, output_dir: Path) -> None:
         """Write the bundle into ``output_dir``, from the cache when it is there."""
-        cached = _cache_root() / self.fingerprint()
+        cached = self._cached_path()
         if not cached.is_dir():
             self._build_into_cache(cached)
         shutil.copytree(cached, output_dir, dirs_exist_ok=True)
@@ -157,14 +172,15 @@ class LocalPythonBundler:
         self._bundle = bundle
 
     def try_bundle(self, output_dir: str, *args: object, **kwargs: object) -> bool:
-        try:
-            subprocess.run(
-                [sys.executable, "-m", "pip", "--version"],
-                check=True,
-                capture_output=True,
-            )
-        except (OSError, subprocess.CalledProcessError):
-            return False  # the CDK falls back to Docker bundling
+        if not self._bundle.is_cached():
+            try:
+                subprocess.run(
+                    [sys.executable, "-m", "pip", "--version"],
+                    check=True,
+                    capture_output=True,
+                )
+            except (OSError, subprocess.CalledProcessError):
+                return False  # the CDK falls back to Docker bundling
         self._bundle.build(Path(output_dir))
         return True
 
