@@ -12,7 +12,7 @@ from ses_lambda_constructs.localcloud import assembly, client, samples
 from ses_lambda_constructs.localcloud.client import Target
 from ses_lambda_constructs.localcloud.server import LocalCloud
 
-from .conftest import ROOT, load_module, synth
+from .conftest import synth
 
 RECIPIENT = "support@mail.example.com"
 
@@ -189,15 +189,8 @@ def test_fails_when_the_rule_is_created_before_its_bucket_policy(
 
 
 def test_demo_app_with_the_reference_handler(
-    fresh: LocalCloud, target: Target, tmp_path: Path
+    target: Target, demo_stack: assembly.DeployResult
 ) -> None:
-    import aws_cdk as cdk
-
-    demo_app = load_module("demo_app", ROOT / "app.py")
-    outdir = tmp_path / "demo"
-    demo_app.build_app(cdk.App(outdir=str(outdir))).synth()
-    result = assembly.deploy_stack(target.client, outdir, "SesLambdaDemo", fresh.region)
-    assert result.ok, result.failures()
     recipient = "support@mail.example.com"
     sent = client.send(
         target,

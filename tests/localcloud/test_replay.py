@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from ses_lambda_constructs.localcloud import assembly
 from ses_lambda_constructs.localcloud.client import Target
-from ses_lambda_constructs.localcloud.server import LocalCloud
 from ses_lambda_constructs.replay import replay
-from tests.localcloud.conftest import FIXTURES, ROOT, load_module, wait_until
+from tests.localcloud.conftest import FIXTURES, ROOT, wait_until
 
 
 def test_failed_event_waits_in_the_queue_and_replays_after_the_fix(
-    fresh: LocalCloud, target: Target, tmp_path: Path
+    target: Target, demo_stack: assembly.DeployResult
 ) -> None:
-    import aws_cdk as cdk
-
     # GIVEN the demo stack, deployed
-    demo_app = load_module("demo_app", ROOT / "app.py")
-    outdir = tmp_path / "demo"
-    demo_app.build_app(cdk.App(outdir=str(outdir))).synth()
-    result = assembly.deploy_stack(target.client, outdir, "SesLambdaDemo", fresh.region)
-    assert result.ok, result.failures()
+    result = demo_stack
     function = result.outputs["HandlerFunction"]
     bucket = result.outputs["RawMessageBucket"]
     lambda_client, sqs, s3 = (target.client(name) for name in ("lambda", "sqs", "s3"))
