@@ -21,7 +21,12 @@ def test_quickstart_synthesizes(tmp_path: Path) -> None:
     script.write_text(code.group(1))
     env = {**os.environ, "CDK_OUTDIR": str(tmp_path / "out")}
     result = subprocess.run(
-        [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     template = json.loads((tmp_path / "out" / "Inbound.template.json").read_text())
