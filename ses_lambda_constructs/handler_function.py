@@ -62,15 +62,25 @@ HANDLER_BUNDLE_PRUNE = (
 )
 
 
+_BUNDLES: dict[tuple[str, str], PythonBundle] = {}
+
+
 def reference_bundle(runtime: lambda_.Runtime, architecture: lambda_.Architecture) -> PythonBundle:
-    """The bundle of ``lambda_src``: handler, gate, ``ses_mail`` and the Powertools they use."""
-    return PythonBundle(
-        handler_source(),
-        runtime=runtime,
-        architecture=architecture,
-        exclude=["__init__.py"],
-        prune=HANDLER_BUNDLE_PRUNE,
-    )
+    """The bundle of ``lambda_src``: handler, gate, ``ses_mail`` and the Powertools they use.
+
+    One bundle per runtime and architecture in a process, so the handler and the gate (and
+    every stack of an app) hash the sources once.
+    """
+    key = (runtime.name, architecture.name)
+    if key not in _BUNDLES:
+        _BUNDLES[key] = PythonBundle(
+            handler_source(),
+            runtime=runtime,
+            architecture=architecture,
+            exclude=["__init__.py"],
+            prune=HANDLER_BUNDLE_PRUNE,
+        )
+    return _BUNDLES[key]
 
 
 class Verdict(enum.Enum):

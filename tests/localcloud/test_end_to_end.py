@@ -26,6 +26,15 @@ def parsed_document(target: Target, bucket: str, message_id: str) -> dict[str, A
     return dict(json.loads(body))
 
 
+def deliver(
+    target: Target, message: bytes, recipient: str = RECIPIENT, timeout: float = 30
+) -> tuple[client.SendResult, dict[str, Any]]:
+    """Send ``message`` to ``recipient`` over SMTP and wait until the rule set has run."""
+    sent = client.send(target, message, recipients=[recipient], mail_from="janedoe@example.com")
+    assert sent.message_id, sent.rejected
+    return sent, client.wait_for(target, sent.message_id, timeout=timeout)
+
+
 def test_documented_sample_is_stored_and_parsed_by_the_deployed_handler(
     target: Target, mini_stack: assembly.DeployResult
 ) -> None:
@@ -58,14 +67,7 @@ def test_documented_sample_is_stored_and_parsed_by_the_deployed_handler(
 def test_attachment_sample_reaches_the_handler_with_its_attachment(
     target: Target, mini_stack: assembly.DeployResult
 ) -> None:
-    sent = client.send(
-        target,
-        samples.attachment_sample(RECIPIENT),
-        recipients=[RECIPIENT],
-        mail_from="janedoe@example.com",
-    )
-    assert sent.message_id
-    record = client.wait_for(target, sent.message_id, timeout=30)
+    sent, record = deliver(target, samples.attachment_sample(RECIPIENT))
     assert record["status"] == "done", record
     document = parsed_document(target, mini_stack.outputs["BucketName"], sent.message_id)
     assert document["attachments"] == ["report.csv"]
@@ -75,14 +77,7 @@ def test_attachment_sample_reaches_the_handler_with_its_attachment(
 def test_handler_logs_are_in_cloudwatch_logs(
     target: Target, mini_stack: assembly.DeployResult
 ) -> None:
-    sent = client.send(
-        target,
-        samples.documented_sample(RECIPIENT),
-        recipients=[RECIPIENT],
-        mail_from="janedoe@example.com",
-    )
-    assert sent.message_id
-    record = client.wait_for(target, sent.message_id, timeout=30)
+    sent, record = deliver(target, samples.documented_sample(RECIPIENT))
     lambda_action = record["rules"][0]["actions"][1]["detail"]
     lines = client.log_lines(target, lambda_action["logGroup"], lambda_action["logStream"])
     assert lines[0].startswith("START RequestId: ")
@@ -116,9 +111,7 @@ def test_failing_handler_is_retried_and_shown(
     message = samples.documented_sample(RECIPIENT).replace(
         b"MIME-Version: 1.0", b"X-Test-Fail: yes\r\nMIME-Version: 1.0"
     )
-    sent = client.send(target, message, recipients=[RECIPIENT], mail_from="janedoe@example.com")
-    assert sent.message_id
-    record = client.wait_for(target, sent.message_id, timeout=30)
+    _, record = deliver(target, message)
     assert record["status"] == "failed"
     detail = record["rules"][0]["actions"][1]["detail"]
     # Event invocations: the first try and Lambda's two retries.
@@ -150,14 +143,9 @@ def test_update_changes_the_running_code_configuration(
     }
     assert any(name.startswith("Handler") for name in updated)
     assert any(name.startswith("RuleSetInbox") for name in updated)
-    sent = client.send(
-        target,
-        samples.documented_sample("anyone@mail.example.com"),
-        recipients=["anyone@mail.example.com"],
-        mail_from="janedoe@example.com",
-    )
-    assert sent.message_id, sent.rejected
-    assert client.wait_for(target, sent.message_id, timeout=30)["status"] == "done"
+    anyone = "anyone@mail.example.com"
+    sent, record = deliver(target, samples.documented_sample(anyone), anyone)
+    assert record["status"] == "done"
     document = parsed_document(target, second.outputs["BucketName"], sent.message_id)
     assert document["version"] == "2"
 
@@ -191,15 +179,7 @@ def test_fails_when_the_rule_is_created_before_its_bucket_policy(
 def test_demo_app_with_the_reference_handler(
     target: Target, demo_stack: assembly.DeployResult
 ) -> None:
-    recipient = "support@mail.example.com"
-    sent = client.send(
-        target,
-        samples.attachment_sample(recipient),
-        recipients=[recipient],
-        mail_from="janedoe@example.com",
-    )
-    assert sent.message_id, sent.rejected
-    record = client.wait_for(target, sent.message_id, timeout=60)
+    _, record = deliver(target, samples.attachment_sample(RECIPIENT), timeout=60)
     assert record["status"] == "done", record
     outputs = client.parsed_outputs(target, record)
     documents = [v["json"] for k, v in outputs.items() if k.endswith("/message.json")]
