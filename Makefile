@@ -21,11 +21,11 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 setup: $(VENV)/.installed node_modules/.installed
 
-$(VENV)/.installed: pyproject.toml setup.py
+$(VENV)/.installed: pyproject.toml setup.py localcloud/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required, found " + sys.version.split()[0])'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]' -e ./localcloud
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -41,7 +41,7 @@ synth: setup
 	@echo "Demo template written to cdk.out/SesLambdaDemo.template.json"
 
 demo: setup
-	$(BIN)/python -m ses_lambda_constructs.localcloud.demo
+	$(BIN)/python -m ses_lambda_localcloud.demo
 
 bench: setup
 	$(BIN)/python bench/run.py

@@ -1,7 +1,7 @@
 """Local pipeline: SMTP accept -> parsed JSON written, through the local cloud.
 
 The local cloud runs in its own process through its documented CLI
-(``python -m ses_lambda_constructs.localcloud --state-dir D start --api-port A --smtp-port S``),
+(``ses-localcloud --state-dir D start --api-port A --smtp-port S``),
 the demo stack is deployed into it with ``... deploy`` (the pinned CDK CLI), and this process
 sends 10 KB messages over SMTP. A message counts as processed when the local cloud's record of it
 is finished (``/_localcloud/messages/<id>?wait=``, which returns as soon as the rule set's last
@@ -56,7 +56,7 @@ class Cloud:
             [
                 PYTHON,
                 "-m",
-                "ses_lambda_constructs.localcloud",
+                "ses_lambda_localcloud",
                 "--state-dir",
                 str(self.state_dir),
                 *args,
@@ -80,7 +80,7 @@ class Cloud:
             [
                 PYTHON,
                 "-m",
-                "ses_lambda_constructs.localcloud",
+                "ses_lambda_localcloud",
                 "--state-dir",
                 str(self.state_dir),
                 "start",

@@ -7,8 +7,9 @@ succeeded; failures stay in the queue and are listed.
 
     python -m ses_lambda_constructs.replay QUEUE_URL FUNCTION_NAME [--dry-run] [--limit N]
 
-Needs boto3 (installed with the ``local`` extra) and credentials that may receive and delete
-messages on the queue and invoke the function. ``AWS_ENDPOINT_URL`` points it at the local cloud.
+Needs boto3 (``pip install 'ses-lambda-constructs[ops]'``) and credentials that may receive and
+delete messages on the queue and invoke the function. ``AWS_ENDPOINT_URL`` points it at the local
+cloud.
 """
 
 from __future__ import annotations
@@ -101,7 +102,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="list what would be replayed")
     parser.add_argument("--limit", type=int, default=None, help="replay at most this many")
     args = parser.parse_args(argv)
-    import boto3
+    try:
+        import boto3
+    except ModuleNotFoundError:
+        print(
+            "error: the replay command needs boto3, which the library does not depend on; "
+            "install it with: pip install 'ses-lambda-constructs[ops]'",
+            file=sys.stderr,
+        )
+        return 2
 
     report = replay(
         args.queue_url,

@@ -70,6 +70,21 @@ def test_wheel_contains_the_handler_and_package_data(wheel: Path) -> None:
     assert not any(name.startswith("tests/") or "__pycache__" in name for name in names)
 
 
+def test_library_wheel_holds_no_local_cloud_code(wheel: Path) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    assert not [name for name in names if "localcloud" in name or "moto" in name]
+    metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))
+    requires = [
+        line.split(":", 1)[1].strip()
+        for line in zipfile.ZipFile(wheel).read(metadata).decode().splitlines()
+        if line.startswith("Requires-Dist:") and "extra ==" not in line
+    ]
+    assert sorted(r.split(">")[0].split("<")[0].split("=")[0] for r in requires) == [
+        "aws-cdk-lib",
+        "constructs",
+    ]
+
+
 def test_consumer_app_outside_the_repo_synthesizes_from_the_wheel(
     wheel: Path, tmp_path: Path
 ) -> None:

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from ses_lambda_constructs.localcloud import client, samples
-from ses_lambda_constructs.localcloud.client import Target
-from ses_lambda_constructs.localcloud.server import LocalCloud
+from ses_lambda_localcloud import client, samples
+from ses_lambda_localcloud.client import Target
+from ses_lambda_localcloud.server import LocalCloud
 
 from .conftest import CDK_APP
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from ses_lambda_constructs.localcloud import cli
-from ses_lambda_constructs.localcloud.client import PID_FILE, STATE_FILE, Target
-from ses_lambda_constructs.localcloud.server import free_port
+from ses_lambda_localcloud import cli
+from ses_lambda_localcloud.client import PID_FILE, STATE_FILE, Target
+from ses_lambda_localcloud.server import free_port
 
 from .conftest import ROOT
 
@@ -32,7 +32,7 @@ def test_start_send_show_stop(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         [
             sys.executable,
             "-m",
-            "ses_lambda_constructs.localcloud",
+            "ses_lambda_localcloud",
             "--state-dir",
             str(tmp_path),
             "start",

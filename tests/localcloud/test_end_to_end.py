@@ -8,9 +8,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from ses_lambda_constructs.localcloud import assembly, client, samples
-from ses_lambda_constructs.localcloud.client import Target
-from ses_lambda_constructs.localcloud.server import LocalCloud
+from ses_lambda_localcloud import assembly, client, samples
+from ses_lambda_localcloud.client import Target
+from ses_lambda_localcloud.server import LocalCloud
 
 from .conftest import synth
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from ses_lambda_constructs.localcloud.server import LocalCloud
+from ses_lambda_localcloud.server import LocalCloud
 
 from .conftest import wait_until
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from ses_lambda_constructs.localcloud import samples
-from ses_lambda_constructs.localcloud.receiving import mail
+from ses_lambda_localcloud import samples
+from ses_lambda_localcloud.receiving import mail
 
 from .conftest import FIXTURES
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ses_lambda_constructs.localcloud.receiving.matching import (
+from ses_lambda_localcloud.receiving.matching import (
     identity_covers,
     recipient_matches,
     rule_enabled,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ses_lambda_constructs.localcloud.policy import Decision, Request, evaluate
+from ses_lambda_localcloud.policy import Decision, Request, evaluate
 
 RULE_ARN = "arn:aws:ses:us-east-1:123456789012:receipt-rule-set/set:receipt-rule/rule"
 SES = {"Service": "ses.amazonaws.com"}

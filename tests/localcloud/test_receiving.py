@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from ses_lambda_constructs.localcloud import client
-from ses_lambda_constructs.localcloud.client import Target
-from ses_lambda_constructs.localcloud.server import LocalCloud
+from ses_lambda_localcloud import client
+from ses_lambda_localcloud.client import Target
+from ses_lambda_localcloud.server import LocalCloud
 
 from .conftest import FIXTURES, wait_until
 
@@ -340,7 +340,7 @@ def test_no_active_rule_set_rejects_everyone(rx: Setup, target: Target) -> None:
 
 
 def test_accepted_mail_is_stored_before_the_reply_and_before_processing(tmp_path: Any) -> None:
-    from ses_lambda_constructs.localcloud.receiving.receiver import Receiver
+    from ses_lambda_localcloud.receiving.receiver import Receiver
 
     # A receiver whose worker is not running: accepting must still have stored the message.
     receiver = Receiver(account_id=ACCOUNT, region="us-east-1", spool_dir=tmp_path)

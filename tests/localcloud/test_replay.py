@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from ses_lambda_constructs.localcloud import assembly
-from ses_lambda_constructs.localcloud.client import Target
 from ses_lambda_constructs.replay import replay
+from ses_lambda_localcloud import assembly
+from ses_lambda_localcloud.client import Target
 from tests.localcloud.conftest import FIXTURES, ROOT, wait_until
 
 

@@ -1,5 +1,5 @@
 """The local cloud in one process: moto's AWS endpoint (with this project's extensions), the
-SES receiver's worker, and the SMTP listener. Used by ``python -m ses_lambda_constructs.localcloud
+SES receiver's worker, and the SMTP listener. Used by ``ses-localcloud
 start`` (foreground) and in-process by the tests.
 
 Besides the AWS APIs, the endpoint serves a few local paths under ``/_localcloud/``:

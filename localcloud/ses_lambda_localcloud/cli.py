@@ -1,4 +1,4 @@
-"""``python -m ses_lambda_constructs.localcloud <command>``: the local cloud's commands.
+"""``ses-localcloud <command>``: the local cloud's commands.
 
 start     run the local cloud in the foreground (Ctrl-C stops it)
 deploy    bootstrap and deploy the demo stack with the pinned CDK CLI
@@ -47,7 +47,7 @@ def cmd_start(args: argparse.Namespace) -> int:
     if existing is not None:
         raise CommandError(
             f"a local cloud already runs at {target.endpoint_url} (pid {existing.get('pid')}); "
-            "stop it first (`python -m ses_lambda_constructs.localcloud stop`)"
+            "stop it first (`ses-localcloud stop`)"
         )
     say("starting the local cloud (moto server with this project's extensions, SMTP receiver)")
     started = time.monotonic()
@@ -87,7 +87,7 @@ def cmd_start(args: argparse.Namespace) -> int:
     )
     say(f"  SMTP          localhost:{cloud.smtp_port}")
     say(f"  state         {cloud.state_dir}")
-    say("  Ctrl-C (or `python -m ses_lambda_constructs.localcloud stop`) stops it")
+    say("  Ctrl-C (or `ses-localcloud stop`) stops it")
     try:
         while not stopping.wait(0.5):
             pass
@@ -198,7 +198,7 @@ def cmd_stop(args: argparse.Namespace) -> int:
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
-        prog="python -m ses_lambda_constructs.localcloud",
+        prog="ses-localcloud",
         description="A local AWS endpoint and SES receiver for the demo stack: no AWS account, "
         "no Docker.",
     )

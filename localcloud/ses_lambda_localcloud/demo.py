@@ -84,7 +84,7 @@ class Demo:
         command = [
             sys.executable,
             "-m",
-            "ses_lambda_constructs.localcloud",
+            "ses_lambda_localcloud",
             "--state-dir",
             str(state_dir),
             "start",
@@ -206,7 +206,7 @@ class Demo:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m ses_lambda_constructs.localcloud.demo",
+        prog="python -m ses_lambda_localcloud.demo",
         description=__doc__.split("\n\n")[0] if __doc__ else None,
     )
     parser.add_argument("--api-port", type=int, default=0, help="default: a free port")

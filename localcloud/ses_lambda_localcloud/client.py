@@ -105,7 +105,7 @@ class Target:
         except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
             raise CommandError(
                 f"no local cloud answers at {self.endpoint_url} ({error}); start it with "
-                "`python -m ses_lambda_constructs.localcloud start`"
+                "`ses-localcloud start`"
             ) from None
 
     def health(self) -> dict[str, Any] | None:
@@ -283,7 +283,7 @@ def deploy(
     if target.health() is None:
         raise CommandError(
             f"no local cloud answers at {target.endpoint_url}; start it first "
-            "(`python -m ses_lambda_constructs.localcloud start`)"
+            "(`ses-localcloud start`)"
         )
     timings: dict[str, float] = {}
     if bootstrap_first:

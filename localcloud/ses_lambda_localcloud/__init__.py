@@ -3,8 +3,8 @@ server with this project's extensions), and real mail over SMTP processed by the
 set and handler code. No AWS account, no Docker.
 
 Never imported by the construct library; needs the ``local`` extra (moto, aiosmtpd, boto3).
-Importing ``ses_lambda_constructs.localcloud.moto_ext`` (done by ``server``) applies the moto
-extensions. Commands: ``python -m ses_lambda_constructs.localcloud --help``.
+Importing ``ses_lambda_localcloud.moto_ext`` (done by ``server``) applies the moto
+extensions. Commands: ``ses-localcloud --help``.
 """
 
 from __future__ import annotations
