@@ -21,10 +21,10 @@ _EXPORTS = {
     "ReceivingDomain": "domain",
     "inbound_smtp_endpoint": "domain",
     "InvocationFailures": "failures",
-    "DEFAULT_RUNTIME": "handler_function",
-    "ReferenceHandler": "handler_function",
-    "Verdict": "handler_function",
-    "VerdictGate": "handler_function",
+    "DEFAULT_RUNTIME": "handler_bundle",
+    "ReferenceHandler": "reference_handler",
+    "Verdict": "verdicts",
+    "VerdictGate": "verdict_gate",
     "MAX_ACTIONS_PER_RULE": "limits",
     "MAX_MESSAGE_BYTES": "limits",
     "MAX_RECIPIENTS_PER_RULE": "limits",
@@ -86,7 +86,7 @@ if TYPE_CHECKING:
     from .bundling import LocalPythonBundler, PythonBundle
     from .domain import DnsRecord, ReceivingDomain, inbound_smtp_endpoint
     from .failures import InvocationFailures
-    from .handler_function import DEFAULT_RUNTIME, ReferenceHandler, Verdict, VerdictGate
+    from .handler_bundle import DEFAULT_RUNTIME
     from .limits import (
         MAX_ACTIONS_PER_RULE,
         MAX_MESSAGE_BYTES,
@@ -96,5 +96,8 @@ if TYPE_CHECKING:
         receiving_regions,
     )
     from .receiver import EmailReceiver, EmailRoute, Route
+    from .reference_handler import ReferenceHandler
     from .rule_set import ActiveReceiptRuleSet, ReceiptRuleSetActivation
     from .storage import RawMessageStore
+    from .verdict_gate import VerdictGate
+    from .verdicts import Verdict

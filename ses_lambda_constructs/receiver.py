@@ -18,7 +18,7 @@ from constructs import Construct
 from .actions import InvokeFunction, StoreRawMessage
 from .domain import ReceivingDomain, check_receiving_region
 from .failures import InvocationFailures
-from .handler_function import DEFAULT_RUNTIME, ReferenceHandler, Verdict, VerdictGate
+from .handler_bundle import DEFAULT_RUNTIME
 from .limits import (
     MAX_ACTIONS_PER_RULE,
     MAX_RULES_PER_RULE_SET,
@@ -27,8 +27,11 @@ from .limits import (
     validate_name,
     validate_recipients,
 )
+from .reference_handler import ReferenceHandler
 from .rule_set import ReceiptRuleSetActivation, fixed_rule_set_name
 from .storage import RawMessageStore
+from .verdict_gate import VerdictGate
+from .verdicts import Verdict
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,110 +1,27 @@
-"""The reference handler function: ``lambda_src`` bundled with its requirements, and the gate."""
+"""The reference handler function: reads each raw message, parses it, writes ``message.json``."""
 
 from __future__ import annotations
 
-import enum
-import importlib.util
 from collections.abc import Mapping, Sequence
-from functools import cache
-from pathlib import Path
 
-from aws_cdk import Duration, Names, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_ses as ses
-from aws_cdk import aws_ses_actions as ses_actions
 from constructs import Construct
 
 from .acknowledgments import acknowledge
-from .actions import InvokeFunction
-from .bundling import PythonBundle, python_code
+from .bundling import python_code
+from .handler_bundle import DEFAULT_RUNTIME, reference_bundle
 from .lambda_role import logging_only_role
 from .limits import (
     MAX_MESSAGE_BYTES,
     ValidationError,
     validate_disjoint_prefixes,
-    validate_name,
     validate_prefix,
 )
 from .storage import RawMessageStore
-
-#: Runtime of the reference handler; pinned so that it changes only with a library release.
-DEFAULT_RUNTIME = lambda_.Runtime.PYTHON_3_14
-
-
-#: Installed files the reference handler and the gate never import (they use Powertools' Logger
-#: and Metrics only): pip metadata, Powertools' other features, and jmespath, which the Lambda
-#: Python runtime already ships with botocore. About 80% of the zipped asset (BENCHMARKS.md).
-HANDLER_BUNDLE_PRUNE = (
-    "*.dist-info",
-    "jmespath",
-    "aws_lambda_powertools/event_handler",
-    "aws_lambda_powertools/middleware_factory",
-    *(
-        f"aws_lambda_powertools/utilities/{name}"
-        for name in (
-            "auth_alpha",
-            "batch",
-            "circuit_breaker",
-            "data_classes",
-            "data_masking",
-            "feature_flags",
-            "idempotency",
-            "kafka",
-            "metadata",
-            "parameters",
-            "parser",
-            "streaming",
-            "validation",
-        )
-    ),
-)
-
-
-_BUNDLES: dict[tuple[str, str], PythonBundle] = {}
-
-
-def reference_bundle(runtime: lambda_.Runtime, architecture: lambda_.Architecture) -> PythonBundle:
-    """The bundle of ``lambda_src``: handler, gate, ``ses_mail`` and the Powertools they use.
-
-    One bundle per runtime and architecture in a process, so the handler and the gate (and
-    every stack of an app) hash the sources once.
-    """
-    key = (runtime.name, architecture.name)
-    if key not in _BUNDLES:
-        _BUNDLES[key] = PythonBundle(
-            handler_source(),
-            runtime=runtime,
-            architecture=architecture,
-            exclude=["__init__.py"],
-            prune=HANDLER_BUNDLE_PRUNE,
-        )
-    return _BUNDLES[key]
-
-
-class Verdict(enum.Enum):
-    """SES verdicts the handler's policy can reject mail on (``receipt.<name>Verdict``)."""
-
-    SPAM = "spam"
-    VIRUS = "virus"
-    SPF = "spf"
-    DKIM = "dkim"
-    DMARC = "dmarc"
-
-
-@cache
-def handler_source() -> Path:
-    """The folder of the reference handler, in the repository or inside the installed wheel."""
-    spec = importlib.util.find_spec("ses_lambda_constructs.lambda_src")
-    if spec is not None and spec.submodule_search_locations:
-        path = Path(next(iter(spec.submodule_search_locations)))
-        if (path / "handler.py").is_file():
-            return path
-    repo_copy = Path(__file__).resolve().parent.parent / "lambda_src"
-    if (repo_copy / "handler.py").is_file():
-        return repo_copy
-    raise FileNotFoundError("the reference handler source (lambda_src/handler.py) is missing")
+from .verdicts import Verdict
 
 
 def _arn_ref(store: RawMessageStore) -> str:
@@ -216,71 +133,3 @@ class ReferenceHandler(Construct):
                 "Object keys are SES message ids, known only when mail arrives; the grant "
                 "is limited to this one prefix and one action.",
             )
-
-
-class VerdictGate(Construct):
-    """A first receipt rule that stops the rule set for mail failing the verdict policy.
-
-    Its function (``lambda_src/gate.py``, from the reference handler's bundle) is invoked
-    ``RequestResponse``, reads only the event and answers ``STOP_RULE_SET`` or ``CONTINUE``; it
-    has no access to any bucket. Scanning is on, so SES computes the verdicts it reads.
-    """
-
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        rule_set: ses.IReceiptRuleSet,
-        rule_set_name: str,
-        recipients: Sequence[str],
-        reject_on_verdicts: Sequence[Verdict] = (Verdict.SPAM, Verdict.VIRUS),
-        runtime: lambda_.Runtime = DEFAULT_RUNTIME,
-        rule_name: str | None = None,
-    ) -> None:
-        super().__init__(scope, id)
-        verdicts = [Verdict(v) if isinstance(v, str) else v for v in reject_on_verdicts]
-        if not verdicts:
-            raise ValidationError("verdict_gate needs at least one verdict in reject_on_verdicts")
-        bundle = reference_bundle(runtime, lambda_.Architecture.X86_64)
-        log_group = logs.LogGroup(
-            self,
-            "Logs",
-            retention=logs.RetentionDays.THREE_MONTHS,
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        self.function = lambda_.Function(
-            self,
-            "Function",
-            runtime=runtime,
-            handler="gate.lambda_handler",
-            code=python_code(bundle, runtime),
-            memory_size=128,
-            timeout=Duration.seconds(10),
-            log_group=log_group,
-            role=logging_only_role(self, "Role", log_group=log_group),
-            logging_format=lambda_.LoggingFormat.JSON,
-            description="ses-lambda-constructs verdict gate: stops the rule set for failing mail",
-            environment={"REJECT_ON_VERDICTS": ",".join(v.value for v in verdicts)},
-        )
-        self.rule_name = validate_name(
-            "verdict gate rule_name",
-            rule_name or Names.unique_resource_name(self, max_length=64, separator="-"),
-        )
-        self.rule = ses.ReceiptRule(
-            self,
-            "Rule",
-            rule_set=rule_set,
-            receipt_rule_name=self.rule_name,
-            recipients=recipients,
-            scan_enabled=True,
-            tls_policy=ses.TlsPolicy.REQUIRE,
-            actions=[
-                InvokeFunction(
-                    self.function,
-                    rule_set_name=rule_set_name,
-                    rule_name=self.rule_name,
-                    invocation_type=ses_actions.LambdaInvocationType.REQUEST_RESPONSE,
-                )
-            ],
-        )
