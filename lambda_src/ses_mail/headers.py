@@ -33,6 +33,9 @@ _WANTED = (
 )
 _MSG_ID = re.compile(r"<[^<>\s]*>")
 _FOLD = re.compile(r"\r?\n")
+_ENCODED_WORD = r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?="
+_ADJACENT_ENCODED_WORDS = re.compile(rf"({_ENCODED_WORD})[ \t]+(?={_ENCODED_WORD})")
+_EMPTY_ADDRESSES = frozenset({"", "<>"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,8 +134,17 @@ def _headers_from_raw(raw: Mapping[str, str], max_chars: int) -> MessageHeaders:
 
 
 def _addresses(name: str, value: str | None, defects: list[str]) -> tuple[Address, ...]:
+    """The mailboxes of an address header; the same on every supported Python.
+
+    Two inputs that the stdlib's parser reads differently across releases are settled first or
+    after: whitespace between adjacent encoded words is dropped before parsing (RFC 2047 section
+    6.2 says to ignore it; Python 3.11 kept it in display names), and entries without an address
+    (the ``<>`` that Python 3.13.x/3.14 add for text after the last mailbox, e.g. ``a@example.com
+    junk``) are dropped.
+    """
     if value is None or not value.strip():
         return ()
+    value = _ADJACENT_ENCODED_WORDS.sub(r"\1", value)
     try:
         header = email_policy.default.header_factory(name, value)
         _note_header_defects(name, header, defects)
@@ -148,7 +160,7 @@ def _addresses(name: str, value: str | None, defects: list[str]) -> tuple[Addres
     return tuple(
         Address(name=without_controls(display), address=without_controls(spec))
         for display, spec in found
-        if display or spec
+        if spec.strip() not in _EMPTY_ADDRESSES or (display and not spec)
     )
 
 

@@ -25,9 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from email import policy as email_policy
 from email.feedparser import BytesFeedParser
-from email.generator import BytesGenerator
 from email.message import EmailMessage, Message
-from io import BytesIO
 from typing import IO, Any, BinaryIO
 
 from .decoding import iter_decoded, raw_header, raw_payload
@@ -44,7 +42,6 @@ LINE_OVERHEAD_BYTES = 80
 """Upper bound of what one line costs the stdlib parser beyond its characters (a ``str`` object
 of 49+ bytes rounded up by the allocator, plus list slots)."""
 
-_FLATTEN_POLICY = email_policy.default.clone(refold_source="none", linesep="\r\n")
 _BODY_TYPES = ("text/plain", "text/html")
 _MIME_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]{1,64}/[a-z0-9!#$&^_.+-]{1,128}")
 
@@ -157,10 +154,7 @@ class Attachment:
         if part is None:
             raise RuntimeError(f"attachment {self.index} was released")
         found: list[str] = []
-        if part.is_multipart():
-            yield _flatten(part, found)
-        else:
-            yield from iter_decoded(part, found)
+        yield from iter_decoded(part, found)
         if not self._defects_noted:
             self._defects_noted = True
             for defect in found:
@@ -216,7 +210,8 @@ class ParsedMessage:
     """The first ``text/html`` body part that is not an attachment, decoded (line ends
     ``\\n``), or ``None``."""
     attachments: list[Attachment]
-    """Every other leaf part, in document order (``message/*`` parts as whole ``.eml`` files)."""
+    """Every other leaf part, in document order (a ``message/*`` part is one attachment: the
+    attached message's bytes exactly as they arrived)."""
     defects: list[str]
     """What was wrong with the message and how it was read anyway (at most 100 entries)."""
     size: int
@@ -261,7 +256,19 @@ def parse_message(
 
 
 class _GuardedMessage(EmailMessage):
-    """An ``EmailMessage`` that counts header fields against the parse budget."""
+    """An ``EmailMessage`` that counts header fields against the parse budget, and keeps the
+    body of a ``message/*`` part as the bytes that arrived.
+
+    The stdlib parser reads the body of a ``message/rfc822`` (or any ``message/*``) part as a
+    nested message, and writing that out again (``BytesGenerator``) is not the same bytes: how
+    a continuation line, a control character or an 8-bit header is re-serialised has changed
+    between Python releases, so the stored ``.eml``, its size and its SHA-256 depended on the
+    interpreter. While the parser runs, such a part therefore reports itself as a leaf
+    (``application/octet-stream``); the parser keeps its body as text, and once parsing is over
+    the part answers with its real content type again. The attachment is then the body decoded
+    by its Content-Transfer-Encoding (7bit/8bit/binary per RFC 2046 section 5.2.1: the bytes as
+    sent).
+    """
 
     _budget: _Budget | None = None
 
@@ -270,6 +277,13 @@ class _GuardedMessage(EmailMessage):
         if budget is not None and not budget.closed:
             budget.header()
         super().set_raw(name, value)
+
+    def get_content_type(self) -> str:
+        content_type = super().get_content_type()
+        budget = self._budget
+        if budget is not None and not budget.closed and content_type.startswith("message/"):
+            return "application/octet-stream"
+        return content_type
 
 
 class _Budget:
@@ -458,21 +472,6 @@ def _decode_text(part: Message, part_id: str, defects: list[str]) -> str:
     for defect in local:
         _add(defects, f"part {part_id}: {defect}")
     return text.replace("\r\n", "\n") if "\r" in text else text
-
-
-def _flatten(part: Message, defects: list[str]) -> bytes:
-    """An attached message (``message/rfc822`` etc.) serialised as an ``.eml`` file."""
-    buffer = BytesIO()
-    generator = BytesGenerator(buffer, mangle_from_=False, policy=_FLATTEN_POLICY)
-    try:
-        inner_parts = raw_payload(part)
-        for inner in inner_parts if isinstance(inner_parts, list) else ():
-            if isinstance(inner, EmailMessage):
-                generator.flatten(inner)
-    except Exception as error:  # includes RecursionError on absurd nesting
-        defects.append(f"attached message not serialisable ({type(error).__name__})")
-        return b""
-    return buffer.getvalue()
 
 
 def _add(defects: list[str], entry: str) -> None:

@@ -163,6 +163,28 @@ def test_attached_message_is_one_eml_attachment() -> None:
     assert inner.html == "<p>Where is my order?</p>"
 
 
+@pytest.mark.parametrize(
+    "inner",
+    [
+        b"From: inner@example.com\r\nSubject: a\x0bb\x0cc\x1cd\x85e\r\n\r\nbody\r\n",
+        b"  continued: the first line is a continuation\r\nFrom: inner@example.com\r\n\r\nx\r\n",
+        b"From: inner@example.com\nSubject: " + b"long " * 40 + b"\n\n\xc3\xa9t\xc3\xa9\n",
+    ],
+    ids=["control-characters", "continuation-first", "lf-only-8bit-long-subject"],
+)
+def test_attached_message_is_stored_as_the_bytes_that_arrived(inner: bytes) -> None:
+    raw = (
+        b"From: fwd@example.com\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n'
+        b"--b1\r\nContent-Type: message/rfc822\r\n\r\n" + inner + b"\r\n--b1--\r\n"
+    )
+    (attached,) = parse_message(raw).attachments
+
+    assert attached.content_type == "message/rfc822"
+    assert attached.read() == inner  # never re-serialised (that differs between Pythons)
+    assert attached.size == len(inner)
+
+
 def test_malformed_mime_is_read_as_far_as_possible_and_defects_listed() -> None:
     parsed = parse_message(email_bytes("malformed-mime.eml"))
 
@@ -209,3 +231,26 @@ def test_release_frees_the_payload_and_forbids_reading() -> None:
     assert report.sha256 == digest  # known values stay
     with pytest.raises(RuntimeError, match="released"):
         report.read()
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (b"From: a@example.com junk", (Address("", "a@example.com"),)),
+        (
+            b"From: b@example.com (note) trailing, c@example.com",
+            (Address("", "b@example.com"), Address("", "c@example.com")),
+        ),
+        (b"From: user@[IPv6:2001:db8::1], <>", (Address("", "user@[IPv6:2001:db8::1]"),)),
+        (
+            b"From: =?utf-8?q?J=C3=BCrgen?= =?utf-8?q?_M=C3=BCller?= <jm@example.com>",
+            (Address("Jürgen Müller", "jm@example.com"),),
+        ),
+    ],
+    ids=["trailing-text", "comment-and-trailing-text", "null-address", "adjacent-encoded-words"],
+)
+def test_address_headers_read_the_same_on_every_python(
+    header: bytes, expected: tuple[Address, ...]
+) -> None:
+    parsed = parse_message(header + b"\r\nSubject: s\r\n\r\nbody\r\n")
+    assert parsed.headers.from_ == expected
