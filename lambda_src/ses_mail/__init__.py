@@ -46,6 +46,16 @@ from .event import (
     parse_notification,
     validate_message_id,
 )
+from .event_detail import (
+    DETAIL_SCHEMA_PATH,
+    DETAIL_SCHEMA_VERSION,
+    DETAIL_TYPES,
+    MAX_ENTRY_BYTES,
+    build_detail,
+    build_entry,
+    entry_size,
+    load_detail_schema,
+)
 from .headers import Address, MessageHeaders, headers_from_event, read_headers
 from .keys import (
     attachment_key,
@@ -71,8 +81,12 @@ from .verdicts import (
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
+    "DETAIL_SCHEMA_PATH",
+    "DETAIL_SCHEMA_VERSION",
+    "DETAIL_TYPES",
     "DISPOSITION_CONTINUE",
     "DISPOSITION_STOP_RULE_SET",
+    "MAX_ENTRY_BYTES",
     "SCHEMA_PATH",
     "SCHEMA_VERSION",
     "STATUS_PROCESSED",
@@ -98,12 +112,16 @@ __all__ = [
     "VerdictPolicy",
     "Verdicts",
     "attachment_key",
+    "build_detail",
     "build_document",
+    "build_entry",
     "decode_content",
     "disposition",
     "encode_document",
+    "entry_size",
     "estimate_parse_memory",
     "headers_from_event",
+    "load_detail_schema",
     "load_schema",
     "message_document_key",
     "output_prefix",
