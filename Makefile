@@ -17,7 +17,7 @@ export CDK_DISABLE_VERSION_CHECK := true
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup test synth demo lint bench clean
+.PHONY: setup test test-py314 synth demo lint bench clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -35,6 +35,12 @@ node_modules/.installed: package.json package-lock.json
 
 test: setup
 	$(BIN)/python -m pytest
+
+# The handler suite, the 3.11/3.14 output parity and one local-cloud delivery under Python 3.14
+# (Lambda's python3.14 runtime): a python3.14 on PATH, else a cached Debian sid chroot in
+# .cache/py314-sid (root and debootstrap). See docs/local-cloud.md, "Python 3.14 stage".
+test-py314: setup
+	.ci/py314
 
 synth: setup
 	npx --no-install cdk synth --quiet
