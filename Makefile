@@ -4,18 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 CACHE := $(CURDIR)/.cache
 
-# Quiet, offline-friendly tooling: Node 20 end-of-life banners off, caches inside the project,
-# no instance-metadata probes, no CLI version checks or telemetry.
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
-export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := true
-export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED := true
-export JSII_RUNTIME_PACKAGE_CACHE_ROOT := $(CACHE)/jsii
-export CDK_HOME := $(CACHE)/cdk
-export SES_LAMBDA_CONSTRUCTS_BUNDLE_CACHE := $(CACHE)/bundles
-export AWS_EC2_METADATA_DISABLED := true
-export CDK_DISABLE_VERSION_CHECK := true
-export CDK_DISABLE_CLI_TELEMETRY := true
-export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# Quiet, offline-friendly tooling (Node end-of-life banners off, caches inside the project, no
+# instance-metadata probes, no CLI version checks or telemetry): one file, shared with the tests,
+# the benchmarks and the local cloud (ses_lambda_localcloud.tooling reads it).
+include localcloud/ses_lambda_localcloud/tooling.env
 
 .PHONY: setup test test-py314 synth demo lint bench clean
 

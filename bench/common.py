@@ -21,44 +21,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ses_lambda_localcloud import tooling
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 PYTHON = sys.executable
 CDK_CLI = ROOT / "node_modules" / ".bin" / "cdk"
 
-#: The Makefile's quiet, offline-friendly settings (tests/conftest.py sets the same).
-_TOOL_ENV = {
-    "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-    "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "true",
-    "AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED": "true",
-    "JSII_RUNTIME_PACKAGE_CACHE_ROOT": str(ROOT / ".cache" / "jsii"),
-    "CDK_HOME": str(ROOT / ".cache" / "cdk"),
-    "SES_LAMBDA_CONSTRUCTS_BUNDLE_CACHE": str(ROOT / ".cache" / "bundles"),
-    "AWS_EC2_METADATA_DISABLED": "true",
-    "CDK_DISABLE_VERSION_CHECK": "true",
-    "CDK_DISABLE_CLI_TELEMETRY": "true",
-    "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-}
-#: Children never reach a real account.
-_DUMMY_AWS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-    "AWS_CONFIG_FILE": os.devnull,
-    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-}
-
 
 def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment of a benchmark child: the tooling settings, dummy AWS credentials."""
     env = dict(os.environ)
-    for key, value in _TOOL_ENV.items():
+    for key, value in tooling.quiet_tooling(ROOT / ".cache").items():
         env.setdefault(key, value)
     env.pop("AWS_PROFILE", None)
     env.pop("AWS_ENDPOINT_URL", None)
-    env.update(_DUMMY_AWS)
+    env.update(tooling.isolated_aws_environment("us-east-1"))
     env["PYTHONHASHSEED"] = "0"
     env.update(extra or {})
     return env

@@ -3,7 +3,7 @@
 What ``cdk bootstrap`` + ``cdk deploy`` do that a stack needs, done with boto3 against the local
 endpoint: the bootstrap bucket and version parameter, the file assets (zipped directories or
 files) at their destinations, then a change set (CREATE or UPDATE) executed and waited for.
-Used by the fast end-to-end tests; the real CLI path is ``client.deploy``.
+Used by the fast end-to-end tests; the real CLI path is ``cdk_cli.deploy``.
 """
 
 from __future__ import annotations

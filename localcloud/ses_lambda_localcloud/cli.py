@@ -21,8 +21,8 @@ import threading
 import time
 from pathlib import Path
 
-from . import client, runtime, samples
-from .client import CommandError, Target, say, step
+from . import cdk_cli, report, runtime, samples, sender
+from .target import CommandError, Target, say, step, stop
 
 
 def _target(args: argparse.Namespace) -> Target:
@@ -110,14 +110,14 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_deploy(args: argparse.Namespace) -> int:
     target = _target(args)
-    timings = client.deploy(
+    timings = cdk_cli.deploy(
         target,
         stack=args.stack,
         context=args.context,
         bootstrap_first=not args.no_bootstrap,
         app=args.app,
     )
-    outputs = client.stack_outputs(target, args.stack)
+    outputs = cdk_cli.stack_outputs(target, args.stack)
     say("stack outputs:")
     for key, value in outputs.items():
         say(f"  {key} = {value}")
@@ -127,13 +127,13 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
 def cmd_destroy(args: argparse.Namespace) -> int:
     target = _target(args)
-    client.destroy(target, stack=args.stack, context=args.context, app=args.app)
+    cdk_cli.destroy(target, stack=args.stack, context=args.context, app=args.app)
     return 0
 
 
 def cmd_send(args: argparse.Namespace) -> int:
     target = _target(args)
-    recipients = args.to or [client.default_recipient()]
+    recipients = args.to or [sender.default_recipient()]
     if not recipients or recipients == [None]:
         raise CommandError("say who to send to: --to ADDRESS")
     if args.file:
@@ -142,12 +142,12 @@ def cmd_send(args: argparse.Namespace) -> int:
     else:
         message = samples.SAMPLES[args.sample](recipients[0])
         label = f"the {args.sample} sample"
-    sender = args.mail_from or client.sender_of(message)
+    mail_from = args.mail_from or sender.sender_of(message)
     step(
-        f"sending {label} ({len(message)} bytes) from {sender} to {', '.join(recipients)} "
+        f"sending {label} ({len(message)} bytes) from {mail_from} to {', '.join(recipients)} "
         f"via localhost:{target.smtp_port}"
     )
-    result = client.send(target, message, recipients=recipients, mail_from=sender)
+    result = sender.send(target, message, recipients=recipients, mail_from=mail_from)
     for recipient in result.accepted:
         say(f"    accepted  {recipient}")
     for recipient, reply in result.rejected.items():
@@ -158,15 +158,15 @@ def cmd_send(args: argparse.Namespace) -> int:
     if args.no_wait:
         return 0
     step(f"waiting for the rule set to process {result.message_id}")
-    record = client.wait_for(target, result.message_id, timeout=args.timeout)
-    for line in client.render(target, record, logs=not args.quiet):
+    record = sender.wait_for(target, result.message_id, timeout=args.timeout)
+    for line in report.render(target, record, logs=not args.quiet):
         say(line)
     return 0 if record["status"] == "done" and not result.rejected else 2
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     target = _target(args)
-    records = client.messages(target)
+    records = report.messages(target)
     if args.message_id:
         records = [r for r in records if r["message_id"] == args.message_id]
         if not records:
@@ -176,7 +176,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     if not records:
         say("no mail received yet")
     for record in records:
-        for line in client.render(target, record, logs=not args.no_logs):
+        for line in report.render(target, record, logs=not args.no_logs):
             say(line)
     bounces = target.local("bounces")["bounces"]
     for bounce in bounces:
@@ -189,7 +189,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_stop(args: argparse.Namespace) -> int:
     target = _target(args)
-    if client.stop(target):
+    if stop(target):
         say("local cloud stopped")
     else:
         say("no local cloud was running (no pid file)")
@@ -235,7 +235,7 @@ def parser() -> argparse.ArgumentParser:
         ("destroy", "cdk destroy against the local cloud", cmd_destroy),
     ):
         sub = add(name, help_text)
-        sub.add_argument("--stack", default=client.DEFAULT_STACK)
+        sub.add_argument("--stack", default=cdk_cli.DEFAULT_STACK)
         sub.add_argument("--app", default=None, help="the CDK app command (default: cdk.json's)")
         sub.add_argument(
             "--context",

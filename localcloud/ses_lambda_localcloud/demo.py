@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -24,9 +23,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import client, samples
-from .client import CommandError, Target, say
+from . import cdk_cli, report, samples, sender, tooling
 from .server import free_port
+from .target import PID_FILE, STATE_FILE, CommandError, Target, say, step
 
 STEPS = 7
 
@@ -41,7 +40,7 @@ def _banner(number: int, title: str) -> None:
 
 
 def _parsed_documents(target: Target, record: dict[str, Any]) -> list[Any]:
-    outputs = client.parsed_outputs(target, record)
+    outputs = report.parsed_outputs(target, record)
     return [entry["json"] for key, entry in outputs.items() if key.endswith("message.json")]
 
 
@@ -56,7 +55,7 @@ class Demo:
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = state_dir / "local-cloud.log"
         self.timings: dict[str, float] = {}
-        self.recipient = client.default_recipient(root) or "support@mail.example.com"
+        self.recipient = sender.default_recipient(root) or "support@mail.example.com"
 
     def timed(self, name: str, action: Callable[[], Any]) -> Any:
         started = time.monotonic()
@@ -72,7 +71,7 @@ class Demo:
         if not (self.root / "lambda_src" / "handler.py").exists():
             missing.append("lambda_src/handler.py (the reference handler)")
         try:
-            client.cdk_command(self.root)
+            cdk_cli.cdk_command(self.root)
         except CommandError as error:
             missing.append(str(error))
         if missing:
@@ -110,9 +109,9 @@ class Demo:
         )
 
     def send(self, message: bytes, recipients: list[str], label: str) -> list[Any]:
-        client.step(f"sending {label} to {', '.join(recipients)}")
-        result = client.send(
-            self.target, message, recipients=recipients, mail_from=client.sender_of(message)
+        step(f"sending {label} to {', '.join(recipients)}")
+        result = sender.send(
+            self.target, message, recipients=recipients, mail_from=sender.sender_of(message)
         )
         for recipient in result.accepted:
             say(f"    accepted  {recipient}")
@@ -121,8 +120,8 @@ class Demo:
         if result.message_id is None:
             raise DemoFailed(f"no recipient of {label} was accepted")
         say(f"    SMTP: {result.reply}")
-        record = client.wait_for(self.target, result.message_id, timeout=90)
-        for line in client.render(self.target, record, logs=True, documents=False):
+        record = sender.wait_for(self.target, result.message_id, timeout=90)
+        for line in report.render(self.target, record, logs=True, documents=False):
             say(f"    {line}")
         if record["status"] != "done":
             raise DemoFailed(f"{label} was not processed cleanly (status {record['status']})")
@@ -148,10 +147,10 @@ class Demo:
     def run(self) -> None:
         steps: list[tuple[str, Callable[[], Any]]] = [
             ("start the local cloud", self.start),
-            ("cdk bootstrap", lambda: client.bootstrap(self.target, root=self.root)),
+            ("cdk bootstrap", lambda: cdk_cli.bootstrap(self.target, root=self.root)),
             (
                 "cdk deploy the demo stack",
-                lambda: client.deploy(self.target, root=self.root, bootstrap_first=False),
+                lambda: cdk_cli.deploy(self.target, root=self.root, bootstrap_first=False),
             ),
             (
                 "send the documented sample message",
@@ -170,7 +169,7 @@ class Demo:
                 ),
             ),
             ("everything the local cloud recorded", self.show),
-            ("cdk destroy", lambda: client.destroy(self.target, root=self.root)),
+            ("cdk destroy", lambda: cdk_cli.destroy(self.target, root=self.root)),
         ]
         self.check_setup()
         for number, (title, action) in enumerate(steps, start=1):
@@ -181,7 +180,7 @@ class Demo:
                 raise DemoFailed(f"step {number}/{STEPS} ({title}) failed: {error}") from None
 
     def show(self) -> None:
-        records = client.messages(self.target)
+        records = report.messages(self.target)
         accepted = [r for r in records if r["status"] != "rejected"]
         rejected = [r for r in records if r["status"] == "rejected"]
         say(
@@ -189,7 +188,7 @@ class Demo:
             f"{len(rejected)} recipient(s) rejected"
         )
         for record in rejected:
-            for line in client.render(self.target, record):
+            for line in report.render(self.target, record):
                 say(f"    {line}")
 
     def _unmatched(self) -> str:
@@ -217,12 +216,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        root = client.project_root()
+        root = cdk_cli.project_root()
     except CommandError as error:
         print(f"demo failed: {error}", file=sys.stderr)
         return 1
     state_dir = (args.state_dir or root / ".local-cloud" / "demo").resolve()
-    for name in (client.STATE_FILE, client.PID_FILE, "outputs.json"):
+    for name in (STATE_FILE, PID_FILE, "outputs.json"):
         (state_dir / name).unlink(missing_ok=True)
     demo = Demo(
         root, state_dir, args.api_port or free_port(), args.smtp_port or free_port(), args.region
@@ -263,5 +262,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    tooling.apply_quiet_tooling()
     sys.exit(main())

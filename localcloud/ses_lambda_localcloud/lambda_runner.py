@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from . import runtime
 
 if TYPE_CHECKING:
-    from moto.awslambda.models import LambdaFunction
+    from .moto_ext.moto_internals import LambdaFunction
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +133,7 @@ def _code_dir(cache_dir: Path, fn: LambdaFunction) -> Path:
 
 
 def _logs_backend(fn: LambdaFunction) -> Any:
-    from moto.logs.models import logs_backends
+    from .moto_ext.moto_internals import logs_backends
 
     return logs_backends[fn.account_id][fn.region]
 
@@ -421,7 +421,7 @@ def _deliver(fn: LambdaFunction, target: str, body: str, attributes: dict[str, s
     region = target.split(":")[3] or fn.region
     try:
         if service == "sqs":
-            from moto.sqs.models import sqs_backends
+            from .moto_ext.moto_internals import sqs_backends
 
             queue_name = target.rsplit(":", 1)[-1]
             sqs_attributes = {
@@ -432,11 +432,11 @@ def _deliver(fn: LambdaFunction, target: str, body: str, attributes: dict[str, s
                 queue_name, body, message_attributes=sqs_attributes
             )
         elif service == "sns":
-            from moto.sns.models import sns_backends
+            from .moto_ext.moto_internals import sns_backends
 
             sns_backends[fn.account_id][region].publish(body, arn=target)
         elif service == "lambda":
-            from moto.awslambda.models import lambda_backends
+            from .moto_ext.moto_internals import lambda_backends
 
             other = lambda_backends[fn.account_id][region].get_function(target)
             invoke_in_background(other, json.loads(body))

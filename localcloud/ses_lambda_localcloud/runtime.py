@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import tooling
+
 #: moto's default account; the CDK CLI learns it from STS GetCallerIdentity.
 ACCOUNT_ID = "123456789012"
 DEFAULT_REGION = "us-east-1"
@@ -22,12 +24,8 @@ MAX_MESSAGE_BYTES = 40 * 1024 * 1024
 #: SES accepts at most 50 recipients per message.
 MAX_RECIPIENTS = 50
 
-#: Credentials handed to deployed code and to the CDK CLI; moto accepts any.
-DUMMY_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-}
+#: Credentials handed to deployed code and to the CDK CLI (defined in ``tooling``).
+DUMMY_CREDENTIALS = tooling.DUMMY_CREDENTIALS
 
 
 def default_state_dir() -> Path:

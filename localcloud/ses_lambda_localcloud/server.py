@@ -36,7 +36,7 @@ class LocalCloudApp:
     PREFIX = "/_localcloud/"
 
     def __init__(self, cloud: LocalCloud) -> None:
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+        from .moto_ext.moto_internals import DomainDispatcherApplication, create_backend_app
 
         self.cloud = cloud
         self.moto = DomainDispatcherApplication(create_backend_app)
@@ -157,7 +157,7 @@ class LocalCloud:
         if not port_is_free(self.smtp_port):
             raise PortInUse(f"SMTP port {self.smtp_port} is in use")
         app = LocalCloudApp(self)
-        from moto.moto_server.werkzeug_app import MotoRequestHandler
+        from .moto_ext.moto_internals import MotoRequestHandler
 
         for address in _loopback_addresses():
             try:
@@ -226,7 +226,7 @@ class LocalCloud:
 
     def reset(self) -> None:
         """Forget every resource (moto's reset) and every message record."""
-        from moto.moto_api._internal.models import moto_api_backend
+        from .moto_ext.moto_internals import moto_api_backend
 
         moto_api_backend.reset()
         if self.receiver is not None:

@@ -16,6 +16,8 @@ from typing import Any
 
 from hypothesis import HealthCheck, settings
 
+from ses_lambda_localcloud import tooling
+
 HERE = Path(__file__).resolve().parent
 LAMBDA_SRC = HERE.parent.parent / "lambda_src"
 EMAILS = HERE / "emails"
@@ -28,13 +30,7 @@ MESSAGE_ID = "o3vrnil0e2ic28tr"
 if str(LAMBDA_SRC) not in sys.path:
     sys.path.insert(0, str(LAMBDA_SRC))
 
-for key, value in {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}.items():
-    os.environ[key] = value
+os.environ.update(tooling.DUMMY_CREDENTIALS, AWS_DEFAULT_REGION="us-east-1")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "SesLambdaConstructsTests")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "ses-lambda-handler")
 

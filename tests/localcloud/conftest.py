@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from ses_lambda_localcloud import assembly
-from ses_lambda_localcloud.client import Target
 from ses_lambda_localcloud.server import LocalCloud
+from ses_lambda_localcloud.target import Target
 from tests.infra.lint import assert_cfn_lint_clean
 
 HERE = Path(__file__).resolve().parent

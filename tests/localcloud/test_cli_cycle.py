@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from ses_lambda_localcloud import client, samples
-from ses_lambda_localcloud.client import Target
+from ses_lambda_localcloud import cdk_cli, samples, sender
 from ses_lambda_localcloud.server import LocalCloud
+from ses_lambda_localcloud.target import Target
 
 from .conftest import CDK_APP
 
@@ -21,14 +21,14 @@ RECIPIENT = "support@mail.example.com"
 
 
 def handler_version(target: Target, bucket: str) -> str:
-    sent = client.send(
+    sent = sender.send(
         target,
         samples.documented_sample(RECIPIENT),
         recipients=[RECIPIENT],
         mail_from=samples.DOCUMENTED_SENDER,
     )
     assert sent.message_id, sent.rejected
-    record = client.wait_for(target, sent.message_id, timeout=60)
+    record = sender.wait_for(target, sent.message_id, timeout=60)
     assert record["status"] == "done", record
     body = (
         target.client("s3")
@@ -51,21 +51,21 @@ def test_bootstrap_deploy_update_destroy_with_the_cdk_cli(
         action()
         timings[name] = round(time.monotonic() - started, 1)
 
-    run("bootstrap", lambda: client.bootstrap(target, root=CDK_APP, echo=lines.append))
+    run("bootstrap", lambda: cdk_cli.bootstrap(target, root=CDK_APP, echo=lines.append))
     run(
         "deploy",
-        lambda: client.deploy(
+        lambda: cdk_cli.deploy(
             target, stack=STACK, root=CDK_APP, app=app, bootstrap_first=False, echo=lines.append
         ),
     )
-    outputs = client.stack_outputs(target, STACK)
+    outputs = cdk_cli.stack_outputs(target, STACK)
     started = time.monotonic()
     assert handler_version(target, outputs["BucketName"]) == "1"
     timings["one mail"] = round(time.monotonic() - started, 2)
 
     run(
         "update",
-        lambda: client.deploy(
+        lambda: cdk_cli.deploy(
             target,
             stack=STACK,
             root=CDK_APP,
@@ -80,7 +80,7 @@ def test_bootstrap_deploy_update_destroy_with_the_cdk_cli(
 
     run(
         "destroy",
-        lambda: client.destroy(
+        lambda: cdk_cli.destroy(
             target,
             stack=STACK,
             root=CDK_APP,

@@ -11,8 +11,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from ses_lambda_localcloud import assembly
-from ses_lambda_localcloud.client import Target
 from ses_lambda_localcloud.server import LocalCloud
+from ses_lambda_localcloud.target import Target
 
 ACCOUNT = "123456789012"
 RULE_ARN = f"arn:aws:ses:us-east-1:{ACCOUNT}:receipt-rule-set/cfn-set:receipt-rule/cfn-rule"

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from ses_lambda_localcloud import cli
-from ses_lambda_localcloud.client import PID_FILE, STATE_FILE, Target
 from ses_lambda_localcloud.server import free_port
+from ses_lambda_localcloud.target import PID_FILE, STATE_FILE, Target
 
 from .conftest import ROOT
 

@@ -8,9 +8,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from ses_lambda_localcloud import assembly, client, samples
-from ses_lambda_localcloud.client import Target
+from ses_lambda_localcloud import assembly, report, samples, sender
 from ses_lambda_localcloud.server import LocalCloud
+from ses_lambda_localcloud.target import Target
 
 from .conftest import synth
 
@@ -28,25 +28,25 @@ def parsed_document(target: Target, bucket: str, message_id: str) -> dict[str, A
 
 def deliver(
     target: Target, message: bytes, recipient: str = RECIPIENT, timeout: float = 30
-) -> tuple[client.SendResult, dict[str, Any]]:
+) -> tuple[sender.SendResult, dict[str, Any]]:
     """Send ``message`` to ``recipient`` over SMTP and wait until the rule set has run."""
-    sent = client.send(target, message, recipients=[recipient], mail_from="janedoe@example.com")
+    sent = sender.send(target, message, recipients=[recipient], mail_from="janedoe@example.com")
     assert sent.message_id, sent.rejected
-    return sent, client.wait_for(target, sent.message_id, timeout=timeout)
+    return sent, sender.wait_for(target, sent.message_id, timeout=timeout)
 
 
 def test_documented_sample_is_stored_and_parsed_by_the_deployed_handler(
     target: Target, mini_stack: assembly.DeployResult
 ) -> None:
     # GIVEN the test app deployed, WHEN the documented sample arrives over SMTP
-    sent = client.send(
+    sent = sender.send(
         target,
         samples.documented_sample(RECIPIENT),
         recipients=[RECIPIENT],
         mail_from=samples.DOCUMENTED_SENDER,
     )
     assert sent.accepted == [RECIPIENT] and sent.message_id
-    record = client.wait_for(target, sent.message_id, timeout=30)
+    record = sender.wait_for(target, sent.message_id, timeout=30)
 
     # THEN the raw message went to S3 first, then the handler parsed it
     assert record["status"] == "done", record
@@ -79,7 +79,7 @@ def test_handler_logs_are_in_cloudwatch_logs(
 ) -> None:
     sent, record = deliver(target, samples.documented_sample(RECIPIENT))
     lambda_action = record["rules"][0]["actions"][1]["detail"]
-    lines = client.log_lines(target, lambda_action["logGroup"], lambda_action["logStream"])
+    lines = report.log_lines(target, lambda_action["logGroup"], lambda_action["logStream"])
     assert lines[0].startswith("START RequestId: ")
     assert any(f"parsed {sent.message_id}" in line for line in lines)
     assert lines[-1].startswith("REPORT RequestId: ")
@@ -88,7 +88,7 @@ def test_handler_logs_are_in_cloudwatch_logs(
 def test_rejected_recipients_get_550_and_are_recorded(
     target: Target, mini_stack: assembly.DeployResult
 ) -> None:
-    sent = client.send(
+    sent = sender.send(
         target,
         samples.documented_sample(RECIPIENT),
         recipients=[RECIPIENT, "nobody@mail.example.com", "someone@unverified.example.net"],
@@ -98,7 +98,7 @@ def test_rejected_recipients_get_550_and_are_recorded(
     assert sent.rejected["nobody@mail.example.com"].startswith("550 5.1.1")
     assert "no enabled rule" in sent.rejected["nobody@mail.example.com"]
     assert "not a verified SES identity" in sent.rejected["someone@unverified.example.net"]
-    rejected = [m for m in client.messages(target) if m["status"] == "rejected"]
+    rejected = [m for m in report.messages(target) if m["status"] == "rejected"]
     assert {r["rejected"][0]["recipient"] for r in rejected} >= {
         "nobody@mail.example.com",
         "someone@unverified.example.net",
@@ -117,7 +117,7 @@ def test_failing_handler_is_retried_and_shown(
     # Event invocations: the first try and Lambda's two retries.
     assert len(detail["attempts"]) == 3
     assert detail["error"]["errorType"] == "RuntimeError"
-    text = "\n".join(client.render(target, record, logs=True, documents=False))
+    text = "\n".join(report.render(target, record, logs=True, documents=False))
     assert "ERROR" in text and "asked to fail" in text
 
 
@@ -181,7 +181,7 @@ def test_demo_app_with_the_reference_handler(
 ) -> None:
     _, record = deliver(target, samples.attachment_sample(RECIPIENT), timeout=60)
     assert record["status"] == "done", record
-    outputs = client.parsed_outputs(target, record)
+    outputs = report.parsed_outputs(target, record)
     documents = [v["json"] for k, v in outputs.items() if k.endswith("/message.json")]
     assert documents, outputs
     assert "Quarterly report" in json.dumps(documents[0])

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from ses_lambda_localcloud import client
-from ses_lambda_localcloud.client import Target
+from ses_lambda_localcloud import sender
 from ses_lambda_localcloud.server import LocalCloud
+from ses_lambda_localcloud.target import Target
 
 from .conftest import FIXTURES, wait_until
 
@@ -121,9 +121,9 @@ class Setup:
             f"{extra_headers}Date: Tue, 1 Oct 2024 09:00:00 +0000\r\n"
             "Message-ID: <m@example.org>\r\n\r\nbody\r\n"
         ).encode()
-        sent = client.send(self.target, message, recipients=[to], mail_from="sender@example.org")
+        sent = sender.send(self.target, message, recipients=[to], mail_from="sender@example.org")
         assert sent.message_id, sent.rejected
-        return client.wait_for(self.target, sent.message_id, timeout=30)
+        return sender.wait_for(self.target, sent.message_id, timeout=30)
 
     def object(self, key: str) -> bytes:
         return bytes(self.aws("s3").get_object(Bucket=BUCKET, Key=key)["Body"].read())
@@ -224,7 +224,7 @@ def test_sns_action_publishes_the_whole_message(rx: Setup, aws: Callable[[str], 
 
 def test_disabled_rules_neither_match_nor_run(rx: Setup, target: Target) -> None:
     rx.rule("off", [rx.s3("off/")], enabled=False)
-    sent = client.send(
+    sent = sender.send(
         target,
         b"Subject: x\r\n\r\nx\r\n",
         recipients=[f"a@{DOMAIN}"],
@@ -330,7 +330,7 @@ def test_rule_quotas_are_enforced(rx: Setup) -> None:
 def test_no_active_rule_set_rejects_everyone(rx: Setup, target: Target) -> None:
     rx.rule("first", [rx.s3("x/")])
     rx.ses.set_active_receipt_rule_set()
-    sent = client.send(
+    sent = sender.send(
         target,
         b"Subject: x\r\n\r\nx\r\n",
         recipients=[f"a@{DOMAIN}"],

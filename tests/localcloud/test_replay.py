@@ -6,7 +6,7 @@ import json
 
 from ses_lambda_constructs.replay import replay
 from ses_lambda_localcloud import assembly
-from ses_lambda_localcloud.client import Target
+from ses_lambda_localcloud.target import Target
 from tests.localcloud.conftest import FIXTURES, ROOT, wait_until
 
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from ses_lambda_localcloud import client, runtime
-from ses_lambda_localcloud.client import Target
+from ses_lambda_localcloud import report, runtime, sender
 from ses_lambda_localcloud.server import LocalCloud
+from ses_lambda_localcloud.target import Target
 
 from .conftest import SMTP_TIMEOUT, wait_until
 
@@ -37,7 +37,7 @@ def receiving(fresh: LocalCloud, aws: Callable[[str], Any], target: Target) -> I
     yield target
     assert time.monotonic() - started < BOUND, "an abuse case took too long"
     # The receiver still works for a well-behaved client.
-    sent = client.send(
+    sent = sender.send(
         target,
         b"Subject: ok\r\n\r\nok\r\n",
         recipients=[f"ok@{DOMAIN}"],
@@ -82,7 +82,7 @@ def test_oversized_data_is_refused_with_552_and_nothing_is_stored(receiving: Tar
         runtime.MAX_MESSAGE_BYTES // 1000 + 10
     )
     assert len(body) > runtime.MAX_MESSAGE_BYTES
-    before = len(client.messages(receiving))
+    before = len(report.messages(receiving))
     with smtplib.SMTP("localhost", receiving.smtp_port, timeout=BOUND) as smtp:
         smtp.ehlo()
         smtp.mail("big@example.org")
@@ -91,7 +91,7 @@ def test_oversized_data_is_refused_with_552_and_nothing_is_stored(receiving: Tar
         assert code == 552
         assert b"5.3.4" in reply and b"SES limit" in reply
         assert smtp.noop()[0] == 250  # the session goes on
-    assert len(client.messages(receiving)) == before
+    assert len(report.messages(receiving)) == before
 
 
 def test_more_than_50_recipients_get_452(receiving: Target) -> None:
@@ -105,7 +105,7 @@ def test_more_than_50_recipients_get_452(receiving: Target) -> None:
         code, reply = smtp.data(b"Subject: many\r\n\r\nhi\r\n")
         assert code == 250
     message_id = reply.decode().split()[-1]
-    record = client.wait_for(receiving, message_id, timeout=10)
+    record = sender.wait_for(receiving, message_id, timeout=10)
     assert len(record["recipients"]) == runtime.MAX_RECIPIENTS
 
 
@@ -152,7 +152,7 @@ def test_a_stalled_client_is_disconnected_with_421(receiving: Target) -> None:
 def test_a_client_stalling_in_data_is_disconnected_and_nothing_is_stored(
     receiving: Target,
 ) -> None:
-    before = len(client.messages(receiving))
+    before = len(report.messages(receiving))
     with raw_connection(receiving) as (sock, reader):
         command(sock, reader, b"EHLO sleepy")
         command(sock, reader, b"MAIL FROM:<slow@example.org>")
@@ -161,7 +161,7 @@ def test_a_client_stalling_in_data_is_disconnected_and_nothing_is_stored(
         sock.sendall(b"Subject: half a message\r\n\r\nand then nothing")
         reply = reader.readline()
     assert reply.startswith(b"421 4.4.2")
-    assert len(client.messages(receiving)) == before
+    assert len(report.messages(receiving)) == before
 
 
 def test_too_many_connections_are_refused_with_421(receiving: Target, cloud: LocalCloud) -> None:

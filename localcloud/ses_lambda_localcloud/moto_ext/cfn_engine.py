@@ -26,12 +26,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from moto.cloudformation import parsing
-from moto.cloudformation.exceptions import ValidationError
-from moto.cloudformation.models import Event, Stack
-from moto.core.common_models import CloudFormationModel
-
-from .cfn_models import CustomResource
+from .cfn import CustomResource
+from .moto_internals import CfnValidationError as ValidationError
+from .moto_internals import CloudFormationModel, Event, Stack
+from .moto_internals import cfn_parsing as parsing
 
 log = logging.getLogger(__name__)
 

@@ -14,18 +14,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from moto.awslambda.models import lambda_backends
-from moto.s3.models import s3_backends
-from moto.ses.exceptions import (
+from ..policy import Decision, Request, evaluate
+from .moto_internals import (
     InvalidLambdaFunctionException,
     InvalidS3ConfigurationException,
     InvalidSnsTopicException,
+    SESBackend,
+    SesValidationError,
+    lambda_backends,
+    s3_backends,
+    sns_backends,
 )
-from moto.ses.exceptions import ValidationError as SesValidationError
-from moto.ses.models import SESBackend
-from moto.sns.models import sns_backends
-
-from ..policy import Decision, Request, evaluate
 
 SES_PRINCIPAL = {"Service": "ses.amazonaws.com"}
 SETUP_NOTIFICATION_KEY = "AMAZON_SES_SETUP_NOTIFICATION"

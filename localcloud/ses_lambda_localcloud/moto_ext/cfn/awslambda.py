@@ -1,0 +1,162 @@
+"""``AWS::Lambda::Function`` (moto's model, keeping what its CloudFormation path drops),
+``AWS::Lambda::Permission`` (removable again) and ``AWS::Lambda::EventInvokeConfig``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..moto_internals import LambdaFunction, lambda_backends
+from .base import LocalModel, generated_name, properties, replacing
+
+
+def lambda_backend(account_id: str, region_name: str) -> Any:
+    return lambda_backends[account_id][region_name]
+
+
+class LocalLambdaFunction(LambdaFunction):
+    """Moto's function model, keeping the properties its CloudFormation path drops."""
+
+    KEPT = ("LoggingConfig", "DeadLetterConfig", "Architectures", "Layers", "TracingConfig")
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> LambdaFunction:
+        fn = super().create_from_cloudformation_json(
+            resource_name, cloudformation_json, account_id, region_name, **kwargs
+        )
+        _keep_function_properties(fn, properties(cloudformation_json))
+        return fn
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls,
+        original_resource: LambdaFunction,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> LambdaFunction:
+        props = properties(cloudformation_json)
+        if props.get("FunctionName", original_resource.function_name) != (
+            original_resource.function_name
+        ):
+            return replacing(
+                original_resource,
+                cls.create_from_cloudformation_json(
+                    props["FunctionName"], cloudformation_json, account_id, region_name
+                ),
+            )
+        fn = super().update_from_cloudformation_json(
+            original_resource, new_resource_name, cloudformation_json, account_id, region_name
+        )
+        _keep_function_properties(fn, props)
+        return fn
+
+
+def _keep_function_properties(fn: LambdaFunction, props: dict[str, Any]) -> None:
+    fn.logging_config = props.get("LoggingConfig")  # type: ignore[attr-defined]
+    fn.dead_letter_config = props.get("DeadLetterConfig")  # type: ignore[attr-defined]
+    if "Environment" not in props:
+        fn.environment_vars = {}
+
+
+class LambdaPermission(LocalModel):
+    """``AWS::Lambda::Permission`` whose statement is removed again on delete."""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Lambda::Permission"
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> LambdaPermission:
+        props = properties(cloudformation_json)
+        fn = lambda_backend(account_id, region_name).get_function(props["FunctionName"])
+        statement: dict[str, Any] = {
+            key: props[key]
+            for key in (
+                "Action",
+                "Principal",
+                "SourceAccount",
+                "SourceArn",
+                "EventSourceToken",
+                "PrincipalOrgID",
+                "FunctionUrlAuthType",
+            )
+            if key in props
+        }
+        sid = generated_name(resource_name)
+        statement["StatementId"] = sid
+        fn.policy.add_statement(raw=json.dumps(statement))
+        return cls(sid, account_id, region_name, props)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        try:
+            fn = lambda_backend(account_id, region_name).get_function(self.props["FunctionName"])
+        except Exception:
+            return  # the function is gone, and its policy with it
+        fn.policy.statements = [
+            s for s in fn.policy.statements if s.get("Sid") != self.physical_resource_id
+        ]
+
+
+class EventInvokeConfig(LocalModel):
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Lambda::EventInvokeConfig"
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> EventInvokeConfig:
+        props = properties(cloudformation_json)
+        config = {
+            key: props[key]
+            for key in ("MaximumEventAgeInSeconds", "MaximumRetryAttempts", "DestinationConfig")
+            if key in props
+        }
+        backend = lambda_backend(account_id, region_name)
+        fn = backend.get_function(props["FunctionName"])
+        fn.event_invoke_config = []
+        backend.put_function_event_invoke_config(props["FunctionName"], config)
+        return cls(resource_name, account_id, region_name, props)
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls,
+        original_resource: EventInvokeConfig,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> EventInvokeConfig:
+        original_resource.delete(account_id, region_name)
+        updated = cls.create_from_cloudformation_json(
+            original_resource.physical_resource_id, cloudformation_json, account_id, region_name
+        )
+        return updated
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        try:
+            fn = lambda_backend(account_id, region_name).get_function(self.props["FunctionName"])
+        except Exception:
+            return
+        fn.event_invoke_config = []

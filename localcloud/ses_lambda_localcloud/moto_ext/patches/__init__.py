@@ -1,0 +1,24 @@
+"""Corrections to moto 5.2 behaviours that break the CDK CLI or SES receiving, one module per
+area. Each patch is small and says which moto behaviour it corrects. ``apply()`` is idempotent.
+"""
+
+from __future__ import annotations
+
+from . import awslambda, change_sets, cloudformation, s3, ses
+
+_applied = False
+
+
+def apply() -> None:
+    global _applied
+    if _applied:
+        return
+    cloudformation.apply()
+    change_sets.apply()
+    s3.apply()
+    ses.apply()
+    awslambda.apply()
+    _applied = True
+
+
+__all__ = ["apply"]

@@ -1,0 +1,72 @@
+"""Lambda: the configuration moto drops, and invocations run by the local runner (no Docker)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from ... import lambda_runner
+from ..moto_internals import LambdaFunction
+from .patching import patch
+
+
+def apply() -> None:
+    _patch_lambda()
+
+
+def _header(headers: Any, name: str) -> str | None:
+    """A request header, whatever its case (moto passes HTTP headers or plain dicts)."""
+    for key, value in (headers or {}).items():
+        if key.lower() == name.lower():
+            return str(value)
+    return None
+
+
+def _patch_lambda() -> None:
+    @patch(LambdaFunction, "__init__")
+    def __init__(
+        self: LambdaFunction,
+        account_id: str,
+        spec: dict[str, Any],
+        region: str,
+        version: str | int = 1,
+    ) -> None:
+        __init__.original(self, account_id, spec, region, version)  # type: ignore[attr-defined]
+        # Moto drops these; the runner needs them (log group, dead-letter queue).
+        self.logging_config = spec.get("LoggingConfig")  # type: ignore[attr-defined]
+        self.dead_letter_config = spec.get("DeadLetterConfig")  # type: ignore[attr-defined]
+
+    @patch(LambdaFunction, "update_configuration")
+    def update_configuration(self: LambdaFunction, config_updates: dict[str, Any]) -> Any:
+        for key, attribute in (
+            ("LoggingConfig", "logging_config"),
+            ("DeadLetterConfig", "dead_letter_config"),
+        ):
+            if key in config_updates:
+                setattr(self, attribute, config_updates[key])
+        return update_configuration.original(self, config_updates)  # type: ignore[attr-defined]
+
+    @patch(LambdaFunction, "invoke")
+    def invoke(
+        self: LambdaFunction, body: str | bytes, request_headers: Any, response_headers: Any
+    ) -> bytes:
+        # Moto runs code only in Docker; run it in a subprocess instead (lambda_runner).
+        event = json.loads(body) if body else {}
+        invocation_type = _header(request_headers, "X-Amz-Invocation-Type") or "RequestResponse"
+        if isinstance(request_headers, dict) and not request_headers:
+            # Moto's own deliveries (SNS subscriptions, EventBridge targets) pass no headers;
+            # those services invoke asynchronously.
+            invocation_type = "Event"
+        if invocation_type == "DryRun":
+            return b""
+        if invocation_type == "Event":
+            lambda_runner.invoke_in_background(self, event)
+            return b""
+        result = lambda_runner.invoke(self, event)
+        if not result.ok:
+            response_headers["x-amz-function-error"] = "Unhandled"
+        if _header(request_headers, "X-Amz-Log-Type") == "Tail":
+            tail = "\n".join(result.log_lines).encode("utf-8")[-4096:]
+            response_headers["x-amz-log-result"] = base64.b64encode(tail).decode("ascii")
+        return result.payload

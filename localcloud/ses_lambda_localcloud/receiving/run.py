@@ -1,0 +1,164 @@
+"""One message going through the active rule set: the event parts SES builds (``mail``,
+``receipt``), SNS notifications, bounces, and each matching rule's actions run through the
+dispatch table of ``actions``."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from . import mail as mailmod
+from .actions import ACTIONS, not_emulated
+from .records import ActionRecord, MessageRecord, RuleRecord
+
+if TYPE_CHECKING:
+    from .receiver import Receiver
+
+log = logging.getLogger(__name__)
+
+#: Local only: a header that sets the verdicts, e.g. "X-LocalCloud-Verdicts: spam=FAIL".
+VERDICT_OVERRIDE_HEADER = "X-LocalCloud-Verdicts"
+
+
+class MessageRun:
+    """One message going through the rule set."""
+
+    def __init__(
+        self, receiver: Receiver, record: MessageRecord, message: bytes, moment: datetime
+    ) -> None:
+        self.receiver = receiver
+        self.record = record
+        self.message = message
+        self.moment = moment
+        self.verdicts = verdict_overrides(message)
+
+    @property
+    def account(self) -> str:
+        return self.receiver.account_id
+
+    @property
+    def region(self) -> str:
+        return self.receiver.region
+
+    def source_arn(self, rule: dict[str, Any]) -> str:
+        from ..moto_ext.ses_checks import rule_arn
+
+        return rule_arn(self.region, self.account, self.record.rule_set or "", rule["Name"])
+
+    # the event --------------------------------------------------------------------------
+
+    def receipt(
+        self, rule: dict[str, Any], recipients: list[str], action: dict[str, Any]
+    ) -> dict[str, Any]:
+        scanned = rule.get("ScanEnabled") in (True, "true")
+        verdicts = {
+            # Local: nothing is scanned or authenticated. Scanning on -> PASS (unless overridden
+            # by the X-LocalCloud-Verdicts header); off -> DISABLED. SPF/DKIM/DMARC need DNS
+            # and signatures this machine cannot check -> GRAY.
+            "spamVerdict": "PASS" if scanned else "DISABLED",
+            "virusVerdict": "PASS" if scanned else "DISABLED",
+            "spfVerdict": "GRAY",
+            "dkimVerdict": "GRAY",
+            "dmarcVerdict": "GRAY",
+        }
+        for name in ("spam", "virus", "spf", "dkim", "dmarc"):
+            if name in self.verdicts:
+                verdicts[f"{name}Verdict"] = self.verdicts[name]
+        receipt: dict[str, Any] = {
+            "timestamp": mailmod.iso_timestamp(self.moment),
+            "processingTimeMillis": int((datetime.now(UTC) - self.moment).total_seconds() * 1000),
+            "recipients": recipients,
+            **{key: {"status": value} for key, value in verdicts.items()},
+            "action": action,
+        }
+        if verdicts["dmarcVerdict"] == "FAIL":
+            receipt["dmarcPolicy"] = self.verdicts.get("dmarcPolicy", "none")
+        return receipt
+
+    def mail(self) -> dict[str, Any]:
+        return mailmod.mail_object(
+            self.message,
+            message_id=self.record.message_id,
+            mail_from=self.record.mail_from,
+            moment=self.moment,
+        )
+
+    def notify(
+        self, topic_arn: str | None, receipt: dict[str, Any], content: str | None = None
+    ) -> None:
+        if not topic_arn:
+            return
+        from ..moto_ext.moto_internals import sns_backends
+
+        notification: dict[str, Any] = {
+            "notificationType": "Received",
+            "mail": self.mail(),
+            "receipt": receipt,
+        }
+        if content is not None:
+            notification["content"] = content
+        region = topic_arn.split(":")[3] or self.region
+        sns_backends[self.account][region].publish(
+            json.dumps(notification),
+            arn=topic_arn,
+            subject="Amazon SES Email Receipt Notification",
+        )
+
+    # the rule ---------------------------------------------------------------------------
+
+    def run_rule(self, rule: dict[str, Any], recipients: list[str]) -> str | None:
+        rule_record = RuleRecord(rule=rule["Name"], recipients=recipients)
+        self.record.rules.append(rule_record)
+        for action in rule.get("Actions") or []:
+            kind, body = next(iter(action.items()))
+            handler = ACTIONS.get(kind) or not_emulated(kind)
+            try:
+                outcome, signal = handler(self, rule, recipients, body or {})
+            except Exception as exc:
+                log.exception("%s action of rule %s failed", kind, rule["Name"])
+                outcome, signal = ActionRecord(kind, "failed", {"error": str(exc)}), None
+            rule_record.actions.append(outcome)
+            if signal in ("STOP_RULE", "STOP_RULE_SET"):
+                outcome.detail["disposition"] = signal
+                return str(signal)
+        return None
+
+    def bounce(
+        self, rule: dict[str, Any], code: str, status: str, message: str, sender: str | None = None
+    ) -> dict[str, Any]:
+        bounce = {
+            "messageId": self.record.message_id,
+            "rule": rule["Name"],
+            "to": self.record.mail_from,
+            "sender": sender or f"MAILER-DAEMON@{self.region}.local-cloud",
+            "smtpReplyCode": str(code),
+            "statusCode": status,
+            "message": message,
+            "note": "recorded only: the local cloud sends no bounce mail",
+        }
+        self.receiver.bounces.append(bounce)
+        return bounce
+
+
+def verdict_overrides(message: bytes) -> dict[str, str]:
+    headers = mailmod.raw_headers(message)
+    overrides: dict[str, str] = {}
+    for name, value in headers:
+        if name.lower() != VERDICT_OVERRIDE_HEADER.lower():
+            continue
+        for part in value.replace(",", ";").split(";"):
+            key, _, verdict = part.partition("=")
+            key, verdict = key.strip().lower(), verdict.strip()
+            if key in ("spam", "virus", "spf", "dkim", "dmarc") and verdict.upper() in (
+                "PASS",
+                "FAIL",
+                "GRAY",
+                "PROCESSING_FAILED",
+                "DISABLED",
+            ):
+                overrides[key] = verdict.upper()
+            elif key == "dmarcpolicy":
+                overrides["dmarcPolicy"] = verdict.lower()
+    return overrides

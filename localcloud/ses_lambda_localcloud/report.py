@@ -1,0 +1,130 @@
+"""What ``send`` and ``show`` print: a message's rules and actions, its function's attempts and
+logs, and the objects written for it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .target import Target
+
+
+def messages(target: Target) -> list[dict[str, Any]]:
+    return list(target.local("messages")["messages"])
+
+
+def parsed_outputs(target: Target, record: dict[str, Any]) -> dict[str, Any]:
+    """Objects under any key holding the message id in the buckets its S3 actions wrote to,
+    with the content of JSON documents (the reference handler's message.json)."""
+    s3 = target.client("s3")
+    buckets = {
+        action["detail"]["bucket"]
+        for rule in record.get("rules", [])
+        for action in rule["actions"]
+        if action["type"] == "S3" and "bucket" in action.get("detail", {})
+    }
+    found: dict[str, Any] = {}
+    for bucket in sorted(buckets):
+        paginator = s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=bucket):
+            for item in page.get("Contents") or []:
+                key = item["Key"]
+                if record["message_id"] not in key:
+                    continue
+                entry: dict[str, Any] = {"size": item["Size"]}
+                if key.endswith(".json"):
+                    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+                    try:
+                        entry["json"] = json.loads(body)
+                    except ValueError:
+                        entry["text"] = body.decode("utf-8", "replace")
+                found[f"s3://{bucket}/{key}"] = entry
+    return found
+
+
+def log_lines(target: Target, group: str, stream: str) -> list[str]:
+    logs = target.client("logs")
+    try:
+        events = logs.get_log_events(logGroupName=group, logStreamName=stream, startFromHead=True)[
+            "events"
+        ]
+    except Exception as error:
+        return [f"(logs unavailable: {error})"]
+    return [str(e["message"]) for e in events]
+
+
+def render(
+    target: Target, record: dict[str, Any], *, logs: bool = True, documents: bool = True
+) -> list[str]:
+    lines: list[str] = []
+    if record.get("status") == "rejected":
+        for item in record.get("rejected", []):
+            lines.append(
+                f"REJECTED {item['recipient']} (from {record['mail_from'] or '<>'}): "
+                f"{item['reply']}"
+            )
+        return lines
+    lines.append(
+        f"message {record['message_id']}  [{record['status']}]  from {record['mail_from']}  "
+        f"to {', '.join(record['recipients'])}  {record['size']} bytes"
+    )
+    if record.get("subject") is not None:
+        lines.append(f"  subject: {record['subject']}")
+    lines.append(f"  rule set: {record.get('rule_set')}")
+    if not record.get("rules"):
+        lines.append("  no rule matched")
+    for rule in record.get("rules", []):
+        lines.append(f"  rule {rule['rule']} (recipients {', '.join(rule['recipients'])})")
+        for action in rule["actions"]:
+            detail = action.get("detail", {})
+            lines.append(f"    {action['type']}: {action['status']}" + _action_text(detail))
+            if action["type"] == "Lambda":
+                for attempt in detail.get("attempts", []):
+                    outcome = "ok" if attempt["ok"] else "error"
+                    lines.append(
+                        f"      attempt {attempt['requestId']}: {outcome} in "
+                        f"{attempt['durationMs']} ms"
+                        + (
+                            f" -> {json.dumps(attempt['result'])}"
+                            if attempt["ok"]
+                            else f" -> {json.dumps(attempt['error'])}"
+                        )
+                    )
+                if logs and detail.get("logGroup"):
+                    lines.append(f"      logs {detail['logGroup']} {detail['logStream']}:")
+                    lines += [
+                        f"        {line}"
+                        for line in log_lines(target, detail["logGroup"], detail["logStream"])
+                    ]
+    for note in record.get("notes", []):
+        lines.append(f"  note: {note}")
+    if record.get("error"):
+        lines.append(f"  error: {record['error']}")
+    if documents:
+        outputs = parsed_outputs(target, record)
+        if outputs:
+            lines.append("  objects written:")
+        for location, entry in outputs.items():
+            lines.append(f"    {location} ({entry['size']} bytes)")
+            if "json" in entry:
+                text = json.dumps(entry["json"], indent=2, ensure_ascii=False)
+                lines += [f"      {line}" for line in text.splitlines()]
+    return lines
+
+
+def _action_text(detail: dict[str, Any]) -> str:
+    parts = []
+    if "bucket" in detail:
+        parts.append(f"s3://{detail['bucket']}/{detail['key']}")
+    if "functionArn" in detail:
+        parts.append(f"{detail['functionArn'].rsplit(':', 1)[-1]} ({detail['invocationType']})")
+    if "disposition" in detail:
+        parts.append(f"disposition {detail['disposition']}")
+    if "error" in detail:
+        error = detail["error"]
+        parts.append(f"ERROR {error if isinstance(error, str) else json.dumps(error)}")
+    if "bounce" in detail:
+        parts.append(f"bounce {detail['bounce']['smtpReplyCode']} to {detail['bounce']['to']}")
+    if "note" in detail:
+        parts.append(f"({detail['note']})")
+    return "  " + "  ".join(parts) if parts else ""
