@@ -67,6 +67,14 @@ class _LocalSMTP(SMTP):
             self._counted = False
             super().connection_lost(error)
 
+    def data_received(self, data: bytes) -> None:
+        # aiosmtpd restarts its timer only when a command arrives, so the whole DATA transfer
+        # had to fit in one timeout: a large message on a slow or loaded link was cut off
+        # mid-stream as "idle". Bytes arriving mean the client is not idle.
+        if self._counted:
+            self._reset_timeout()
+        super().data_received(data)
+
     async def push(self, status: Any) -> None:
         # aiosmtpd's own wording for oversized mail does not say what the limit is.
         if status.startswith("552 Error: Too much mail data") or status.startswith(
