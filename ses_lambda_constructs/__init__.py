@@ -37,23 +37,39 @@ _EXPORTS = {
     "ActiveReceiptRuleSet": "rule_set",
     "ReceiptRuleSetActivation": "rule_set",
     "RawMessageStore": "storage",
+    "DEFAULT_EVENT_SOURCE": "event_patterns",
+    "DETAIL_TYPES": "event_patterns",
+    "MailStatus": "event_patterns",
+    "email_event_pattern": "event_patterns",
+    "validate_event_pattern": "event_patterns",
+    "EmailEvents": "events",
+    "EmailSubscription": "subscription",
+    "EmailTarget": "subscription",
+    "ReaderLayer": "reader",
 }
 
 __all__ = [
+    "DEFAULT_EVENT_SOURCE",
     "DEFAULT_RUNTIME",
+    "DETAIL_TYPES",
     "MAX_ACTIONS_PER_RULE",
     "MAX_MESSAGE_BYTES",
     "MAX_RECIPIENTS_PER_RULE",
     "MAX_RULES_PER_RULE_SET",
     "ActiveReceiptRuleSet",
     "DnsRecord",
+    "EmailEvents",
     "EmailReceiver",
     "EmailRoute",
+    "EmailSubscription",
+    "EmailTarget",
     "InvocationFailures",
     "InvokeFunction",
     "LocalPythonBundler",
+    "MailStatus",
     "PythonBundle",
     "RawMessageStore",
+    "ReaderLayer",
     "ReceiptRuleSetActivation",
     "ReceivingDomain",
     "ReferenceHandler",
@@ -62,9 +78,11 @@ __all__ = [
     "ValidationError",
     "Verdict",
     "VerdictGate",
+    "email_event_pattern",
     "inbound_smtp_endpoint",
     "receipt_rule_arn",
     "receiving_regions",
+    "validate_event_pattern",
 ]
 
 
@@ -85,6 +103,14 @@ if TYPE_CHECKING:
     from .actions import InvokeFunction, StoreRawMessage, receipt_rule_arn
     from .bundling import LocalPythonBundler, PythonBundle
     from .domain import DnsRecord, ReceivingDomain, inbound_smtp_endpoint
+    from .event_patterns import (
+        DEFAULT_EVENT_SOURCE,
+        DETAIL_TYPES,
+        MailStatus,
+        email_event_pattern,
+        validate_event_pattern,
+    )
+    from .events import EmailEvents
     from .failures import InvocationFailures
     from .handler_bundle import DEFAULT_RUNTIME
     from .limits import (
@@ -95,9 +121,11 @@ if TYPE_CHECKING:
         ValidationError,
         receiving_regions,
     )
+    from .reader import ReaderLayer
     from .receiver import EmailReceiver, EmailRoute, Route
     from .reference_handler import ReferenceHandler
     from .rule_set import ActiveReceiptRuleSet, ReceiptRuleSetActivation
     from .storage import RawMessageStore
+    from .subscription import EmailSubscription, EmailTarget
     from .verdict_gate import VerdictGate
     from .verdicts import Verdict

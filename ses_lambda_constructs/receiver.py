@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import jsii
 from aws_cdk import Duration, IStableListProducer, Lazy, Names, RemovalPolicy
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_ses as ses
 from aws_cdk import aws_ses_actions as ses_actions
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from .actions import InvokeFunction, StoreRawMessage
 from .domain import ReceivingDomain, check_receiving_region
+from .event_patterns import DEFAULT_EVENT_SOURCE, MailStatus
+from .events import EmailEvents
 from .failures import InvocationFailures
 from .handler_bundle import DEFAULT_RUNTIME
 from .limits import (
@@ -25,11 +31,19 @@ from .limits import (
     ValidationError,
     validate_count,
     validate_name,
+    validate_prefix,
     validate_recipients,
 )
+from .reader import ReaderLayer, grant_read_objects
 from .reference_handler import ReferenceHandler
 from .rule_set import ReceiptRuleSetActivation, fixed_rule_set_name
 from .storage import RawMessageStore
+from .subscription import (
+    MAX_TARGET_EVENT_AGE,
+    MAX_TARGET_RETRY_ATTEMPTS,
+    EmailSubscription,
+    EmailTarget,
+)
 from .verdict_gate import VerdictGate
 from .verdicts import Verdict
 
@@ -151,6 +165,8 @@ class EmailReceiver(Construct):
         max_event_age: Duration = Duration.hours(6),
         alarm_topic: sns.ITopic | None = None,
         verdict_gate: bool = False,
+        event_bus: events.IEventBus | None = None,
+        event_source: str = DEFAULT_EVENT_SOURCE,
     ) -> None:
         """
         :param routes: the receipt rules, in order. More can be added with :meth:`add_route`.
@@ -184,6 +200,9 @@ class EmailReceiver(Construct):
             function stops the rule set for mail failing ``reject_on_verdicts`` before anything
             is stored or processed. Default: ``False`` (the reference handler marks such mail
             as rejected instead).
+        :param event_bus: the bus the reference handler puts one event per message on (see
+            :meth:`subscribe`). Default: a new bus, defined with the reference handler.
+        :param event_source: the events' ``source``. Default: ``ses-lambda-constructs``.
         """
         super().__init__(scope, id)
         check_receiving_region(self)
@@ -253,6 +272,9 @@ class EmailReceiver(Construct):
             "max_event_age": max_event_age,
             "alarm_topic": alarm_topic,
         }
+        self._event_options = {"event_bus": event_bus, "event_source": event_source}
+        self.events: EmailEvents | None = None
+        self._reader_layer: ReaderLayer | None = None
         self.handler: ReferenceHandler | None = None
         self.failures: InvocationFailures | None = None
         self.routes: list[EmailRoute] = []
@@ -292,6 +314,8 @@ class EmailReceiver(Construct):
                 parsed_prefix=str(self._handler_options["parsed_prefix"]),
                 reject_on_verdicts=self._handler_options["reject_on_verdicts"],  # type: ignore[arg-type]
                 runtime=self._handler_options["runtime"],  # type: ignore[arg-type]
+                event_bus=self.email_events().event_bus,
+                event_source=self.email_events().event_source,
             )
             self.failures = InvocationFailures(
                 self,
@@ -341,6 +365,89 @@ class EmailReceiver(Construct):
             self.activation.resource.node.add_dependency(email_route.rule)
         self.routes.append(email_route)
         return email_route
+
+    def email_events(self) -> EmailEvents:
+        """The bus the reference handler announces each message on, defined on first use."""
+        if self.events is None:
+            self.events = EmailEvents(
+                self,
+                "Events",
+                event_bus=self._event_options["event_bus"],  # type: ignore[arg-type]
+                event_source=str(self._event_options["event_source"]),
+                alarm_topic=self._failure_options["alarm_topic"],  # type: ignore[arg-type]
+            )
+        return self.events
+
+    @property
+    def event_bus(self) -> events.IEventBus:
+        """The bus of the received-mail events (defined on first use)."""
+        return self.email_events().event_bus
+
+    def subscribe(
+        self,
+        id: str,
+        target: EmailTarget,
+        *,
+        recipients: Sequence[str] | None = None,
+        senders: Sequence[str] | None = None,
+        subject_prefix: Sequence[str] | None = None,
+        subject_wildcard: Sequence[str] | None = None,
+        statuses: Sequence[MailStatus] | None = None,
+        detail_types: Sequence[str] | None = None,
+        pattern: Mapping[str, Any] | None = None,
+        retry_attempts: int = MAX_TARGET_RETRY_ATTEMPTS,
+        max_event_age: Duration = MAX_TARGET_EVENT_AGE,
+        dead_letter_queue: sqs.IQueue | None = None,
+        rule_name: str | None = None,
+        description: str | None = None,
+        enabled: bool = True,
+    ) -> EmailSubscription:
+        """Deliver the events of the messages matching every filter given to ``target``.
+
+        Filters combine with AND, the values of one filter with OR: ``recipients`` and
+        ``senders`` (``user@example.com``, also ``user+label@``; ``example.com``;
+        ``.example.com``), ``subject_prefix``, ``subject_wildcard``, ``statuses`` (default:
+        processed mail only) or ``detail_types``, and a raw ``pattern`` merged in. The target
+        gets ``retry_attempts`` (default 185) within ``max_event_age`` (default 24 hours), then
+        the subscription's dead-letter queue, alarmed like the handler's failures (the alarm
+        notifies ``alarm_topic``). See :class:`EmailSubscription`.
+        """
+        return self.email_events().subscribe(
+            id,
+            target,
+            recipients=recipients,
+            senders=senders,
+            subject_prefix=subject_prefix,
+            subject_wildcard=subject_wildcard,
+            statuses=statuses,
+            detail_types=detail_types,
+            pattern=pattern,
+            retry_attempts=retry_attempts,
+            max_event_age=max_event_age,
+            dead_letter_queue=dead_letter_queue,
+            rule_name=rule_name,
+            description=description,
+            enabled=enabled,
+        )
+
+    def reader_layer(self) -> lambda_.ILayerVersion:
+        """A layer with the typed reader (``from ses_mail.reader import ReceivedEmail``)."""
+        if self._reader_layer is None:
+            self._reader_layer = ReaderLayer(self, "ReaderLayer")
+        return self._reader_layer.layer
+
+    def grant_read_messages(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Grant reading what the reference handler writes: ``s3:GetObject`` on the parsed
+        prefix only (``message.json`` and the attachments), never the raw messages."""
+        if self.store is None:
+            raise ValidationError(
+                "grant_read_messages needs store_raw_messages=True: the reference handler "
+                "writes the parsed messages into the raw-message bucket"
+            )
+        prefix = validate_prefix(
+            "parsed_prefix", str(self._handler_options["parsed_prefix"]), allow_empty=False
+        )
+        return grant_read_objects(grantee, self.store.bucket, prefix)
 
 
 @jsii.implements(IStableListProducer)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -12,6 +13,7 @@ from constructs import Construct
 
 from .acknowledgments import acknowledge
 from .bundling import python_code
+from .event_patterns import DEFAULT_EVENT_SOURCE
 from .handler_bundle import DEFAULT_RUNTIME, reference_bundle
 from .lambda_role import logging_only_role
 from .limits import (
@@ -58,6 +60,8 @@ class ReferenceHandler(Construct):
         environment: Mapping[str, str] | None = None,
         service_name: str = "ses-lambda-handler",
         metrics_namespace: str = "SesLambdaConstructs",
+        event_bus: events.IEventBus | None = None,
+        event_source: str = DEFAULT_EVENT_SOURCE,
     ) -> None:
         """
         :param store: where SES stored the raw messages; parsed output goes to the same bucket.
@@ -74,6 +78,10 @@ class ReferenceHandler(Construct):
         :param service_name: Powertools service name. Default: ``ses-lambda-handler``.
         :param metrics_namespace: CloudWatch namespace of the metrics.
             Default: ``SesLambdaConstructs``.
+        :param event_bus: put one event per message on this bus (``EVENT_BUS_NAME``), with
+            ``events:PutEvents`` on it only. Default: no events (the receiver always passes one).
+        :param event_source: the events' ``source`` (``EVENT_SOURCE``).
+            Default: ``ses-lambda-constructs``.
         """
         super().__init__(scope, id)
         if runtime.family != lambda_.RuntimeFamily.PYTHON:
@@ -116,9 +124,17 @@ class ReferenceHandler(Construct):
                 "MAX_MESSAGE_BYTES": str(max_message_size),
                 "POWERTOOLS_SERVICE_NAME": service_name,
                 "POWERTOOLS_METRICS_NAMESPACE": metrics_namespace,
+                **(
+                    {"EVENT_BUS_NAME": event_bus.event_bus_arn, "EVENT_SOURCE": event_source}
+                    if event_bus is not None
+                    else {}
+                ),
                 **(environment or {}),
             },
         )
+        self.event_bus = event_bus
+        if event_bus is not None:
+            event_bus.grant_put_events_to(self.function)
         self.log_group = log_group
         store.grant_read_raw(self.function)
         iam.Grant.add_to_principal(

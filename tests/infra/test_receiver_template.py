@@ -150,7 +150,9 @@ def test_bucket_policy_lets_ses_put_under_the_prefix_for_this_rule_only(
 
 
 def test_rule_depends_on_the_permission_and_the_bucket_policy(demo_template: Template) -> None:
-    permission_id, _ = only(demo_template, "AWS::Lambda::Permission")
+    permission_id, _ = only(
+        demo_template, "AWS::Lambda::Permission", {"Principal": "ses.amazonaws.com"}
+    )
     policy_id, _ = only(demo_template, "AWS::S3::BucketPolicy")
     _, rule = only(demo_template, "AWS::SES::ReceiptRule")
     assert set(rule["DependsOn"]) >= {permission_id, policy_id}
@@ -168,7 +170,9 @@ def test_activation_runs_after_the_rules_exist(demo_template: Template) -> None:
 
 def test_activation_provider_may_only_manage_rule_set_activation(demo_template: Template) -> None:
     _provider_id, provider = only(
-        demo_template, "AWS::Lambda::Function", {"Handler": "index.handler"}
+        demo_template,
+        "AWS::Lambda::Function",
+        {"Handler": "index.handler", "Timeout": 120},  # the demo's ticket function has 30 s
     )
     role_id = provider["Properties"]["Role"]["Fn::GetAtt"][0]
     _, policy = only(demo_template, "AWS::IAM::Policy", {"Roles": [{"Ref": role_id}]})
@@ -257,11 +261,22 @@ def test_reference_handler_reads_raw_and_writes_parsed_only(demo_template: Templ
     log_group_id = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
     _, role_policy = only(demo_template, "AWS::IAM::Policy", {"Roles": [{"Ref": role_id}]})
     statements = role_policy["Properties"]["PolicyDocument"]["Statement"]
+    _, invoke_config = only(
+        demo_template, "AWS::Lambda::EventInvokeConfig", {"FunctionName": {"Ref": _function_id}}
+    )
+    failure_queue_id = invoke_config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"][
+        "Fn::GetAtt"
+    ][0]
     assert statements == [
         {
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
             "Effect": "Allow",
             "Resource": {"Fn::GetAtt": [log_group_id, "Arn"]},
+        },
+        {
+            "Action": "events:PutEvents",
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [only(demo_template, "AWS::Events::EventBus")[0], "Arn"]},
         },
         {
             "Action": "s3:GetObject",
@@ -282,7 +297,7 @@ def test_reference_handler_reads_raw_and_writes_parsed_only(demo_template: Templ
         {
             "Action": ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
             "Effect": "Allow",
-            "Resource": {"Fn::GetAtt": [only(demo_template, "AWS::SQS::Queue")[0], "Arn"]},
+            "Resource": {"Fn::GetAtt": [failure_queue_id, "Arn"]},
         },
     ]
     demo_template.resource_count_is("AWS::IAM::ManagedPolicy", 0)

@@ -1,0 +1,111 @@
+"""The bus the received-mail events are put on, and the subscriptions to them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from aws_cdk import Duration
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from .event_patterns import DEFAULT_EVENT_SOURCE, MailStatus
+from .limits import ValidationError, is_unresolved
+from .subscription import (
+    MAX_TARGET_EVENT_AGE,
+    MAX_TARGET_RETRY_ATTEMPTS,
+    EmailSubscription,
+    EmailTarget,
+)
+
+
+class EmailEvents(Construct):
+    """Where the reference handler announces each message, and who listens.
+
+    The handler puts one event per message on :attr:`event_bus` with ``source`` =
+    :attr:`event_source` and a detail-type per outcome (``Email Received``, ``Email Rejected``,
+    ``Email Too Large``, ``Email Unparseable``), after everything the event points to is stored.
+    Delivery is at least once: ``detail.messageId`` is the idempotency key.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        event_bus: events.IEventBus | None = None,
+        event_source: str = DEFAULT_EVENT_SOURCE,
+        alarm_topic: sns.ITopic | None = None,
+    ) -> None:
+        """
+        :param event_bus: a bus of your own (imported or shared). Default: a new custom bus.
+        :param event_source: the events' ``source``. Default: ``ses-lambda-constructs``.
+        :param alarm_topic: SNS topic every subscription's alarm notifies. Default: alarms only.
+        """
+        super().__init__(scope, id)
+        if not is_unresolved(event_source) and (
+            not isinstance(event_source, str) or not event_source.strip()
+        ):
+            raise ValidationError(f"event_source must be a non-empty string; got {event_source!r}")
+        if event_bus is None:
+            event_bus = events.EventBus(
+                self, "Bus", description="ses-lambda-constructs: one event per received message"
+            )
+        self.event_bus: events.IEventBus = event_bus
+        self.event_source = event_source
+        self._alarm_topic = alarm_topic
+        self.subscriptions: list[EmailSubscription] = []
+
+    def grant_put_events(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Grant ``events:PutEvents`` on this bus only."""
+        return self.event_bus.grant_put_events_to(grantee)
+
+    def subscribe(
+        self,
+        id: str,
+        target: EmailTarget,
+        *,
+        recipients: Sequence[str] | None = None,
+        senders: Sequence[str] | None = None,
+        subject_prefix: Sequence[str] | None = None,
+        subject_wildcard: Sequence[str] | None = None,
+        statuses: Sequence[MailStatus] | None = None,
+        detail_types: Sequence[str] | None = None,
+        pattern: Mapping[str, Any] | None = None,
+        retry_attempts: int = MAX_TARGET_RETRY_ATTEMPTS,
+        max_event_age: Duration = MAX_TARGET_EVENT_AGE,
+        dead_letter_queue: sqs.IQueue | None = None,
+        rule_name: str | None = None,
+        description: str | None = None,
+        enabled: bool = True,
+    ) -> EmailSubscription:
+        """Deliver the events matching every filter given to ``target``; see
+        :class:`EmailSubscription` for the props. Default: processed mail to any recipient."""
+        if self.node.try_find_child(id) is not None:
+            raise ValidationError(f"subscribe: the id {id!r} is used twice")
+        subscription = EmailSubscription(
+            self,
+            id,
+            event_bus=self.event_bus,
+            event_source=self.event_source,
+            target=target,
+            recipients=recipients,
+            senders=senders,
+            subject_prefix=subject_prefix,
+            subject_wildcard=subject_wildcard,
+            statuses=statuses,
+            detail_types=detail_types,
+            pattern=pattern,
+            retry_attempts=retry_attempts,
+            max_event_age=max_event_age,
+            dead_letter_queue=dead_letter_queue,
+            alarm_topic=self._alarm_topic,
+            rule_name=rule_name,
+            description=description,
+            enabled=enabled,
+        )
+        self.subscriptions.append(subscription)
+        return subscription

@@ -1,0 +1,324 @@
+"""One subscription to the received-mail events: a rule, its target, a dead-letter queue, an alarm.
+
+In EventBridge the retry policy and the dead-letter queue belong to a rule's *target*
+(``RetryPolicy`` and ``DeadLetterConfig`` of ``PutTargets``,
+https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_Target.html): an event that cannot
+be delivered after the retries, or older than the maximum age, goes to the queue, or is dropped
+without one (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html). So a
+subscription builds its target itself, always with a queue, and alarms on the queue's depth.
+
+EventBridge invokes a Lambda function asynchronously
+(https://docs.aws.amazon.com/lambda/latest/dg/invocation-async.html): the rule's retry policy covers
+delivery to Lambda, and an error *in* the function is retried by Lambda and then sent to the
+function's on-failure destination. For a function target the subscription therefore also makes
+its queue the function's on-failure destination, so both kinds of failure land in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
+
+import jsii
+from aws_cdk import Annotations, Duration, Names, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk.interfaces.aws_events import IRuleRef
+from constructs import Construct
+
+from .acknowledgments import acknowledge
+from .event_patterns import DEFAULT_EVENT_SOURCE, MailStatus, email_event_pattern
+from .limits import ValidationError, is_unresolved
+
+#: EventBridge's RetryPolicy bounds (API_RetryPolicy: MaximumRetryAttempts 0-185,
+#: MaximumEventAgeInSeconds 60-86400), which are also its defaults' upper ends.
+MAX_TARGET_RETRY_ATTEMPTS = 185
+MAX_TARGET_EVENT_AGE = Duration.hours(24)
+#: Lambda's asynchronous-invocation bounds (0-2 retries, 60 s to 6 h).
+FUNCTION_RETRY_ATTEMPTS = 2
+FUNCTION_MAX_EVENT_AGE = Duration.hours(6)
+EVENTS_PRINCIPAL = "events.amazonaws.com"
+
+
+class EmailTarget:
+    """Where a subscription delivers the events; build one with the static methods.
+
+    ``EmailTarget.function(fn)``, ``.queue(queue)``, ``.state_machine(machine)``,
+    ``.topic(topic)``, or ``.of(target)`` for any other ``aws_events`` rule target. The
+    subscription sets the target's retry policy and dead-letter queue itself, so a target passed
+    to :meth:`of` should have neither.
+    """
+
+    def __init__(
+        self, rule_target: events.IRuleTarget, *, function: lambda_.IFunction | None = None
+    ) -> None:
+        self.rule_target = rule_target
+        #: The function invoked, for a function target (its failures go to the same queue).
+        self.invoked_function = function
+
+    @staticmethod
+    def function(function: lambda_.IFunction) -> EmailTarget:
+        """Invoke ``function`` asynchronously with the event as its payload."""
+        return EmailTarget(_FunctionTarget(function), function=function)
+
+    @staticmethod
+    def queue(queue: sqs.IQueue, *, message_group_id: str | None = None) -> EmailTarget:
+        """Send the event to ``queue`` (``message_group_id`` is needed for a FIFO queue)."""
+        return EmailTarget(targets.SqsQueue(queue, message_group_id=message_group_id))
+
+    @staticmethod
+    def state_machine(machine: sfn.IStateMachine, *, role: iam.IRole | None = None) -> EmailTarget:
+        """Start an execution of ``machine`` with the event as input."""
+        return EmailTarget(targets.SfnStateMachine(machine, role=role))
+
+    @staticmethod
+    def topic(topic: sns.ITopic) -> EmailTarget:
+        """Publish the event to ``topic``."""
+        return EmailTarget(targets.SnsTopic(topic))
+
+    @staticmethod
+    def of(rule_target: events.IRuleTarget) -> EmailTarget:
+        """Any other rule target (built without its own retry policy or dead-letter queue)."""
+        return EmailTarget(rule_target)
+
+
+@jsii.implements(events.IRuleTarget)
+class _FunctionTarget:
+    """A Lambda target whose invoke permission carries both confused-deputy conditions.
+
+    (``aws_events_targets.LambdaFunction`` adds one with ``SourceArn`` only.)
+    """
+
+    def __init__(self, function: lambda_.IFunction) -> None:
+        self._function = function
+
+    def bind(self, rule_ref: IRuleRef, id: str | None = None) -> events.RuleTargetConfig:
+        rule = cast(events.Rule, rule_ref)  # the subscription's own rule
+        permission_id = f"AllowEventRule{Names.node_unique_id(self._function.node)}"
+        if rule.node.try_find_child(permission_id) is None:
+            self._function.add_permission(
+                permission_id,
+                scope=rule,  # beside the rule, as the CDK's own target does (no cycles)
+                principal=iam.ServicePrincipal(EVENTS_PRINCIPAL),
+                action="lambda:InvokeFunction",
+                source_arn=rule.rule_arn,
+                source_account=Stack.of(rule).account,
+            )
+        return events.RuleTargetConfig(
+            arn=self._function.function_arn, target_resource=self._function
+        )
+
+
+@jsii.implements(events.IRuleTarget)
+class _WithRetriesAndDeadLetters:
+    """Another target's configuration, with the subscription's retry policy and queue."""
+
+    def __init__(
+        self,
+        inner: events.IRuleTarget,
+        *,
+        queue: sqs.IQueue,
+        retry_attempts: int,
+        max_event_age: Duration,
+    ) -> None:
+        self._inner = inner
+        self._queue = queue
+        self._retry_attempts = retry_attempts
+        self._max_event_age = max_event_age
+
+    def bind(self, rule: IRuleRef, id: str | None = None) -> events.RuleTargetConfig:
+        config = self._inner.bind(rule, id)
+        # A jsii struct keeps its fields in _values; copy them and set the two this owns.
+        values = {**config._values}
+        values["dead_letter_config"] = events.CfnRule.DeadLetterConfigProperty(
+            arn=self._queue.queue_arn
+        )
+        values["retry_policy"] = events.CfnRule.RetryPolicyProperty(
+            maximum_retry_attempts=self._retry_attempts,
+            maximum_event_age_in_seconds=int(self._max_event_age.to_seconds()),
+        )
+        return events.RuleTargetConfig(**values)
+
+
+class EmailSubscription(Construct):
+    """A rule on the mail bus for the events matching the filters, and one target for them.
+
+    - :attr:`rule`: the EventBridge rule, its pattern built by
+      :func:`~ses_lambda_constructs.event_patterns.email_event_pattern` and checked at synth.
+    - :attr:`dead_letter_queue`: events the target could not take after ``retry_attempts``
+      retries or ``max_event_age`` (and, for a function target, events the function failed on
+      after Lambda's retries). A new queue has SSE, SSL enforced, 14-day retention, ``RETAIN``,
+      and a policy letting only this rule send to it (``aws:SourceArn``).
+    - :attr:`alarm`: fires when a message is visible in the queue; with ``alarm_topic`` it
+      notifies the topic.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        event_bus: events.IEventBus,
+        target: EmailTarget,
+        event_source: str = DEFAULT_EVENT_SOURCE,
+        recipients: Sequence[str] | None = None,
+        senders: Sequence[str] | None = None,
+        subject_prefix: Sequence[str] | None = None,
+        subject_wildcard: Sequence[str] | None = None,
+        statuses: Sequence[MailStatus] | None = None,
+        detail_types: Sequence[str] | None = None,
+        pattern: Mapping[str, Any] | None = None,
+        retry_attempts: int = MAX_TARGET_RETRY_ATTEMPTS,
+        max_event_age: Duration = MAX_TARGET_EVENT_AGE,
+        dead_letter_queue: sqs.IQueue | None = None,
+        alarm_topic: sns.ITopic | None = None,
+        rule_name: str | None = None,
+        description: str | None = None,
+        enabled: bool = True,
+    ) -> None:
+        """
+        :param event_bus: the bus the reference handler puts the events on.
+        :param target: where matching events go (:class:`EmailTarget`).
+        :param event_source: the events' ``source``. Default: ``ses-lambda-constructs``.
+        :param recipients: ``user@example.com`` (and its ``+label`` forms), ``example.com``,
+            ``.example.com``. Default: any recipient.
+        :param senders: the envelope sender, in the same forms. Default: any sender.
+        :param subject_prefix: subjects starting with one of these. Default: any subject.
+        :param subject_wildcard: subjects matching one of these wildcards. Default: any subject.
+        :param statuses: outcomes to match. Default: processed mail only (``Email Received``).
+        :param detail_types: detail-types to match, instead of ``statuses``.
+        :param pattern: raw EventBridge pattern merged in, for any other field.
+        :param retry_attempts: EventBridge's retries of a failed delivery, 0-185. Default: 185.
+        :param max_event_age: how long EventBridge retries, 60 s to 24 h. Default: 24 hours.
+        :param dead_letter_queue: a standard queue of your own. Default: a new encrypted queue.
+        :param alarm_topic: SNS topic the alarm notifies. Default: an alarm without actions.
+        :param rule_name: Default: a name generated by CloudFormation.
+        :param description: of the rule. Default: one naming the construct.
+        :param enabled: Default: ``True``.
+        """
+        super().__init__(scope, id)
+        if not is_unresolved(retry_attempts) and not (
+            isinstance(retry_attempts, int) and 0 <= retry_attempts <= MAX_TARGET_RETRY_ATTEMPTS
+        ):
+            raise ValidationError(
+                f"retry_attempts must be between 0 and {MAX_TARGET_RETRY_ATTEMPTS} "
+                f"(EventBridge's retry policy); got {retry_attempts!r}"
+            )
+        age = max_event_age.to_seconds()
+        if not 60 <= age <= MAX_TARGET_EVENT_AGE.to_seconds():
+            raise ValidationError(
+                f"max_event_age must be between 60 seconds and 24 hours (EventBridge's retry "
+                f"policy); got {age!r} seconds"
+            )
+        self.pattern: dict[str, Any] = email_event_pattern(
+            event_source=event_source,
+            recipients=recipients,
+            senders=senders,
+            subject_prefix=subject_prefix,
+            subject_wildcard=subject_wildcard,
+            statuses=statuses,
+            detail_types=detail_types,
+            pattern=pattern,
+        )
+        if dead_letter_queue is None:
+            own_queue = sqs.Queue(
+                self,
+                "DeadLetterQueue",
+                encryption=sqs.QueueEncryption.SQS_MANAGED,
+                enforce_ssl=True,
+                retention_period=Duration.days(14),
+                removal_policy=RemovalPolicy.RETAIN,
+            )
+            acknowledge(
+                own_queue,
+                "AwsSolutions-SQS3",
+                "This queue is itself the dead-letter queue of an EventBridge target; its "
+                "messages are inspected and redriven by an operator.",
+            )
+            dead_letter_queue = own_queue
+        self.dead_letter_queue: sqs.IQueue = dead_letter_queue
+
+        rule = events.Rule(
+            self,
+            "Rule",
+            event_bus=event_bus,
+            rule_name=rule_name,
+            enabled=enabled,
+            description=description or f"Received mail for {self.node.path}",
+            event_pattern=events.EventPattern(source=[event_source]),
+        )
+        # The whole pattern as built (it may hold a top-level "$or", which EventPattern cannot).
+        cfn_rule = rule.node.default_child
+        assert isinstance(cfn_rule, events.CfnRule)
+        cfn_rule.add_property_override("EventPattern", self.pattern)
+        rule.add_target(
+            _WithRetriesAndDeadLetters(
+                target.rule_target,
+                queue=dead_letter_queue,
+                retry_attempts=retry_attempts,
+                max_event_age=max_event_age,
+            )
+        )
+        # The dead-letter queue's statement for EventBridge: this rule only, this account only
+        # (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html#eb-dlq-perms).
+        added = dead_letter_queue.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowRuleDeadLetters",
+                principals=[iam.ServicePrincipal(EVENTS_PRINCIPAL)],
+                actions=["sqs:SendMessage"],
+                resources=[dead_letter_queue.queue_arn],
+                conditions={
+                    "ArnEquals": {"aws:SourceArn": rule.rule_arn},
+                    "StringEquals": {"aws:SourceAccount": Stack.of(self).account},
+                },
+            )
+        )
+        if not added.statement_added:
+            Annotations.of(self).add_warning_v2(
+                "ses-lambda-constructs:importedDeadLetterQueue",
+                "The dead-letter queue is imported, so its policy cannot be set here: allow "
+                "events.amazonaws.com sqs:SendMessage for this rule (aws:SourceArn) or "
+                "undeliverable events are dropped.",
+            )
+        self.rule: events.IRule = rule
+        if target.invoked_function is not None:
+            _send_function_failures(target.invoked_function, dead_letter_queue)
+
+        self.alarm: cloudwatch.IAlarm = cloudwatch.Alarm(
+            self,
+            "DeadLetterAlarm",
+            metric=dead_letter_queue.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(5)
+            ),
+            alarm_description=f"Received-mail events for {self.node.path} could not be delivered",
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        if alarm_topic is not None:
+            self.alarm.add_alarm_action(cloudwatch_actions.SnsAction(alarm_topic))
+
+
+def _send_function_failures(function: lambda_.IFunction, queue: sqs.IQueue) -> None:
+    """Make ``queue`` the on-failure destination of ``function``'s asynchronous invocations.
+
+    A function has one asynchronous-invocation configuration; when it already has one (its
+    owner's, or an earlier subscription's), that one stays and its destination keeps the
+    failures.
+    """
+    if function.node.try_find_child("EventInvokeConfig") is not None:
+        return
+    function.configure_async_invoke(
+        on_failure=destinations.SqsDestination(queue),
+        retry_attempts=FUNCTION_RETRY_ATTEMPTS,
+        max_event_age=FUNCTION_MAX_EVENT_AGE,
+    )
