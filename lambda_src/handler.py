@@ -4,7 +4,8 @@ Lambda handler string: ``handler.lambda_handler``. Configuration comes only from
 variables set by the construct (see ``ses_mail.config`` and docs/handler.md). The work itself is
 done by the pure ``ses_mail`` core; this module does the I/O: it reads the raw MIME from S3 (or
 the SNS ``content``), writes ``<PARSED_PREFIX><messageId>/message.json`` and the attachments
-beside it, logs and emits metrics.
+beside it, puts one event per message on EventBridge when ``EVENT_BUS_NAME`` is set (only
+after everything the event points to is stored), logs and emits metrics.
 
 Outcomes per message (``status`` in message.json):
 
@@ -14,7 +15,11 @@ Outcomes per message (``status`` in message.json):
 - ``too_large`` / ``unparseable``: over ``MAX_MESSAGE_BYTES`` or a parsing limit; retrying cannot
   help, so the outcome is stored and the raw message stays where SES put it.
 
-Anything else (malformed event, raw message missing, S3 write failure) raises a
+Every outcome is also put on the bus as one event (detail-type ``Email Received``, ``Email
+Rejected``, ``Email Too Large`` or ``Email Unparseable``; see docs/handler.md). Delivery is at
+least once: a retried invocation puts the event again, consumers deduplicate on ``messageId``.
+
+Anything else (malformed event, raw message missing, S3 write or PutEvents failure) raises a
 ``ses_mail.SesMailError`` after every record was tried, so Lambda retries an ``Event``
 invocation and its on-failure destination receives the event: no accepted mail is lost silently.
 """
@@ -26,7 +31,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from tempfile import SpooledTemporaryFile
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools.logging import Logger
 from aws_lambda_powertools.metrics import Metrics, MetricUnit
@@ -34,6 +39,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ses_mail import (
     DISPOSITION_CONTINUE,
     DISPOSITION_STOP_RULE_SET,
+    EventPublishError,
     HandlerConfig,
     MessageUnavailableError,
     OutputWriteError,
@@ -43,6 +49,7 @@ from ses_mail import (
     UnparseableMessageError,
     attachment_key,
     build_document,
+    build_entry,
     encode_document,
     message_document_key,
     parse_event,
@@ -51,6 +58,8 @@ from ses_mail import (
 )
 
 if TYPE_CHECKING:
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_events.type_defs import PutEventsRequestEntryTypeDef
     from mypy_boto3_s3 import S3Client
 
 SERVICE_NAME = os.environ.get("POWERTOOLS_SERVICE_NAME") or "ses-lambda-handler"
@@ -86,6 +95,18 @@ def s3_client() -> S3Client:
     return client
 
 
+@cache
+def events_client() -> EventBridgeClient:
+    """The module's one EventBridge client, created on first use (like :func:`s3_client`)."""
+    import boto3
+    from botocore.config import Config
+
+    client: EventBridgeClient = boto3.client(
+        "events", config=Config(retries={"mode": "standard", "max_attempts": 3})
+    )
+    return client
+
+
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -105,6 +126,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         logger.append_keys(message_id=notification.message_id)
         try:
             document = process_notification(notification, config)
+            if config.event_bus is not None:
+                publish_event(notification, config, document)
         except Exception as error:
             metrics.add_metric(name="MessagesFailed", unit=MetricUnit.Count, value=1)
             logger.exception(
@@ -159,6 +182,48 @@ def process_notification(notification: SesNotification, config: HandlerConfig) -
             )
             return _store_unparsed(notification, config, raw, error)
         return _parse_and_store(notification, config, body, raw)
+
+
+def publish_event(
+    notification: SesNotification, config: HandlerConfig, document: dict[str, Any]
+) -> None:
+    """Put the event of a stored outcome on ``EVENT_BUS_NAME``; raise if it was not accepted.
+
+    Called only once message.json and every attachment are written, so everything the event
+    points to exists when a consumer receives it.
+    """
+    bus = config.event_bus
+    assert bus is not None
+    key = (
+        message_document_key(config.parsed_prefix, notification.message_id)
+        if config.raw_bucket
+        else None
+    )
+    entry = build_entry(
+        document,
+        event_bus=bus,
+        source=config.event_source,
+        bucket=config.raw_bucket,
+        message_key=key,
+    )
+    context = {"event_bus": bus, "detail_type": entry["DetailType"]}
+    try:
+        response = events_client().put_events(Entries=[cast("PutEventsRequestEntryTypeDef", entry)])
+    except (BotoCoreError, ClientError) as error:
+        metrics.add_metric(name="EventsFailed", unit=MetricUnit.Count, value=1)
+        logger.error("PutEvents call failed", extra={**context, "error": str(error)})
+        raise EventPublishError(notification.message_id, bus, str(error)) from error
+    result = (response.get("Entries") or [{}])[0]
+    if response.get("FailedEntryCount") or "EventId" not in result:
+        # PutEvents answers 200 even when an entry is refused: FailedEntryCount counts them and
+        # the entry carries ErrorCode and ErrorMessage (PutEvents, API reference, Response).
+        code = result.get("ErrorCode", "no EventId")
+        problem = f"{code}: {result.get('ErrorMessage', 'entry not accepted')}"
+        metrics.add_metric(name="EventsFailed", unit=MetricUnit.Count, value=1)
+        logger.error("PutEvents refused the entry", extra={**context, "error": problem})
+        raise EventPublishError(notification.message_id, bus, problem)
+    metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=1)
+    logger.info("event put", extra={**context, "event_id": result["EventId"]})
 
 
 def _parse_and_store(

@@ -30,6 +30,7 @@ from .document import (
 )
 from .errors import (
     ConfigurationError,
+    EventPublishError,
     InvalidEventError,
     MessageUnavailableError,
     OutputWriteError,
@@ -97,6 +98,7 @@ __all__ = [
     "Address",
     "Attachment",
     "ConfigurationError",
+    "EventPublishError",
     "HandlerConfig",
     "InvalidEventError",
     "MessageHeaders",

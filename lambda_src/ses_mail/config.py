@@ -4,7 +4,8 @@ See docs/architecture.md ("Reference handler") for the contract; the variables a
 
 ``RAW_MESSAGE_BUCKET``, ``RAW_MESSAGE_PREFIX`` (default ``""``), ``PARSED_PREFIX`` (default
 ``parsed/``), ``REJECT_ON_VERDICTS`` (default ``spam,virus``), ``MAX_MESSAGE_BYTES`` (default
-41943040).
+41943040), ``EVENT_BUS_NAME`` (name or ARN of the EventBridge bus; unset: no events are put) and
+``EVENT_SOURCE`` (the events' ``source``, default ``ses-lambda-constructs``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .errors import ConfigurationError
+from .event_detail import DEFAULT_EVENT_SOURCE, MAX_SOURCE_LENGTH
 from .mime import DEFAULT_MAX_MESSAGE_BYTES, ParseLimits
 from .verdicts import VerdictPolicy
 
@@ -28,6 +30,9 @@ class HandlerConfig:
     parsed_prefix: str = "parsed/"
     verdict_policy: VerdictPolicy = field(default_factory=VerdictPolicy)
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    event_bus: str | None = None
+    """``EVENT_BUS_NAME``: where the event of each stored message is put; ``None``: no events."""
+    event_source: str = DEFAULT_EVENT_SOURCE
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> HandlerConfig:
@@ -47,6 +52,8 @@ class HandlerConfig:
             parsed_prefix=parsed_prefix,
             verdict_policy=policy,
             max_message_bytes=_positive_int(environ, "MAX_MESSAGE_BYTES"),
+            event_bus=_event_bus(environ, "EVENT_BUS_NAME"),
+            event_source=_event_source(environ, "EVENT_SOURCE"),
         )
 
     def parse_limits(self) -> ParseLimits:
@@ -80,3 +87,27 @@ def _positive_int(environ: Mapping[str, str], name: str) -> int:
     if number <= 0:
         raise ConfigurationError(name, f"must be positive, got {number}")
     return number
+
+
+def _event_bus(environ: Mapping[str, str], name: str) -> str | None:
+    value = environ.get(name, "").strip()
+    if not value:
+        return None
+    # PutEventsRequestEntry EventBusName: a name or an ARN, at most 1600 characters
+    # (https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEventsRequestEntry.html).
+    if len(value) > 1600 or any(char.isspace() or ord(char) < 32 for char in value):
+        raise ConfigurationError(name, f"{value[:80]!r} is not an event bus name or ARN")
+    return value
+
+
+def _event_source(environ: Mapping[str, str], name: str) -> str:
+    value = environ.get(name, "").strip()
+    if not value:
+        return DEFAULT_EVENT_SOURCE
+    # PutEventsRequestEntry Source: 1 to 256 characters; the "aws." prefix is reserved for AWS
+    # services (same API reference page).
+    if len(value) > MAX_SOURCE_LENGTH:
+        raise ConfigurationError(name, f"longer than {MAX_SOURCE_LENGTH} characters")
+    if value.startswith("aws."):
+        raise ConfigurationError(name, f"{value!r}: the 'aws.' prefix is reserved for AWS")
+    return value

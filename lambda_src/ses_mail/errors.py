@@ -3,7 +3,8 @@
 Every error the handler lets escape is a :class:`SesMailError`. Each one names what was wrong:
 the event field (``InvalidEventError.field``), the environment variable
 (``ConfigurationError.variable``), the S3 location (``MessageUnavailableError.location``,
-``OutputWriteError.location``) or the limit (``UnparseableMessageError.code``).
+``OutputWriteError.location``), the event bus (``EventPublishError.event_bus``) or the limit
+(``UnparseableMessageError.code``).
 """
 
 from __future__ import annotations
@@ -53,6 +54,20 @@ class OutputWriteError(SesMailError):
         self.location = location
         self.problem = problem
         super().__init__(f"could not write output of {message_id!r} to {location}: {problem}")
+
+
+class EventPublishError(SesMailError):
+    """Putting the message's event on EventBridge failed (the call, or its one entry).
+
+    Raised so that the invocation fails: Lambda retries it (rewriting the same S3 keys and
+    putting the event again) and then hands it to the on-failure destination.
+    """
+
+    def __init__(self, message_id: str, event_bus: str, problem: str) -> None:
+        self.message_id = message_id
+        self.event_bus = event_bus
+        self.problem = problem
+        super().__init__(f"event of {message_id!r} not put on bus {event_bus!r}: {problem}")
 
 
 class UnparseableMessageError(SesMailError):

@@ -1,4 +1,4 @@
-"""Handler test set-up: dummy AWS settings, S3 in moto (never a mock of boto3), fixtures."""
+"""Handler test set-up: dummy AWS settings, S3 and EventBridge in moto (never a mock of boto3)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,14 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from handler_support import BUCKET, PARSED_PREFIX, RAW_PREFIX, FakeLambdaContext
+from handler_support import (
+    BUCKET,
+    EVENT_BUS,
+    PARSED_PREFIX,
+    RAW_PREFIX,
+    FakeLambdaContext,
+    MailBus,
+)
 
 
 @pytest.fixture
@@ -52,6 +59,34 @@ def s3(handler_env: Callable[..., None]) -> Iterator[Any]:
         client.create_bucket(Bucket=BUCKET)
         yield client
     handler.s3_client.cache_clear()
+
+
+@pytest.fixture
+def mail_bus(s3: Any, handler_env: Callable[..., None]) -> Iterator[MailBus]:
+    """An EventBridge bus in moto whose rule sends every handler event to an SQS queue, and the
+    handler configured to put its events there (``EVENT_BUS_NAME``)."""
+    import boto3
+    import handler
+
+    handler.events_client.cache_clear()
+    bus = MailBus(
+        events=boto3.client("events", region_name="us-east-1"),
+        sqs=boto3.client("sqs", region_name="us-east-1"),
+    )
+    bus.create()
+    handler_env(EVENT_BUS_NAME=EVENT_BUS)
+    yield bus
+    handler.events_client.cache_clear()
+
+
+@pytest.fixture
+def detail_validator() -> Any:
+    import jsonschema
+    from ses_mail import load_detail_schema
+
+    schema = load_detail_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
 
 
 @pytest.fixture

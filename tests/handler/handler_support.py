@@ -10,7 +10,7 @@ import copy
 import json
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ BUCKET = "ses-mail-test-bucket"
 RAW_PREFIX = "raw/"
 PARSED_PREFIX = "parsed/"
 MESSAGE_ID = "o3vrnil0e2ic28tr"
+EVENT_BUS = "mail-events"
 
 if str(LAMBDA_SRC) not in sys.path:
     sys.path.insert(0, str(LAMBDA_SRC))
@@ -137,3 +138,45 @@ def read_json(s3: Any, key: str) -> dict[str, Any]:
 def all_keys(s3: Any) -> list[str]:
     listing = s3.list_objects_v2(Bucket=BUCKET)
     return sorted(item["Key"] for item in listing.get("Contents", []))
+
+
+@dataclass
+class MailBus:
+    """A bus with one rule (every event of the handler's source) targeting an SQS queue.
+
+    The events are observed the way a subscriber sees them: put by the handler, matched by the
+    rule, delivered by moto's EventBridge to the queue.
+    """
+
+    events: Any
+    sqs: Any
+    queue_url: str = ""
+    seen: list[dict[str, Any]] = field(default_factory=list)
+
+    def create(self, source: str = "ses-lambda-constructs") -> None:
+        self.events.create_event_bus(Name=EVENT_BUS)
+        self.queue_url = self.sqs.create_queue(QueueName="mail-events-subscriber")["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])
+        self.events.put_rule(
+            Name="every-mail-event",
+            EventBusName=EVENT_BUS,
+            EventPattern=json.dumps({"source": [source]}),
+        )
+        self.events.put_targets(
+            Rule="every-mail-event",
+            EventBusName=EVENT_BUS,
+            Targets=[{"Id": "queue", "Arn": arn["Attributes"]["QueueArn"]}],
+        )
+
+    def received(self) -> list[dict[str, Any]]:
+        """Every event delivered to the queue so far (in arrival order)."""
+        while True:
+            batch = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10)
+            messages = batch.get("Messages", [])
+            if not messages:
+                return self.seen
+            for message in messages:
+                self.seen.append(json.loads(message["Body"]))
+                self.sqs.delete_message(
+                    QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )

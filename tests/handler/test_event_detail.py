@@ -18,22 +18,12 @@ from ses_mail.event_detail import (
     TIME_BYTES,
     build_entry,
     entry_size,
-    load_detail_schema,
 )
 from ses_mail.mime import parse_message
 
 BUS = "mail-events"
 BUCKET = "mail-bucket"
 MESSAGE_KEY = "parsed/o3vrnil0e2ic28tr/message.json"
-
-
-@pytest.fixture(scope="module")
-def detail_validator() -> Any:
-    import jsonschema
-
-    schema = load_detail_schema()
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
 
 
 def processed_document(email: str = "multipart-alternative.eml") -> dict[str, Any]:
