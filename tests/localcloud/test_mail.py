@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from datetime import UTC, datetime
 
+import pytest
+
 from ses_lambda_localcloud import samples
 from ses_lambda_localcloud.receiving import mail
+from ses_lambda_localcloud.receiving.verdicts import LocalVerdicts
 
 from .conftest import FIXTURES
 
@@ -83,13 +88,139 @@ def test_encoded_subject_and_several_recipients() -> None:
     )
     common = result["commonHeaders"]
     assert common["subject"] == "Grüße"
-    assert common["to"] == ["a@example.com", '"B, Person" <b@example.com>'] or common["to"] == [
-        "a@example.com",
-        "B, Person <b@example.com>",
-    ]
+    assert common["from"] == ["Jürgen <j@example.com>"]
+    assert common["to"] == ["a@example.com", '"B, Person" <b@example.com>']
     assert result["destination"] == ["a@example.com", "b@example.com", "c@example.com"]
-    raw_subject = {h["name"]: h["value"] for h in result["headers"]}["Subject"]
-    assert raw_subject == "=?utf-8?b?R3LDvMOfZQ==?="
+    listed = {h["name"]: h["value"] for h in result["headers"]}
+    assert listed["Subject"] == "Grüße"  # mail.headers values are decoded too
+    assert listed["From"] == "Jürgen <j@example.com>"
+
+
+def test_a_captured_notification_encoded_display_name_and_two_to_fields() -> None:
+    # The raw To of a real SES capture and SES's rendering of it: quoted in commonHeaders,
+    # decoded and unquoted in mail.headers; both To fields land in commonHeaders.to.
+    raw = (
+        b"From: sender@example.org\r\n"
+        b"To: =?UTF-8?Q?test=40agilefrontiers=2Ecom?= <test@agilefrontiers.com>\r\n"
+        b"To: second@example.com\r\n"
+        b"Subject: two To fields\r\n\r\nhi\r\n"
+    )
+    result = mail.mail_object(
+        raw, message_id="m", mail_from="sender@example.org", moment=datetime.now(UTC)
+    )
+    assert result["commonHeaders"]["to"] == [
+        '"test@agilefrontiers.com" <test@agilefrontiers.com>',
+        "second@example.com",
+    ]
+    values = [h["value"] for h in result["headers"] if h["name"] == "To"]
+    assert values == ["test@agilefrontiers.com <test@agilefrontiers.com>", "second@example.com"]
+    assert result["destination"] == ["test@agilefrontiers.com", "second@example.com"]
+
+
+@pytest.mark.parametrize(
+    ("name", "written"),
+    [
+        ("Jane Doe", "Jane Doe"),
+        ("Doe, John", '"Doe, John"'),
+        ("test@agilefrontiers.com", '"test@agilefrontiers.com"'),
+        ("J. R. Hartley", '"J. R. Hartley"'),
+        ('Say "hi"', '"Say \\"hi\\""'),
+        ("back\\slash", '"back\\\\slash"'),
+        ("Jürgen Müller", "Jürgen Müller"),
+        ("O'Brien & Co", "O'Brien & Co"),
+        ("two  spaces", '"two  spaces"'),
+    ],
+)
+def test_display_names_are_quoted_where_rfc_5322_requires(name: str, written: str) -> None:
+    assert mail.quote_display_name(name) == written
+
+
+def test_header_values_are_unfolded_as_ses_lists_them() -> None:
+    # The guide's SNS sample stores "multipart/alternative; \n\tboundary=..." and lists
+    # "multipart/alternative;  boundary=...": each fold reads as one space.
+    raw = (
+        b'Content-Type: multipart/alternative; \r\n\tboundary="b"\r\n'
+        b"X-Long: one\r\n two\r\n\tthree\r\n"
+        b"Subject: =?utf-8?q?caf=C3=A9?=\r\n =?utf-8?q?_au_lait?=\r\n\r\nbody\r\n"
+    )
+    listed = {name: value for name, value in mail.raw_headers(raw)}
+    assert listed["Content-Type"] == 'multipart/alternative;  boundary="b"'
+    assert listed["X-Long"] == "one two three"
+    result = mail.mail_object(raw, message_id="m", mail_from="a@b.c", moment=datetime.now(UTC))
+    values = {h["name"]: h["value"] for h in result["headers"]}
+    assert values["Subject"] == "café au lait"
+    assert result["commonHeaders"]["subject"] == "café au lait"
+
+
+def test_sender_is_a_list_as_in_every_other_address_field() -> None:
+    raw = b"From: a@example.com\r\nSender: Desk <desk@example.com>\r\n\r\nx\r\n"
+    result = mail.mail_object(raw, message_id="m", mail_from="a@b.c", moment=datetime.now(UTC))
+    assert result["commonHeaders"]["sender"] == ["Desk <desk@example.com>"]
+
+
+def test_address_fields_without_an_address_give_no_entry() -> None:
+    raw = b"From: a@example.com junk\r\nTo: <>, b@example.com\r\n\r\nx\r\n"
+    result = mail.mail_object(raw, message_id="m", mail_from="a@b.c", moment=datetime.now(UTC))
+    assert result["commonHeaders"]["from"] == ["a@example.com"]
+    assert result["commonHeaders"]["to"] == ["b@example.com"]
+
+
+def _prepended(scanned: bool, **verdicts: str) -> list[tuple[str, str]]:
+    message = b"From: Jane <jane@example.org>\r\nSubject: s\r\n\r\nbody\r\n\r\n\r\n"
+    block = mail.ses_headers(
+        mail_from="jane@example.org",
+        recipients=["support@example.com"],
+        message_id="abc123",
+        helo="mx.example.org",
+        peer_ip="127.0.0.1",
+        region="us-east-1",
+        moment=datetime(2026, 12, 1, 20, 0, tzinfo=UTC),
+        verdicts=LocalVerdicts(scanned=scanned, **verdicts),
+        message=message,
+    )
+    return mail.raw_headers(block + message)[:-2]  # without the sender's From and Subject
+
+
+def test_ses_prepends_its_fields_in_the_documented_order() -> None:
+    fields = _prepended(True)
+    assert [name for name, _ in fields] == [
+        "Return-Path",
+        "Received",
+        "X-SES-Spam-Verdict",
+        "X-SES-Virus-Verdict",
+        "Received-SPF",
+        "Authentication-Results",
+        "X-SES-RECEIPT",
+        "X-SES-DKIM-SIGNATURE",
+    ]
+    values = dict(fields)
+    assert values["Return-Path"] == "<jane@example.org>"
+    assert values["Received"] == (
+        "from mx.example.org (mx.example.org [127.0.0.1]) by inbound-smtp.us-east-1.amazonaws.com"
+        " with SMTP id abc123 for support@example.com; Tue, 01 Dec 2026 20:00:00 +0000 (UTC)"
+    )
+    assert values["X-SES-Spam-Verdict"] == "PASS"
+    assert values["Received-SPF"].startswith("none (spfCheck: ")
+    assert values["Received-SPF"].endswith(
+        "client-ip=127.0.0.1; envelope-from=jane@example.org; helo=mx.example.org;"
+    )
+    assert values["Authentication-Results"].startswith("amazonses.com; spf=none (spfCheck:")
+    assert values["Authentication-Results"].endswith(
+        "dkim=none header.i=@example.org; dmarc=none header.from=example.org;"
+    )
+    # bh= is the real body hash: simple canonicalization drops the trailing empty lines
+    digest = base64.b64encode(hashlib.sha256(b"body\r\n").digest()).decode()
+    assert f"bh={digest};" in values["X-SES-DKIM-SIGNATURE"]
+
+
+def test_verdict_fields_follow_the_local_verdicts() -> None:
+    names = [name for name, _ in _prepended(False)]
+    assert "X-SES-Spam-Verdict" not in names and "X-SES-Virus-Verdict" not in names
+    values = dict(_prepended(True, spam="FAIL", spf="PASS", dkim="FAIL", dmarc="FAIL"))
+    assert values["X-SES-Spam-Verdict"] == "FAIL"
+    assert values["Received-SPF"].startswith("pass ")
+    assert " dkim=fail " in values["Authentication-Results"]
+    assert " dmarc=fail " in values["Authentication-Results"]
 
 
 def test_message_ids_are_safe_object_keys() -> None:
