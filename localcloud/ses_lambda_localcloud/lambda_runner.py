@@ -1,53 +1,45 @@
-"""Runs deployed Python Lambda code in a subprocess, without Docker.
+"""Runs deployed Python Lambda code in warm execution environments, without Docker.
 
 Moto's Lambda backend runs code only inside Docker containers. The local cloud replaces that:
 the function's zip (as deployed: the CDK asset in the bootstrap bucket) is unpacked once per
-code SHA-256 into a cache directory and ``sys.executable`` runs a small bootstrap that imports
-the handler and calls it with the event. Like the managed runtime, the function sees only its
-own code and the runtime's ``boto3`` on ``sys.path`` (not this virtualenv), its environment
-variables, ``AWS_LAMBDA_*`` variables, dummy credentials and ``AWS_ENDPOINT_URL`` pointing at the
-local endpoint. Its output becomes a CloudWatch Logs stream in ``/aws/lambda/<name>`` with the
-START/END/REPORT lines Lambda writes.
+code SHA-256, and each invocation runs in an execution environment (``lambda_environments``): a
+long-lived worker process of the function version's code and configuration, on the interpreter
+of its declared runtime when this machine has it (``lambda_interpreters``), reused across
+invocations like Lambda's. Like the managed runtime, the function sees only its own code and the
+runtime's ``boto3`` on ``sys.path`` (not this virtualenv), and the environment variables Lambda
+sets, plus ``AWS_ENDPOINT_URL`` pointing at the local endpoint. Its output goes to the
+environment's CloudWatch Logs stream in ``/aws/lambda/<name>`` with the INIT_START/START/END/
+REPORT lines Lambda writes.
 
-Emulated: timeout (the process is killed), errors as ``{"errorType", "errorMessage"}``,
-asynchronous invocation with retries (``EventInvokeConfig.MaximumRetryAttempts``, default 2) and
-the on-failure destination or dead-letter queue (SQS, SNS or Lambda). Not emulated: memory
-limits, concurrency limits, layers, container images, non-Python runtimes, warm starts.
+Emulated: cold and warm starts, timeouts (the environment is killed and replaced), runtime exits,
+errors as ``{"errorType", "errorMessage"}``, reserved concurrency (synchronous invocations beyond
+it are throttled), asynchronous invocation through a queue (``lambda_async``) with Lambda's
+retries, maximum event age, and on-success / on-failure destinations or the dead-letter queue.
+Not emulated: memory limits (the peak is reported), layers, container images, non-Python
+runtimes, provisioned concurrency, SnapStart.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import io
 import json
 import logging
 import os
-import shutil
-import subprocess
-import sys
-import tempfile
-import threading
+import secrets
 import time
 import uuid
-import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import runtime
+from . import lambda_environments, runtime
+from .lambda_environments import Environment, Throttled
 
 if TYPE_CHECKING:
+    import threading
+
     from .moto_ext.moto_internals import LambdaFunction
 
 log = logging.getLogger(__name__)
-
-_BOOTSTRAP = Path(__file__).with_name("_lambda_bootstrap.py")
-#: What the managed Python runtime provides besides the standard library.
-_RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six", "urllib3")
-#: Time allowed for interpreter start-up on top of the function's own timeout.
-_STARTUP_GRACE_SECONDS = 1.0
-_extract_lock = threading.Lock()
 
 
 @dataclass
@@ -64,6 +56,15 @@ class Invocation:
     log_group: str = ""
     log_stream: str = ""
     log_lines: list[str] = field(default_factory=list)
+    #: The environment that ran it, whether this was its first invocation, and its init time.
+    environment_id: str = ""
+    cold_start: bool = False
+    init_duration_ms: float | None = None
+    max_memory_mb: int | None = None
+    #: Which interpreter ran it (``lambda_interpreters.Interpreter.summary``).
+    interpreter: dict[str, Any] | None = None
+    #: Refused because the function's reserved concurrency was in use (Lambda's 429).
+    throttled: bool = False
 
     @property
     def payload(self) -> bytes:
@@ -81,61 +82,14 @@ class Invocation:
             "durationMs": round(self.duration_ms, 1),
             "logGroup": self.log_group,
             "logStream": self.log_stream,
+            "logLines": self.log_lines,
+            "environment": self.environment_id,
+            "coldStart": self.cold_start,
+            "initDurationMs": (
+                None if self.init_duration_ms is None else round(self.init_duration_ms, 1)
+            ),
+            "interpreter": self.interpreter,
         }
-
-
-def _runtime_site(cache_dir: Path) -> Path:
-    """A directory holding only the runtime's own packages (links into this interpreter's)."""
-    site = cache_dir / "runtime-site"
-    marker = site / ".complete"
-    # The links must still resolve (the virtualenv may have moved since they were made).
-    if marker.exists() and (site / "boto3").exists():
-        return site
-    with _extract_lock:
-        if marker.exists() and (site / "boto3").exists():
-            return site
-        site.mkdir(parents=True, exist_ok=True)
-        for stale in site.iterdir():
-            if stale.is_symlink() and not stale.exists():
-                stale.unlink()
-        for name in _RUNTIME_PACKAGES:
-            spec = importlib.util.find_spec(name)
-            if spec is None or spec.origin is None:
-                continue
-            origin = Path(spec.origin)
-            source = origin.parent if origin.name == "__init__.py" else origin
-            target = site / source.name
-            if not target.exists():
-                target.symlink_to(source, target_is_directory=source.is_dir())
-        marker.touch()
-    return site
-
-
-def _code_dir(cache_dir: Path, fn: LambdaFunction) -> Path:
-    """Unpack the function's zip once per code digest."""
-    digest = getattr(fn, "code_digest", None) or "empty"
-    target = cache_dir / "code" / digest
-    if target.exists():
-        return target
-    with _extract_lock:
-        if target.exists():
-            return target
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".unpack-"))
-        try:
-            with zipfile.ZipFile(io.BytesIO(fn.code_bytes)) as archive:
-                archive.extractall(staging)
-            staging.rename(target)
-        except Exception:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-    return target
-
-
-def _logs_backend(fn: LambdaFunction) -> Any:
-    from .moto_ext.moto_internals import logs_backends
-
-    return logs_backends[fn.account_id][fn.region]
 
 
 def log_group_of(fn: LambdaFunction) -> str:
@@ -143,85 +97,42 @@ def log_group_of(fn: LambdaFunction) -> str:
     return str(config.get("LogGroup") or f"/aws/lambda/{fn.function_name}")
 
 
-def _write_logs(fn: LambdaFunction, group: str, stream: str, lines: list[str]) -> None:
-    backend = _logs_backend(fn)
-    backend.ensure_log_group(group)
-    backend.create_log_stream(group, stream)
-    now = int(time.time() * 1000)
-    events = [{"timestamp": now, "message": line} for line in lines] or [
-        {"timestamp": now, "message": ""}
-    ]
-    backend.put_log_events(group, stream, events)
-
-
 def _log_format(fn: LambdaFunction) -> str:
     config = getattr(fn, "logging_config", None) or {}
     return str(config.get("LogFormat") or "Text").upper()
 
 
-def _platform_line(
-    json_logs: bool,
-    kind: str,
-    request_id: str,
-    invocation: Invocation | None = None,
-    memory: int = 128,
-) -> str:
-    """The START/END/REPORT lines Lambda writes, in the function's log format."""
-    duration = invocation.duration_ms if invocation else 0.0
-    billed = max(1, int(duration + 0.999))
-    if json_logs:
-        record: dict[str, Any] = {"requestId": request_id}
-        if kind == "start":
-            record["version"] = "$LATEST"
-        if kind == "report":
-            record["status"] = "success" if invocation and invocation.ok else "error"
-            record["metrics"] = {
-                "durationMs": round(duration, 2),
-                "billedDurationMs": billed,
-                "memorySizeMB": memory,
-            }
-        now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        return json.dumps({"time": now, "type": f"platform.{kind}", "record": record})
-    if kind == "start":
-        return f"START RequestId: {request_id} Version: $LATEST"
-    if kind == "end":
-        return f"END RequestId: {request_id}"
-    return (
-        f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\t"
-        f"Billed Duration: {billed} ms\tMemory Size: {memory} MB"
-    )
+def environment_variables(fn: LambdaFunction) -> dict[str, str]:
+    """The variables an environment starts with: the function's own, then those Lambda sets.
 
-
-def _environment(
-    fn: LambdaFunction, request_id: str, group: str, stream: str, code_dir: Path
-) -> dict[str, str]:
+    https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime
+    (``AWS_LAMBDA_LOG_STREAM_NAME``, ``LAMBDA_TASK_ROOT`` and ``LAMBDA_RUNTIME_DIR`` are set per
+    environment; ``_X_AMZN_TRACE_ID`` per invocation.) The log format and level variables are
+    those of advanced logging controls:
+    https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-advanced.html.
+    The credentials stand in for the execution role's (the local endpoint accepts any).
+    """
     rt = runtime.current()
     env = {str(k): str(v) for k, v in (fn.environment_vars or {}).items()}
     env.update(
         {
-            "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
-            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(fn.timeout),
-            "AWS_LAMBDA_LOG_GROUP_NAME": group,
-            "AWS_LAMBDA_LOG_STREAM_NAME": stream,
-            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
-            "AWS_LAMBDA_LOG_FORMAT": "JSON" if _log_format(fn) == "JSON" else "Text",
-            "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.run_time}",
+            "_HANDLER": fn.handler or "",
             "AWS_REGION": fn.region,
             "AWS_DEFAULT_REGION": fn.region,
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.run_time}",
+            "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
+            "AWS_LAMBDA_FUNCTION_VERSION": str(fn.version),
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_LAMBDA_LOG_GROUP_NAME": log_group_of(fn),
+            "AWS_LAMBDA_LOG_FORMAT": "JSON" if _log_format(fn) == "JSON" else "Text",
+            "TZ": ":UTC",
+            "LANG": "en_US.UTF-8",
+            "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+            # Local: where the AWS SDKs find the local cloud, and no shared config files.
             "AWS_ENDPOINT_URL": rt.endpoint_url,
             "AWS_CONFIG_FILE": os.devnull,
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-            "LAMBDA_TASK_ROOT": str(code_dir),
-            "LAMBDA_RUNTIME_DIR": str(_BOOTSTRAP.parent),
-            "_HANDLER": fn.handler or "",
-            "LOCALCLOUD_REQUEST_ID": request_id,
-            "LOCALCLOUD_FUNCTION_ARN": fn.function_arn,
-            "TZ": ":UTC",
-            "LANG": "en_US.UTF-8",
-            "PYTHONUNBUFFERED": "1",
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         }
     )
     level = (getattr(fn, "logging_config", None) or {}).get("ApplicationLogLevel")
@@ -231,216 +142,252 @@ def _environment(
     return env
 
 
-def invoke(fn: LambdaFunction, event: Any) -> Invocation:
-    """Run the function once, synchronously, and record its log stream."""
-    rt = runtime.current()
-    request_id = str(uuid.uuid4())
-    now = datetime.now(UTC)
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _platform_line(fn: LambdaFunction, kind: str, record: dict[str, Any]) -> str:
+    """The platform lines Lambda writes, in the function's log format.
+
+    https://docs.aws.amazon.com/lambda/latest/dg/telemetry-schema-reference.html (JSON) and
+    https://docs.aws.amazon.com/lambda/latest/dg/python-logging.html (text).
+    """
+    if _log_format(fn) == "JSON":
+        return json.dumps({"time": _now(), "type": f"platform.{kind}", "record": record})
+    if kind == "initStart":
+        return f"INIT_START Runtime Version: {record['runtimeVersion']}"
+    if kind == "start":
+        return f"START RequestId: {record['requestId']} Version: {record['version']}"
+    if kind == "runtimeDone":
+        return f"END RequestId: {record['requestId']}"
+    metrics = record["metrics"]
+    text = (
+        f"REPORT RequestId: {record['requestId']}\tDuration: {metrics['durationMs']:.2f} ms\t"
+        f"Billed Duration: {metrics['billedDurationMs']} ms\t"
+        f"Memory Size: {metrics['memorySizeMB']} MB"
+    )
+    if metrics.get("maxMemoryUsedMB") is not None:
+        text += f"\tMax Memory Used: {metrics['maxMemoryUsedMB']} MB"
+    if metrics.get("initDurationMs") is not None:
+        text += f"\tInit Duration: {metrics['initDurationMs']:.2f} ms"
+    return text
+
+
+def unrunnable(fn: LambdaFunction) -> dict[str, Any] | None:
+    runtime_name = fn.run_time or ""
+    if not runtime_name.startswith("python"):
+        return {
+            "errorType": "LocalCloud.UnsupportedRuntime",
+            "errorMessage": f"runtime {runtime_name or '(none)'} is not emulated locally; "
+            "the local cloud runs Python functions only",
+        }
+    if not getattr(fn, "code_bytes", b""):
+        return {
+            "errorType": "LocalCloud.NoCode",
+            "errorMessage": "the function has no code (its S3 object was missing at deploy time)",
+        }
+    return None
+
+
+def invoke(fn: LambdaFunction, event: Any, *, request_id: str | None = None) -> Invocation:
+    """Run the function once, synchronously, in a free (or new) environment.
+
+    Waits for an environment when the local limit (``Runtime.lambda_concurrency``) is reached;
+    throttled (``Invocation.throttled``) when the function's reserved concurrency is.
+    """
+    request_id = request_id or str(uuid.uuid4())
+    slots = lambda_environments.slots_of(fn)
+    problem = unrunnable(fn)
+    if problem is not None:
+        return _failed(fn, request_id, problem)
+    try:
+        environment = slots.acquire(fn, wait=None)
+    except Throttled:
+        # https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html#API_Invoke_Errors
+        invocation = _failed(
+            fn,
+            request_id,
+            {
+                "errorType": "TooManyRequestsException",
+                "errorMessage": "Rate Exceeded.",
+                "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded",
+            },
+            log=False,
+        )
+        invocation.throttled = True
+        return invocation
+    assert environment is not None
+    try:
+        return run_in(fn, environment, event, request_id)
+    finally:
+        slots.release(environment)
+
+
+def _failed(
+    fn: LambdaFunction, request_id: str, error: dict[str, Any], *, log: bool = True
+) -> Invocation:
+    invocation = Invocation(
+        request_id=request_id,
+        function_name=fn.function_name,
+        function_arn=fn.function_arn,
+        ok=False,
+        error=error,
+        log_group=log_group_of(fn),
+    )
+    if log:
+        stream = f"{datetime.now(UTC):%Y/%m/%d}/[{fn.version}]{uuid.uuid4().hex}"
+        invocation.log_stream = stream
+        invocation.log_lines = [f"[ERROR] {error['errorType']}: {error['errorMessage']}"]
+        _write_logs(fn, invocation.log_group, stream, invocation.log_lines, create=True)
+    return invocation
+
+
+def run_in(fn: LambdaFunction, environment: Environment, event: Any, request_id: str) -> Invocation:
+    """One invocation in an environment the caller holds (``Slots.acquire``)."""
     group = log_group_of(fn)
-    stream = f"{now:%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
     invocation = Invocation(
         request_id=request_id,
         function_name=fn.function_name,
         function_arn=fn.function_arn,
         ok=False,
         log_group=group,
-        log_stream=stream,
+        log_stream=environment.log_stream,
+        environment_id=environment.id,
+        interpreter=environment.interpreter.summary(),
     )
-    json_logs = _log_format(fn) == "JSON"
-    lines = [_platform_line(json_logs, "start", request_id)]
-    started = time.monotonic()
+    lines: list[str] = []
+    init_ms: float | None = None
     try:
-        invocation.error, output = _run(fn, event, request_id, group, stream, rt.cache_dir)
+        if environment.init is None:
+            invocation.cold_start = True
+            lines += _init_lines(fn, environment)
+            environment.prepare(fn)
+            started = time.monotonic()
+            init = environment.start(fn, environment_variables(fn))
+            init_ms = (time.monotonic() - started) * 1000
+            invocation.init_duration_ms = init_ms
+            lines += init.lines
+        else:
+            init = environment.init
+        lines.append(_platform_line(fn, "start", {"requestId": request_id, "version": fn.version}))
+        if init.ok:
+            phase = environment.invoke(_request(fn, request_id, event), float(fn.timeout or 3))
+        else:
+            phase = init
+            phase.lines = []
+        lines += phase.lines
+        invocation.duration_ms = phase.duration_ms if init.ok else 0.0
+        if phase.ok:
+            invocation.ok = True
+            invocation.result = phase.message.get("result")
+        else:
+            invocation.error = phase.message
     except Exception as exc:  # a problem of the emulator itself: still visible in the logs
         log.exception("local Lambda runner failed for %s", fn.function_name)
+        environment.kill()
         invocation.error = {"errorType": "LocalCloud.RunnerError", "errorMessage": str(exc)}
-        output = [f"[ERROR] local cloud could not run the function: {exc}"]
-    invocation.duration_ms = (time.monotonic() - started) * 1000
-    if invocation.error is None:
-        invocation.ok = True
-        invocation.result = output.pop()
-    lines.extend(output)
-    lines.append(_platform_line(json_logs, "end", request_id))
-    lines.append(_platform_line(json_logs, "report", request_id, invocation, fn.memory_size))
+        lines.append(f"[ERROR] local cloud could not run the function: {exc}")
+    invocation.max_memory_mb = environment.max_memory_mb()
+    lines.append(_platform_line(fn, "runtimeDone", {"requestId": request_id}))
+    lines.append(_platform_line(fn, "report", _report(fn, invocation, init_ms)))
     invocation.log_lines = lines
     try:
-        _write_logs(fn, group, stream, lines)
+        _write_logs(fn, group, environment.log_stream, lines, create=invocation.cold_start)
     except Exception:
         log.exception("could not write CloudWatch logs for %s", fn.function_name)
     return invocation
 
 
-def _run(
-    fn: LambdaFunction, event: Any, request_id: str, group: str, stream: str, cache_dir: Path
-) -> tuple[dict[str, Any] | None, list[Any]]:
-    """Returns (error or None, output lines [+ result as the last item when successful])."""
-    runtime_name = fn.run_time or ""
-    if not runtime_name.startswith("python"):
-        return (
+def _init_lines(fn: LambdaFunction, environment: Environment) -> list[str]:
+    interpreter = environment.interpreter
+    lines = [
+        _platform_line(
+            fn,
+            "initStart",
             {
-                "errorType": "LocalCloud.UnsupportedRuntime",
-                "errorMessage": f"runtime {runtime_name or '(none)'} is not emulated locally; "
-                "the local cloud runs Python functions only",
+                "initializationType": "on-demand",
+                "phase": "init",
+                # Lambda names its runtime build here; locally, the interpreter that runs.
+                "runtimeVersion": f"python:{interpreter.version} (local {interpreter.path})",
+                "functionName": fn.function_name,
+                "functionVersion": str(fn.version),
             },
-            [f"[ERROR] runtime {runtime_name} is not emulated by the local cloud"],
         )
-    if not getattr(fn, "code_bytes", b""):
-        return (
-            {"errorType": "LocalCloud.NoCode", "errorMessage": "the function has no code"},
-            ["[ERROR] the function has no code (its S3 object was missing at deploy time)"],
-        )
-    code_dir = _code_dir(cache_dir, fn)
-    site = _runtime_site(cache_dir)
-    with tempfile.TemporaryDirectory(prefix="invoke-") as scratch:
-        result_file = Path(scratch) / "result.json"
-        command = [
-            sys.executable,
-            "-I",
-            "-S",
-            str(_BOOTSTRAP),
-            fn.handler or "",
-            str(code_dir),
-            str(site),
-            str(result_file),
-        ]
-        env = _environment(fn, request_id, group, stream, code_dir)
-        env["TMPDIR"] = scratch
-        timeout = float(fn.timeout or 3)
-        try:
-            completed = subprocess.run(
-                command,
-                input=json.dumps(event).encode("utf-8"),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                env=env,
-                cwd=scratch,
-                timeout=timeout + _STARTUP_GRACE_SECONDS,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as expired:
-            output = _lines(expired.stdout or b"")
-            message = f"Task timed out after {timeout:.2f} seconds"
-            output.append(f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%S.%fZ} {request_id} {message}")
-            return {"errorType": "Sandbox.Timedout", "errorMessage": message}, output
-        output = _lines(completed.stdout)
-        if not result_file.exists():
-            message = (
-                f"RequestId: {request_id} Error: Runtime exited with error: "
-                f"exit status {completed.returncode}"
-            )
-            output.append(message)
-            return {"errorType": "Runtime.ExitError", "errorMessage": message}, output
-        outcome = json.loads(result_file.read_text(encoding="utf-8"))
-    if not outcome.pop("ok"):
-        return outcome, output
-    return None, [*output, outcome["result"]]
+    ]
+    if interpreter.fallback:
+        lines.append(f"[WARNING] local cloud: {fn.run_time}: {interpreter.fallback}")
+    return lines
 
 
-def _lines(raw: bytes) -> list[str]:
-    return raw.decode("utf-8", errors="replace").splitlines()
+def _request(fn: LambdaFunction, request_id: str, event: Any) -> dict[str, Any]:
+    # https://docs.aws.amazon.com/xray/latest/devguide/xray-concepts.html#xray-concepts-tracingheader
+    root = f"1-{int(time.time()):08x}-{secrets.token_hex(12)}"
+    return {
+        "requestId": request_id,
+        "event": event,
+        "deadline": time.time() + float(fn.timeout or 3),
+        "invokedFunctionArn": fn.function_arn,
+        "traceId": f"Root={root};Parent={secrets.token_hex(8)};Sampled=0",
+    }
 
 
-# --- asynchronous invocation -------------------------------------------------------------
+def _report(fn: LambdaFunction, invocation: Invocation, init_ms: float | None) -> dict[str, Any]:
+    duration = invocation.duration_ms
+    metrics: dict[str, Any] = {
+        "durationMs": round(duration, 2),
+        "billedDurationMs": max(1, int(duration + 0.999)),
+        "memorySizeMB": fn.memory_size,
+        "maxMemoryUsedMB": invocation.max_memory_mb,
+    }
+    if init_ms is not None:
+        metrics["initDurationMs"] = round(init_ms, 2)
+    error_type = (invocation.error or {}).get("errorType")
+    status = "success" if invocation.ok else "error"
+    if error_type == "Sandbox.Timedout":
+        status = "timeout"
+    record: dict[str, Any] = {"requestId": invocation.request_id, "status": status}
+    if error_type and not invocation.ok:
+        record["errorType"] = error_type
+    record["metrics"] = metrics
+    return record
 
 
-def _event_invoke_config(fn: LambdaFunction) -> dict[str, Any]:
-    configs = getattr(fn, "event_invoke_config", None) or []
-    return dict(configs[0].config) if configs else {}
+def _write_logs(
+    fn: LambdaFunction, group: str, stream: str, lines: list[str], *, create: bool
+) -> None:
+    from .moto_ext.moto_internals import logs_backends
+
+    backend = logs_backends[fn.account_id][fn.region]
+    backend.ensure_log_group(group)
+    if create:
+        backend.create_log_stream(group, stream)
+    now = int(time.time() * 1000)
+    events = [{"timestamp": now, "message": line} for line in lines] or [
+        {"timestamp": now, "message": ""}
+    ]
+    backend.put_log_events(group, stream, events)
+
+
+# --- asynchronous invocation (lambda_async) --------------------------------------------------
 
 
 def invoke_async(fn: LambdaFunction, event: Any) -> list[Invocation]:
-    """Invoke like Lambda's Event type: retries on error, then the failure destination.
+    """Invoke like Lambda's Event type and wait for the outcome: every attempt, in order."""
+    from . import lambda_async
 
-    Runs in the caller's thread and returns every attempt; use ``invoke_in_background`` for
-    fire-and-forget.
+    return lambda_async.submit(fn, event).wait()
+
+
+def invoke_in_background(fn: LambdaFunction, event: Any) -> threading.Event:
+    """Queue an Event invocation (retries and destinations included); returns when it is queued.
+
+    The returned event is set when the invocation is finished (its last attempt or expiry).
     """
-    config = _event_invoke_config(fn)
-    retries = int(config.get("MaximumRetryAttempts", 2))
-    attempts: list[Invocation] = []
-    for attempt in range(retries + 1):
-        if attempt:
-            time.sleep(runtime.current().async_retry_delay)
-        attempts.append(invoke(fn, event))
-        if attempts[-1].ok:
-            break
-    last = attempts[-1]
-    destinations = config.get("DestinationConfig") or {}
-    key = "OnSuccess" if last.ok else "OnFailure"
-    target = (destinations.get(key) or {}).get("Destination")
-    if target:
-        _send_destination_record(fn, target, event, attempts)
-    elif not last.ok:
-        dead_letter = (getattr(fn, "dead_letter_config", None) or {}).get("TargetArn")
-        if dead_letter:
-            _send_dead_letter(fn, dead_letter, event, last)
-    return attempts
+    from . import lambda_async
+
+    return lambda_async.submit(fn, event).done
 
 
-def invoke_in_background(fn: LambdaFunction, event: Any) -> threading.Thread:
-    thread = threading.Thread(
-        target=invoke_async, args=(fn, event), name=f"lambda-event-{fn.function_name}", daemon=True
-    )
-    thread.start()
-    return thread
-
-
-def _send_destination_record(
-    fn: LambdaFunction, target: str, event: Any, attempts: list[Invocation]
-) -> None:
-    last = attempts[-1]
-    record: dict[str, Any] = {
-        "version": "1.0",
-        "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "requestContext": {
-            "requestId": last.request_id,
-            "functionArn": f"{fn.function_arn}:$LATEST",
-            "condition": "Success" if last.ok else "RetriesExhausted",
-            "approximateInvokeCount": len(attempts),
-        },
-        "requestPayload": event,
-        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST"},
-        "responsePayload": last.result if last.ok else last.error,
-    }
-    if not last.ok:
-        record["responseContext"]["functionError"] = "Unhandled"
-    _deliver(fn, target, json.dumps(record), attributes={})
-
-
-def _send_dead_letter(fn: LambdaFunction, target: str, event: Any, last: Invocation) -> None:
-    error = last.error or {}
-    attributes = {
-        "RequestID": last.request_id,
-        "ErrorCode": "200",
-        "ErrorMessage": str(error.get("errorMessage", ""))[:1000],
-    }
-    _deliver(fn, target, json.dumps(event), attributes=attributes)
-
-
-def _deliver(fn: LambdaFunction, target: str, body: str, attributes: dict[str, str]) -> None:
-    service = target.split(":")[2]
-    region = target.split(":")[3] or fn.region
-    try:
-        if service == "sqs":
-            from .moto_ext.moto_internals import sqs_backends
-
-            queue_name = target.rsplit(":", 1)[-1]
-            sqs_attributes = {
-                name: {"DataType": "String", "StringValue": value}
-                for name, value in attributes.items()
-            }
-            sqs_backends[fn.account_id][region].send_message(
-                queue_name, body, message_attributes=sqs_attributes
-            )
-        elif service == "sns":
-            from .moto_ext.moto_internals import sns_backends
-
-            sns_backends[fn.account_id][region].publish(body, arn=target)
-        elif service == "lambda":
-            from .moto_ext.moto_internals import lambda_backends
-
-            other = lambda_backends[fn.account_id][region].get_function(target)
-            invoke_in_background(other, json.loads(body))
-        else:
-            log.warning("destination %s of %s is not emulated", target, fn.function_name)
-    except Exception:
-        log.exception("could not deliver to %s for %s", target, fn.function_name)
+def shutdown() -> None:
+    """Shut down every execution environment (the local cloud stops or resets)."""
+    lambda_environments.shutdown_all()

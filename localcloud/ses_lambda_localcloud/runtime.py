@@ -39,6 +39,11 @@ class Runtime:
     state_dir: Path = field(default_factory=default_state_dir)
     #: Pause between retries of a failed asynchronous invocation (AWS waits 1 then 2 minutes).
     async_retry_delay: float = 0.2
+    #: Execution environments one function may run at once without reserved concurrency (a
+    #: local limit: AWS allows the account's unreserved concurrency; see lambda_environments).
+    lambda_concurrency: int = 4
+    #: An idle execution environment is shut down after this long (a local choice).
+    lambda_idle_seconds: float = 600.0
     #: How long a custom resource's function may take to answer CloudFormation.
     custom_resource_timeout: float = 120.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

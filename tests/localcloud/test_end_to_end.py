@@ -79,10 +79,15 @@ def test_handler_logs_are_in_cloudwatch_logs(
 ) -> None:
     sent, record = deliver(target, samples.documented_sample(RECIPIENT))
     lambda_action = record["rules"][0]["actions"][1]["detail"]
+    # The stream is the execution environment's: its invocations one after another.
     lines = report.log_lines(target, lambda_action["logGroup"], lambda_action["logStream"])
-    assert lines[0].startswith("START RequestId: ")
-    assert any(f"parsed {sent.message_id}" in line for line in lines)
-    assert lines[-1].startswith("REPORT RequestId: ")
+    assert lines[0].startswith("INIT_START Runtime Version: ")
+    request_id = lambda_action["attempts"][-1]["requestId"]
+    start = lines.index(f"START RequestId: {request_id} Version: $LATEST")
+    end = next(
+        i for i, line in enumerate(lines) if line.startswith(f"REPORT RequestId: {request_id}")
+    )
+    assert any(f"parsed {sent.message_id}" in line for line in lines[start:end])
 
 
 def test_rejected_recipients_get_550_and_are_recorded(

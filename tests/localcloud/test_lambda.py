@@ -149,7 +149,8 @@ def test_json_log_format(make_function: Callable[..., str], aws: Callable[[str],
             logGroupName="custom-group", logStreamName=stream["logStreamName"]
         )["events"]
     ]
-    assert messages[0]["type"] == "platform.start"
+    # A cold start: the init phase, then the invocation.
+    assert [m.get("type") for m in messages[:2]] == ["platform.initStart", "platform.start"]
     assert any(m.get("level") == "INFO" and "event" in m.get("message", "") for m in messages)
     assert messages[-1]["type"] == "platform.report"
 
