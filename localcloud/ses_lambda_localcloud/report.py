@@ -90,7 +90,11 @@ def render(
                             else f" -> {json.dumps(attempt['error'])}"
                         )
                     )
-                if logs and detail.get("logGroup"):
+                    lines += _environment_text(attempt)
+                    if logs and "logLines" in attempt:
+                        lines.append(f"        logs {attempt['logGroup']} {attempt['logStream']}:")
+                        lines += [f"          {line}" for line in attempt["logLines"]]
+                if logs and detail.get("logGroup") and not detail.get("attempts"):
                     lines.append(f"      logs {detail['logGroup']} {detail['logStream']}:")
                     lines += [
                         f"        {line}"
@@ -110,6 +114,26 @@ def render(
                 text = json.dumps(entry["json"], indent=2, ensure_ascii=False)
                 lines += [f"      {line}" for line in text.splitlines()]
     return lines
+
+
+def _environment_text(attempt: dict[str, Any]) -> list[str]:
+    """Which interpreter ran the attempt (and whether it is a fallback), and if it was a cold
+    start."""
+    interpreter = attempt.get("interpreter") or {}
+    if not interpreter:
+        return []
+    start = (
+        f"cold start, init {attempt['initDurationMs']} ms"
+        if attempt.get("coldStart")
+        else "warm start"
+    )
+    text = (
+        f"        {start} in environment {attempt.get('environment', '')[:8]} on Python "
+        f"{interpreter['version']} ({interpreter['path']})"
+    )
+    if interpreter.get("fallback"):
+        return [text, f"        FALLBACK from {interpreter['runtime']}: {interpreter['fallback']}"]
+    return [text]
 
 
 def _action_text(detail: dict[str, Any]) -> str:

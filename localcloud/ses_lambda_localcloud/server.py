@@ -223,12 +223,18 @@ class LocalCloud:
         if self.receiver is not None:
             self.receiver.stop()
             self.receiver = None
+        from . import lambda_runner
+
+        lambda_runner.shutdown()
 
     def reset(self) -> None:
         """Forget every resource (moto's reset) and every message record."""
         from .moto_ext.moto_internals import moto_api_backend
 
         moto_api_backend.reset()
+        from . import lambda_runner
+
+        lambda_runner.shutdown()  # the functions are gone: so are their environments
         if self.receiver is not None:
             self.receiver.records.clear()
             self.receiver.bounces.clear()

@@ -10,11 +10,13 @@ import io
 import json
 import os
 import sys
+import threading
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import botocore.config
 import pytest
 
 from ses_lambda_constructs.handler_bundle import HANDLER_BUNDLE_PRUNE
@@ -299,6 +301,44 @@ def test_reserved_concurrency_bounds_event_invocations(
     wait_until(collected, timeout=60)
     assert {r["requestContext"]["condition"] for r in records} == {"Success"}
     assert max(r["responsePayload"]["most"] for r in records) == 2
+
+
+def test_synchronous_invocations_beyond_reserved_concurrency_are_throttled(
+    function: Callable[..., str], aws: Callable[[str], Any], target: Any
+) -> None:
+    name = function(timeout=30)
+    aws("lambda").put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
+    invoke(aws, name, {})  # the environment is warm
+    busy = threading.Thread(target=invoke, args=(aws, name, {"action": "sleep", "seconds": 3}))
+    busy.start()
+    try:
+        wait_until(lambda: _busy(name), timeout=20)
+        import boto3
+        from botocore.exceptions import ClientError
+
+        no_retries = boto3.client(
+            "lambda",
+            endpoint_url=target.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=botocore.config.Config(retries={"total_max_attempts": 1}),
+        )
+        with pytest.raises(ClientError) as raised:
+            no_retries.invoke(FunctionName=name, Payload=b"{}")
+        assert raised.value.response["Error"]["Code"] == "TooManyRequestsException"
+        assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+    finally:
+        busy.join()
+
+
+def _busy(name: str) -> bool:
+    from ses_lambda_localcloud import lambda_environments
+
+    return any(
+        fn.function_name == name and slots.busy > 0
+        for fn, slots in list(lambda_environments._slots.items())
+    )
 
 
 @pytest.fixture

@@ -6,14 +6,16 @@ from __future__ import annotations
 import base64
 import io
 import json
+import sys
 import zipfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from ses_lambda_localcloud import sender
+from ses_lambda_localcloud import lambda_interpreters, report, sender
 from ses_lambda_localcloud.server import LocalCloud
 from ses_lambda_localcloud.target import Target
 
@@ -355,3 +357,25 @@ def test_accepted_mail_is_stored_before_the_reply_and_before_processing(tmp_path
     assert stored.startswith(b"Return-Path: <a@example.org>\r\nReceived: from client")
     assert stored.endswith(b"Subject: kept\r\n\r\nbody\r\n")
     assert record.status == "queued" and not record.done.is_set()
+
+
+@pytest.mark.skipif(sys.version_info[:2] == (3, 13), reason="the function's runtime is this one")
+def test_the_report_names_the_interpreter_and_its_fallback(
+    rx: Setup, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # No python3.13 anywhere: the function runs on the local cloud's own interpreter.
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path / "pyenv"))
+    lambda_interpreters.forget()
+    try:
+        rx.rule("r1", [rx.invoke("Event")])
+        record = rx.send()
+    finally:
+        lambda_interpreters.forget()
+    (attempt,) = record["rules"][0]["actions"][0]["detail"]["attempts"]
+    assert attempt["interpreter"]["path"] == sys.executable
+    assert "no python3.13 interpreter here" in attempt["interpreter"]["fallback"]
+    text = "\n".join(report.render(rx.target, record, logs=True, documents=False))
+    assert "cold start, init" in text
+    assert "FALLBACK from python3.13: no python3.13 interpreter here" in text
+    assert "[WARNING] local cloud: python3.13: no python3.13 interpreter here" in text

@@ -25,6 +25,7 @@ if not moto.__version__.startswith(SUPPORTED_MOTO):
     )
 
 # ruff: noqa: E402  (the version check above comes first on purpose)
+from moto.awslambda.exceptions import LambdaClientError
 from moto.awslambda.models import LambdaFunction, lambda_backends
 from moto.cloudformation import parsing as cfn_parsing
 from moto.cloudformation.exceptions import (
@@ -96,6 +97,7 @@ __all__ = [
     "InvalidLambdaFunctionException",
     "InvalidS3ConfigurationException",
     "InvalidSnsTopicException",
+    "LambdaClientError",
     "LambdaFunction",
     "MotoRequestHandler",
     "PermissionResult",

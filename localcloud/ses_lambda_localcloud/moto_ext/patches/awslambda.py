@@ -7,12 +7,27 @@ import json
 from typing import Any
 
 from ... import lambda_runner
-from ..moto_internals import LambdaFunction
+from ..moto_internals import LambdaClientError, LambdaFunction
 from .patching import patch
 
 
 def apply() -> None:
     _patch_lambda()
+
+
+class Throttled(LambdaClientError):
+    """Invoke's 429: the function's reserved concurrency is in use.
+
+    https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html#API_Invoke_Errors
+    """
+
+    code = 429
+
+    def __init__(self, error: dict[str, Any]) -> None:
+        super().__init__("TooManyRequestsException", str(error.get("errorMessage", "")))
+        self.description = json.dumps(
+            {"__type": self.error_type, "message": self.message, "Reason": error.get("Reason")}
+        )
 
 
 def _header(headers: Any, name: str) -> str | None:
@@ -64,6 +79,8 @@ def _patch_lambda() -> None:
             lambda_runner.invoke_in_background(self, event)
             return b""
         result = lambda_runner.invoke(self, event)
+        if result.throttled:
+            raise Throttled(result.error or {})
         if not result.ok:
             response_headers["x-amz-function-error"] = "Unhandled"
         if _header(request_headers, "X-Amz-Log-Type") == "Tail":
