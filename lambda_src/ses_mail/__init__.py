@@ -30,6 +30,7 @@ from .document import (
 )
 from .errors import (
     ConfigurationError,
+    EmailEventError,
     EventPublishError,
     InvalidEventError,
     MessageUnavailableError,
@@ -98,6 +99,7 @@ __all__ = [
     "Address",
     "Attachment",
     "ConfigurationError",
+    "EmailEventError",
     "EventPublishError",
     "HandlerConfig",
     "InvalidEventError",

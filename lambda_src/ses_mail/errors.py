@@ -70,6 +70,15 @@ class EventPublishError(SesMailError):
         super().__init__(f"event of {message_id!r} not put on bus {event_bus!r}: {problem}")
 
 
+class EmailEventError(SesMailError, ValueError):
+    """The event is not a valid email event; ``field`` is the offending JSON path."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"invalid email event: {field}: {problem}")
+
+
 class UnparseableMessageError(SesMailError):
     """The MIME message exceeds a parsing limit, so it is not parsed.
 

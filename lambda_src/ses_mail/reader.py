@@ -31,9 +31,21 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, get_args
+from typing import Any, Literal, Protocol
 
-from .errors import SesMailError
+from .errors import EmailEventError
+from .json_fields import (
+    array,
+    boolean,
+    choice,
+    integer,
+    json_object,
+    literal,
+    optional_literal,
+    optional_string,
+    string,
+    strings,
+)
 
 Status = Literal["processed", "rejected", "too_large", "unparseable"]
 """The outcome: parsed, rejected by a verdict, over MAX_MESSAGE_BYTES, or over a parse limit."""
@@ -49,15 +61,6 @@ DETAIL_TYPE_OF_STATUS: Mapping[Status, DetailType] = {
     "unparseable": "Email Unparseable",
 }
 SUPPORTED_MAJOR_VERSION = "1"
-
-
-class EmailEventError(SesMailError, ValueError):
-    """The event is not a valid email event; ``field`` is the offending JSON path."""
-
-    def __init__(self, field: str, problem: str) -> None:
-        self.field = field
-        self.problem = problem
-        super().__init__(f"invalid email event: {field}: {problem}")
 
 
 class S3Reader(Protocol):
@@ -222,40 +225,40 @@ class ReceivedEmail:
                 event = json.loads(event)
             except ValueError as error:
                 raise EmailEventError("event", f"is not valid JSON ({error})") from None
-        root = _object(event, "event")
-        detail = _object(root.get("detail"), "detail")
-        version = _string(detail, "schemaVersion", "detail")
+        root = json_object(event, "event")
+        detail = json_object(root.get("detail"), "detail")
+        version = string(detail, "schemaVersion", "detail")
         if version.split(".")[0] != SUPPORTED_MAJOR_VERSION:
             raise EmailEventError(
                 "detail.schemaVersion",
                 f"{version!r} is not supported (this reader reads {SUPPORTED_MAJOR_VERSION}.x)",
             )
-        status = _literal(detail, "status", "detail", Status)
-        kind = _literal(root, "detail-type", "event", DetailType)
+        status = literal(detail, "status", "detail", Status)
+        kind = literal(root, "detail-type", "event", DetailType)
         if kind != DETAIL_TYPE_OF_STATUS[status]:
             raise EmailEventError(
                 "detail-type", f"{kind!r} does not match detail.status {status!r}"
             )
         return cls(
             detail_type=kind,
-            source=_string(root, "source", "event"),
-            event_id=_optional_string(root, "id", "event"),
+            source=string(root, "source", "event"),
+            event_id=optional_string(root, "id", "event"),
             schema_version=version,
-            message_id=_string(detail, "messageId", "detail"),
-            received_at=_optional_string(detail, "receivedAt", "detail"),
+            message_id=string(detail, "messageId", "detail"),
+            received_at=optional_string(detail, "receivedAt", "detail"),
             status=status,
-            envelope=_envelope(_object(detail.get("envelope"), "detail.envelope")),
-            verdicts=_verdicts(_object(detail.get("verdicts"), "detail.verdicts")),
-            headers=_headers(_object(detail.get("headers"), "detail.headers")),
+            envelope=_envelope(json_object(detail.get("envelope"), "detail.envelope")),
+            verdicts=_verdicts(json_object(detail.get("verdicts"), "detail.verdicts")),
+            headers=_headers(json_object(detail.get("headers"), "detail.headers")),
             text=_body(detail.get("text"), "detail.text"),
             html=_body(detail.get("html"), "detail.html"),
             attachments=tuple(
-                _attachment(_object(item, f"detail.attachments[{index}]"), index)
-                for index, item in enumerate(_array(detail, "attachments", "detail"))
+                _attachment(json_object(item, f"detail.attachments[{index}]"), index)
+                for index, item in enumerate(array(detail, "attachments", "detail"))
             ),
-            location=_location(_object(detail.get("location"), "detail.location")),
-            truncated=_boolean(detail, "truncated", "detail"),
-            error=_optional_string(detail, "error", "detail"),
+            location=_location(json_object(detail.get("location"), "detail.location")),
+            truncated=boolean(detail, "truncated", "detail"),
+            error=optional_string(detail, "error", "detail"),
         )
 
     @property
@@ -309,9 +312,9 @@ class ReceivedEmail:
 def _envelope(value: Mapping[str, Any]) -> Envelope:
     path = "detail.envelope"
     return Envelope(
-        source=_string(value, "source", path),
-        recipients=_strings(value, "recipients", path),
-        destination=_strings(value, "destination", path),
+        source=string(value, "source", path),
+        recipients=strings(value, "recipients", path),
+        destination=strings(value, "destination", path),
     )
 
 
@@ -321,18 +324,18 @@ def _verdicts(value: Mapping[str, Any]) -> MailVerdicts:
     rejected_by: tuple[VerdictName, ...] = ()
     if rejection is not None:
         rejection_path = f"{path}.rejection"
-        names = _array(_object(rejection, rejection_path), "verdicts", rejection_path)
+        names = array(json_object(rejection, rejection_path), "verdicts", rejection_path)
         rejected_by = tuple(
-            _choice(name, f"{rejection_path}.verdicts[{index}]", VerdictName)
+            choice(name, f"{rejection_path}.verdicts[{index}]", VerdictName)
             for index, name in enumerate(names)
         )
     return MailVerdicts(
-        spam=_optional_literal(value, "spam", path, VerdictStatus),
-        virus=_optional_literal(value, "virus", path, VerdictStatus),
-        spf=_optional_literal(value, "spf", path, VerdictStatus),
-        dkim=_optional_literal(value, "dkim", path, VerdictStatus),
-        dmarc=_optional_literal(value, "dmarc", path, VerdictStatus),
-        dmarc_policy=_optional_string(value, "dmarcPolicy", path),
+        spam=optional_literal(value, "spam", path, VerdictStatus),
+        virus=optional_literal(value, "virus", path, VerdictStatus),
+        spf=optional_literal(value, "spf", path, VerdictStatus),
+        dkim=optional_literal(value, "dkim", path, VerdictStatus),
+        dmarc=optional_literal(value, "dmarc", path, VerdictStatus),
+        dmarc_policy=optional_string(value, "dmarcPolicy", path),
         rejected_by=rejected_by,
     )
 
@@ -344,24 +347,24 @@ def _headers(value: Mapping[str, Any]) -> MailHeaders:
         to=_addresses(value, "to", path),
         cc=_addresses(value, "cc", path),
         reply_to=_addresses(value, "replyTo", path),
-        subject=_optional_string(value, "subject", path),
-        date=_optional_string(value, "date", path),
-        date_iso=_optional_string(value, "dateIso", path),
-        message_id=_optional_string(value, "messageId", path),
-        in_reply_to=_optional_string(value, "inReplyTo", path),
-        references=_strings(value, "references", path),
+        subject=optional_string(value, "subject", path),
+        date=optional_string(value, "date", path),
+        date_iso=optional_string(value, "dateIso", path),
+        message_id=optional_string(value, "messageId", path),
+        in_reply_to=optional_string(value, "inReplyTo", path),
+        references=strings(value, "references", path),
     )
 
 
 def _addresses(container: Mapping[str, Any], key: str, path: str) -> tuple[MailAddress, ...]:
     result = []
-    for index, item in enumerate(_array(container, key, path)):
+    for index, item in enumerate(array(container, key, path)):
         item_path = f"{path}.{key}[{index}]"
-        entry = _object(item, item_path)
+        entry = json_object(item, item_path)
         result.append(
             MailAddress(
-                name=_string(entry, "name", item_path),
-                address=_string(entry, "address", item_path),
+                name=string(entry, "name", item_path),
+                address=string(entry, "address", item_path),
             )
         )
     return tuple(result)
@@ -370,111 +373,30 @@ def _addresses(container: Mapping[str, Any], key: str, path: str) -> tuple[MailA
 def _body(value: object, path: str) -> Body | None:
     if value is None:
         return None
-    body = _object(value, path)
+    body = json_object(value, path)
     return Body(
-        content=_string(body, "content", path),
-        truncated=_boolean(body, "truncated", path),
-        size=_integer(body, "size", path),
+        content=string(body, "content", path),
+        truncated=boolean(body, "truncated", path),
+        size=integer(body, "size", path),
     )
 
 
 def _attachment(value: Mapping[str, Any], position: int) -> AttachmentRef:
     path = f"detail.attachments[{position}]"
     return AttachmentRef(
-        index=_integer(value, "index", path),
-        filename=_optional_string(value, "filename", path),
-        content_type=_string(value, "contentType", path),
-        size=_integer(value, "size", path),
-        sha256=_string(value, "sha256", path),
-        key=_optional_string(value, "key", path),
+        index=integer(value, "index", path),
+        filename=optional_string(value, "filename", path),
+        content_type=string(value, "contentType", path),
+        size=integer(value, "size", path),
+        sha256=string(value, "sha256", path),
+        key=optional_string(value, "key", path),
     )
 
 
 def _location(value: Mapping[str, Any]) -> Location:
     path = "detail.location"
     return Location(
-        bucket=_optional_string(value, "bucket", path),
-        message_key=_optional_string(value, "messageKey", path),
-        raw_key=_optional_string(value, "rawKey", path),
+        bucket=optional_string(value, "bucket", path),
+        message_key=optional_string(value, "messageKey", path),
+        raw_key=optional_string(value, "rawKey", path),
     )
-
-
-def _object(value: object, path: str) -> Mapping[str, Any]:
-    if value is None:
-        raise EmailEventError(path, "missing")
-    if not isinstance(value, Mapping):
-        raise EmailEventError(path, f"must be an object, got {_type_name(value)}")
-    return value
-
-
-def _required(container: Mapping[str, Any], key: str, path: str) -> object:
-    if key not in container:
-        raise EmailEventError(_join(path, key), "missing")
-    return container[key]
-
-
-def _string(container: Mapping[str, Any], key: str, path: str) -> str:
-    value = _required(container, key, path)
-    if not isinstance(value, str):
-        raise EmailEventError(_join(path, key), f"must be a string, got {_type_name(value)}")
-    return value
-
-
-def _optional_string(container: Mapping[str, Any], key: str, path: str) -> str | None:
-    value = container.get(key)
-    if value is None or isinstance(value, str):
-        return value
-    raise EmailEventError(_join(path, key), f"must be a string or null, got {_type_name(value)}")
-
-
-def _boolean(container: Mapping[str, Any], key: str, path: str) -> bool:
-    value = _required(container, key, path)
-    if not isinstance(value, bool):
-        raise EmailEventError(_join(path, key), f"must be true or false, got {_type_name(value)}")
-    return value
-
-
-def _integer(container: Mapping[str, Any], key: str, path: str) -> int:
-    value = _required(container, key, path)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise EmailEventError(_join(path, key), f"must be a non-negative integer, got {value!r}")
-    return value
-
-
-def _array(container: Mapping[str, Any], key: str, path: str) -> list[Any]:
-    value = _required(container, key, path)
-    if not isinstance(value, list):
-        raise EmailEventError(_join(path, key), f"must be an array, got {_type_name(value)}")
-    return value
-
-
-def _strings(container: Mapping[str, Any], key: str, path: str) -> tuple[str, ...]:
-    values = _array(container, key, path)
-    for index, item in enumerate(values):
-        if not isinstance(item, str):
-            raise EmailEventError(f"{_join(path, key)}[{index}]", "must be a string")
-    return tuple(values)
-
-
-def _literal(container: Mapping[str, Any], key: str, path: str, kind: Any) -> Any:
-    return _choice(_required(container, key, path), _join(path, key), kind)
-
-
-def _optional_literal(container: Mapping[str, Any], key: str, path: str, kind: Any) -> Any:
-    value = _required(container, key, path)
-    return None if value is None else _choice(value, _join(path, key), kind)
-
-
-def _choice(value: object, path: str, kind: Any) -> Any:
-    allowed: tuple[str, ...] = get_args(kind)
-    if value not in allowed:
-        raise EmailEventError(path, f"{value!r} is not one of {', '.join(allowed)}")
-    return value
-
-
-def _join(path: str, key: str) -> str:
-    return key if path == "event" else f"{path}.{key}"
-
-
-def _type_name(value: object) -> str:
-    return "null" if value is None else type(value).__name__
