@@ -62,7 +62,7 @@ def s3(handler_env: Callable[..., None]) -> Iterator[Any]:
 
 
 @pytest.fixture
-def mail_bus(s3: Any, handler_env: Callable[..., None]) -> Iterator[MailBus]:
+def mail_bus(s3: Any, handler_env: Callable[..., None], detail_validator: Any) -> Iterator[MailBus]:
     """An EventBridge bus in moto whose rule sends every handler event to an SQS queue, and the
     handler configured to put its events there (``EVENT_BUS_NAME``)."""
     import boto3
@@ -72,6 +72,7 @@ def mail_bus(s3: Any, handler_env: Callable[..., None]) -> Iterator[MailBus]:
     bus = MailBus(
         events=boto3.client("events", region_name="us-east-1"),
         sqs=boto3.client("sqs", region_name="us-east-1"),
+        validator=detail_validator,
     )
     bus.create()
     handler_env(EVENT_BUS_NAME=EVENT_BUS)

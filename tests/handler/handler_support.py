@@ -150,6 +150,8 @@ class MailBus:
 
     events: Any
     sqs: Any
+    validator: Any
+    """Every delivered event's detail is validated against email_event.schema.json."""
     queue_url: str = ""
     seen: list[dict[str, Any]] = field(default_factory=list)
 
@@ -176,7 +178,9 @@ class MailBus:
             if not messages:
                 return self.seen
             for message in messages:
-                self.seen.append(json.loads(message["Body"]))
+                event = json.loads(message["Body"])
+                self.validator.validate(event["detail"])
+                self.seen.append(event)
                 self.sqs.delete_message(
                     QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"]
                 )

@@ -18,6 +18,7 @@ from ses_mail.event_detail import (
     TIME_BYTES,
     build_entry,
     entry_size,
+    load_detail_schema,
 )
 from ses_mail.mime import parse_message
 
@@ -39,8 +40,20 @@ def _processed_document(email: str) -> dict[str, Any]:
     return build_document(notification, raw=raw, parsed=parsed, attachment_keys=keys)
 
 
+@functools.cache
+def _validator() -> Any:
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(load_detail_schema())
+
+
 def entry_of(document: dict[str, Any], limit: int = MAX_ENTRY_BYTES) -> dict[str, Any]:
-    return build_entry(document, event_bus=BUS, bucket=BUCKET, message_key=MESSAGE_KEY, limit=limit)
+    """The entry of ``document``; its detail is checked against the schema, whatever the test."""
+    entry = build_entry(
+        document, event_bus=BUS, bucket=BUCKET, message_key=MESSAGE_KEY, limit=limit
+    )
+    _validator().validate(json.loads(entry["Detail"]))
+    return entry
 
 
 def detail_of(entry: dict[str, Any]) -> dict[str, Any]:

@@ -259,6 +259,20 @@ def test_every_record_puts_its_own_event(s3: Any, mail_bus: MailBus) -> None:
     assert ids == sorted([MESSAGE_ID, "second0message0id"])
 
 
+def test_the_bus_can_be_named_by_its_arn(
+    s3: Any, mail_bus: MailBus, handler_env: Callable[..., None]
+) -> None:
+    # The construct sets EVENT_BUS_NAME to the bus ARN; PutEvents accepts a name or an ARN.
+    arn = mail_bus.events.describe_event_bus(Name=EVENT_BUS)["Arn"]
+    handler_env(EVENT_BUS_NAME=arn)
+    store_raw(s3, email_bytes("plain-7bit.eml"))
+
+    invoke(documented_event())
+
+    (event,) = mail_bus.received()
+    assert event["detail"]["messageId"] == MESSAGE_ID
+
+
 def test_event_source_is_configurable(
     s3: Any, mail_bus: MailBus, handler_env: Callable[..., None]
 ) -> None:
