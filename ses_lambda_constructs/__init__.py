@@ -18,9 +18,12 @@ _EXPORTS = {
     "LocalPythonBundler": "bundling",
     "PythonBundle": "bundling",
     "DnsRecord": "domain",
+    "Domain": "domain",
     "ReceivingDomain": "domain",
     "inbound_smtp_endpoint": "domain",
     "InvocationFailures": "failures",
+    "Forwarder": "forwarding",
+    "ForwardingRoute": "forwarding",
     "DEFAULT_RUNTIME": "handler_bundle",
     "ReferenceHandler": "reference_handler",
     "Verdict": "verdicts",
@@ -58,11 +61,14 @@ __all__ = [
     "MAX_RULES_PER_RULE_SET",
     "ActiveReceiptRuleSet",
     "DnsRecord",
+    "Domain",
     "EmailEvents",
     "EmailReceiver",
     "EmailRoute",
     "EmailSubscription",
     "EmailTarget",
+    "Forwarder",
+    "ForwardingRoute",
     "InvocationFailures",
     "InvokeFunction",
     "LocalPythonBundler",
@@ -102,7 +108,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from .actions import InvokeFunction, StoreRawMessage, receipt_rule_arn
     from .bundling import LocalPythonBundler, PythonBundle
-    from .domain import DnsRecord, ReceivingDomain, inbound_smtp_endpoint
+    from .domain import DnsRecord, Domain, ReceivingDomain, inbound_smtp_endpoint
     from .event_patterns import (
         DEFAULT_EVENT_SOURCE,
         DETAIL_TYPES,
@@ -112,6 +118,7 @@ if TYPE_CHECKING:
     )
     from .events import EmailEvents
     from .failures import InvocationFailures
+    from .forwarding import Forwarder, ForwardingRoute
     from .handler_bundle import DEFAULT_RUNTIME
     from .limits import (
         MAX_ACTIONS_PER_RULE,

@@ -18,6 +18,16 @@ from constructs import Construct
 from .limits import ValidationError, receiving_regions, validate_domain
 
 
+@dataclass(frozen=True, kw_only=True)
+class Domain:
+    """One more domain for :class:`EmailReceiver` ``domains``: verified with its own zone, or
+    with its records exposed as outputs when ``hosted_zone`` is not given."""
+
+    domain_name: str
+    hosted_zone: route53.IPublicHostedZone | None = None
+    mail_from_subdomain: str | None = None
+
+
 @dataclass(frozen=True)
 class DnsRecord:
     """A DNS record the domain needs; ``name`` is fully qualified, without the trailing dot."""

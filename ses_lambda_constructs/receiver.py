@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jsii
-from aws_cdk import Duration, IStableListProducer, Lazy, Names, RemovalPolicy
+from aws_cdk import Duration, IStableListProducer, Lazy, Names, RemovalPolicy, Token
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -20,10 +20,12 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from .actions import InvokeFunction, StoreRawMessage
-from .domain import ReceivingDomain, check_receiving_region
+from .domain import Domain, ReceivingDomain, check_receiving_region
+from .domain_checks import RecipientDomainCheck, receiving_domain_names
 from .event_patterns import DEFAULT_EVENT_SOURCE, MailStatus
 from .events import EmailEvents
 from .failures import InvocationFailures
+from .forwarding import Forwarder, ForwardingRoute, from_address_patterns, identity_for
 from .handler_bundle import DEFAULT_RUNTIME
 from .limits import (
     MAX_ACTIONS_PER_RULE,
@@ -145,8 +147,9 @@ class EmailReceiver(Construct):
         scope: Construct,
         id: str,
         *,
-        routes: Sequence[Route] = (),
+        routes: Sequence[Route | ForwardingRoute] = (),
         domain_name: str | None = None,
+        domains: Sequence[Domain] = (),
         hosted_zone: route53.IPublicHostedZone | None = None,
         mail_from_subdomain: str | None = None,
         rule_set: ses.IReceiptRuleSet | None = None,
@@ -174,6 +177,9 @@ class EmailReceiver(Construct):
             Default: no identity is defined; verify the domain elsewhere.
         :param hosted_zone: public zone for the domain's DKIM and MX records.
             Default: records are exposed as stack outputs.
+        :param domains: more domains to verify for receiving, each with its own zone (or its
+            records as outputs); see also :meth:`add_domain`. Every route's recipients are
+            checked against the receiver's domains at synth time. Default: none.
         :param mail_from_subdomain: custom MAIL FROM label. Default: none.
         :param rule_set: add the rules to this set (imported by name, or an
             :class:`ActiveReceiptRuleSet`). Default: a new rule set is defined.
@@ -206,17 +212,26 @@ class EmailReceiver(Construct):
         """
         super().__init__(scope, id)
         check_receiving_region(self)
+        #: The first domain verified here (``domain_name``, else the first of ``domains``).
         self.domain: ReceivingDomain | None = None
+        #: Every domain verified here, in order.
+        self.domains: list[ReceivingDomain] = []
         if domain_name is not None:
-            self.domain = ReceivingDomain(
-                self,
-                "Domain",
-                domain_name=domain_name,
-                hosted_zone=hosted_zone,
-                mail_from_subdomain=mail_from_subdomain,
+            self.add_domain(
+                domain_name, hosted_zone=hosted_zone, mail_from_subdomain=mail_from_subdomain
             )
         elif hosted_zone is not None or mail_from_subdomain is not None:
             raise ValidationError("hosted_zone and mail_from_subdomain need domain_name")
+        if isinstance(domains, (str, Domain)):
+            raise ValidationError(f"domains must be a list of Domain, got {domains!r}")
+        for extra in domains:
+            self.add_domain(
+                extra.domain_name,
+                hosted_zone=extra.hosted_zone,
+                mail_from_subdomain=extra.mail_from_subdomain,
+            )
+        self.forwarders: list[Forwarder] = []
+        RecipientDomainCheck.attach(self)
 
         self.activation: ReceiptRuleSetActivation | None = None
         self._owns_rule_set = rule_set is None
@@ -294,6 +309,38 @@ class EmailReceiver(Construct):
         for route in routes:
             self.add_route(route)
 
+    def _forwarding_route(self, route: ForwardingRoute) -> Route:
+        if self.store is None:
+            raise ValidationError(
+                f"routes[{route.id}] forwards mail, and the forwarder reads the raw message "
+                "from S3: it needs store_raw_messages=True"
+            )
+        if self.node.try_find_child(route.id) is not None:
+            raise ValidationError(f"routes: the id {route.id!r} is used twice")
+        table = route.destination_table()
+        domains = self.domain_names
+        if route.from_address is not None:
+            identities = [identity_for(route.from_address, domains)]
+        else:
+            identities = [identity_for(r, domains) for r in route.recipients]
+        forwarder = Forwarder(
+            self,
+            f"{route.id}Forwarder",
+            store=self.store,
+            destinations=table,
+            identities=list(dict.fromkeys(identities)),
+            from_patterns=from_address_patterns(route.recipients, route.from_address),
+            receiving_domains=_LazyDomains(self),
+            from_address=route.from_address,
+            reject_on_verdicts=route.reject_on_verdicts,
+            max_hops=route.max_hops,
+            verify_destinations=route.verify_destinations,
+            runtime=self._handler_options["runtime"],  # type: ignore[arg-type]
+            **self._failure_options,  # type: ignore[arg-type]
+        )
+        self.forwarders.append(forwarder)
+        return route.to_route(forwarder.function)
+
     @property
     def bucket(self) -> s3.IBucket | None:
         """The raw-message bucket, or ``None`` when raw messages are not stored."""
@@ -325,8 +372,50 @@ class EmailReceiver(Construct):
             )
         return self.handler
 
-    def add_route(self, route: Route) -> EmailRoute:
-        """Add a receipt rule after the existing ones and return it."""
+    def add_domain(
+        self,
+        domain_name: str,
+        *,
+        hosted_zone: route53.IPublicHostedZone | None = None,
+        mail_from_subdomain: str | None = None,
+    ) -> ReceivingDomain:
+        """Verify one more domain for receiving (identity, DKIM, MX) and return it."""
+        names = [d.domain_name for d in self.domains]
+        if not Token.is_unresolved(domain_name) and domain_name.lower() in names:
+            raise ValidationError(f"domains: {domain_name!r} is added twice")
+        # The first keeps the id "Domain" (so a single-domain receiver keeps its logical ids).
+        construct_id = "Domain" if not self.domains else f"Domain{len(self.domains) + 1}"
+        domain = ReceivingDomain(
+            self,
+            construct_id,
+            domain_name=domain_name,
+            hosted_zone=hosted_zone,
+            mail_from_subdomain=mail_from_subdomain,
+        )
+        self.domains.append(domain)
+        if self.domain is None:
+            self.domain = domain
+        return domain
+
+    @property
+    def domain_names(self) -> list[str]:
+        """The names of the domains verified by this receiver."""
+        return [d.domain_name for d in self.domains]
+
+    def receiving_domains(self) -> list[str]:
+        """Every domain this receiver receives for: its verified domains and the domains of
+        every route's recipients (the forwarder's loop guard never sends into these)."""
+        return receiving_domain_names(
+            self.domain_names, [r for route in self.routes for r in route.recipients]
+        )
+
+    def add_route(self, route: Route | ForwardingRoute) -> EmailRoute:
+        """Add a receipt rule after the existing ones and return it.
+
+        A :class:`ForwardingRoute` gets its own forwarder function (attribute ``forwarders``).
+        """
+        if isinstance(route, ForwardingRoute):
+            route = self._forwarding_route(route)
         if self.node.try_find_child(route.id) is not None:
             raise ValidationError(f"routes: the id {route.id!r} is used twice")
         if self._owns_rule_set:
@@ -448,6 +537,20 @@ class EmailReceiver(Construct):
             "parsed_prefix", str(self._handler_options["parsed_prefix"]), allow_empty=False
         )
         return grant_read_objects(grantee, self.store.bucket, prefix)
+
+
+class _LazyDomains(Sequence[str]):
+    """The receiver's receiving domains, read when the forwarder's environment is synthesized
+    (routes and domains added later count too)."""
+
+    def __init__(self, receiver: EmailReceiver) -> None:
+        self._receiver = receiver
+
+    def __getitem__(self, index: int) -> str:  # type: ignore[override]
+        return self._receiver.receiving_domains()[index]
+
+    def __len__(self) -> int:
+        return len(self._receiver.receiving_domains())
 
 
 @jsii.implements(IStableListProducer)

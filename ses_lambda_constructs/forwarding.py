@@ -1,0 +1,354 @@
+"""Forwarding: a route whose mail is re-sent to existing mailboxes, and the forwarder function.
+
+The reference forwarder (``lambda_src/forwarder.py``, same bundle as the reference handler) runs
+after the S3 action, reads the raw message and sends one copy per destination with the SES v2
+``SendEmail`` action and raw content (up to 40 MB; v1 sends at most 10 MB:
+https://docs.aws.amazon.com/ses/latest/dg/quotas.html). See docs/forwarding.md for what it
+rewrites and why.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import jsii
+from aws_cdk import ArnFormat, Duration, IStableStringProducer, Lazy, RemovalPolicy, Stack, Token
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_ses as ses
+from aws_cdk import aws_ses_actions as ses_actions
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from .acknowledgments import acknowledge
+from .bundling import python_code
+from .failures import InvocationFailures
+from .handler_bundle import DEFAULT_RUNTIME, reference_bundle
+from .lambda_role import logging_only_role
+from .limits import (
+    ValidationError,
+    is_unresolved,
+    validate_disjoint_prefixes,
+    validate_prefix,
+    validate_recipient,
+)
+from .storage import RawMessageStore
+from .verdicts import Verdict
+
+if TYPE_CHECKING:
+    from .receiver import Route
+
+DEFAULT_FORWARD_PREFIX = "forwarded/"
+DEFAULT_MAX_HOPS = 3
+#: SES v2 SendEmail with raw content is authorized as ``ses:SendEmail`` (v1 raw sending as
+#: ``ses:SendRawEmail``); both name the identity as the resource and support the
+#: ``ses:FromAddress`` condition key (https://docs.aws.amazon.com/ses/latest/dg/control-user-access.html,
+#: Service Authorization Reference, "Actions defined by Amazon SES").
+SEND_ACTIONS = ("ses:SendEmail", "ses:SendRawEmail")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ForwardingRoute:
+    """Mail to ``recipients`` is stored, then re-sent to existing mailboxes.
+
+    Every recipient goes to ``destinations``, unless ``destination_map`` names it (by address,
+    by domain, or ``"*"`` for any recipient): ``{"support@example.com": ["a@example.org",
+    "b@example.org"], "billing@example.com": ["c@example.org"]}``. Copies are sent from the
+    recipient the message came to (``support@example.com``) unless ``from_address`` is given;
+    the address must belong to an identity verified for sending (the receiver's domains are).
+    """
+
+    id: str
+    recipients: Sequence[str]
+    destinations: Sequence[str] = ()
+    destination_map: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    #: Default: the matched recipient.
+    from_address: str | None = None
+    #: Verdicts whose ``FAIL`` stops forwarding. Default: spam and virus (add ``Verdict.DMARC``
+    #: to refuse mail whose sender's domain disowns it).
+    reject_on_verdicts: Sequence[Verdict] = (Verdict.SPAM, Verdict.VIRUS)
+    #: Define an SES email identity for each destination (SES then sends a verification mail);
+    #: needed while the account is in the SES sandbox. Default: ``False``.
+    verify_destinations: bool = False
+    #: Forwarding hops (counted in a header the forwarder adds) after which mail is not sent on.
+    max_hops: int = DEFAULT_MAX_HOPS
+    #: Default: a name derived from the construct path.
+    rule_name: str | None = None
+    scan_enabled: bool = True
+    tls_policy: ses.TlsPolicy = ses.TlsPolicy.REQUIRE
+    extra_actions: Sequence[ses.IReceiptRuleAction] = field(default_factory=tuple)
+    enabled: bool = True
+
+    def destination_table(self) -> dict[str, list[str]]:
+        """The recipient-to-destinations map the forwarder reads (``"*"`` for ``destinations``)."""
+        prop = f"routes[{self.id}]"
+        if isinstance(self.destinations, str):
+            raise ValidationError(
+                f"{prop}.destinations must be a list of addresses, got the string "
+                f"{self.destinations!r}"
+            )
+        table: dict[str, list[str]] = {}
+        if self.destinations:
+            table["*"] = [_address(f"{prop}.destinations", a) for a in self.destinations]
+        for recipient, targets in self.destination_map.items():
+            key = (
+                recipient
+                if recipient == "*"
+                else validate_recipient(f"{prop}.destination_map", recipient)
+            )
+            if isinstance(targets, str) or not targets:
+                raise ValidationError(
+                    f"{prop}.destination_map[{recipient!r}] must be a non-empty list of "
+                    f"addresses; got {targets!r}"
+                )
+            table[key.lower()] = [_address(f"{prop}.destination_map", a) for a in targets]
+        if not table:
+            raise ValidationError(f"{prop} forwards nowhere: give destinations or destination_map")
+        return table
+
+    def to_route(self, function: lambda_.IFunction) -> Route:
+        """The plain :class:`Route` that stores the message and invokes ``function``."""
+        from .receiver import Route
+
+        return Route(
+            id=self.id,
+            recipients=self.recipients,
+            function=function,
+            invocation_type=ses_actions.LambdaInvocationType.EVENT,
+            rule_name=self.rule_name,
+            scan_enabled=self.scan_enabled,
+            tls_policy=self.tls_policy,
+            store_raw_message=True,
+            extra_actions=self.extra_actions,
+            enabled=self.enabled,
+        )
+
+
+def _address(prop: str, value: str) -> str:
+    if is_unresolved(value):
+        return value
+    if not isinstance(value, str) or "@" not in value:
+        raise ValidationError(f"{prop} has {value!r}, which is not an email address")
+    validate_recipient(prop, value)
+    return value
+
+
+def identity_for(address_or_domain: str, domains: Sequence[str]) -> str:
+    """The SES identity that sends for an address: the longest of ``domains`` that contains it,
+    else its own domain (a domain identity covers its subdomains for sending:
+    https://docs.aws.amazon.com/ses/latest/dg/creating-identities.html)."""
+    host = address_or_domain.rpartition("@")[2].lower().lstrip(".")
+    inside = [d for d in domains if host == d or host.endswith("." + d)]
+    return max(inside, key=len) if inside else host
+
+
+def from_address_patterns(recipients: Sequence[str], from_address: str | None) -> list[str]:
+    """``ses:FromAddress`` values: the fixed From, or each recipient (an address; ``*@domain``
+    for a domain; ``*@*.domain`` for a leading-dot domain)."""
+    if from_address is not None:
+        return [from_address]
+    patterns: list[str] = []
+    for recipient in recipients:
+        if "@" in recipient:
+            patterns.append(recipient)
+            local, _, domain = recipient.rpartition("@")
+            # SES matches user+label@ for a rule's user@ (receipt rule recipients).
+            patterns.append(f"{local}+*@{domain}")
+        elif recipient.startswith("."):
+            patterns.append(f"*@*{recipient}")
+        else:
+            patterns.append(f"*@{recipient}")
+    return list(dict.fromkeys(patterns))
+
+
+class Forwarder(Construct):
+    """The reference forwarder function, its least-privilege role and failure handling.
+
+    It may read the raw prefix, read and write objects under ``forward_prefix`` (outcomes and
+    the per-destination markers that keep a retried event from sending twice, also deleting a
+    marker when its send failed), and send with ``ses:SendEmail``/``ses:SendRawEmail`` only as
+    ``from_patterns`` (condition ``ses:FromAddress``) through ``identities``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        store: RawMessageStore,
+        destinations: Mapping[str, Sequence[str]],
+        identities: Sequence[str],
+        from_patterns: Sequence[str],
+        receiving_domains: Sequence[str],
+        from_address: str | None = None,
+        forward_prefix: str = DEFAULT_FORWARD_PREFIX,
+        reject_on_verdicts: Sequence[Verdict] = (Verdict.SPAM, Verdict.VIRUS),
+        max_hops: int = DEFAULT_MAX_HOPS,
+        verify_destinations: bool = False,
+        runtime: lambda_.Runtime = DEFAULT_RUNTIME,
+        architecture: lambda_.Architecture = lambda_.Architecture.X86_64,
+        memory_size: int = 512,
+        timeout: Duration = Duration.seconds(120),
+        log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS,
+        service_name: str = "ses-lambda-forwarder",
+        metrics_namespace: str = "SesLambdaConstructs",
+        retry_attempts: int = 2,
+        max_event_age: Duration = Duration.hours(6),
+        alarm_topic: sns.ITopic | None = None,
+    ) -> None:
+        """
+        :param store: where SES stored the raw messages; outcomes go to the same bucket.
+        :param destinations: recipient (address, domain or ``"*"``) to destination addresses.
+        :param identities: SES identities (domains or addresses) the copies are sent through;
+            the send permission names exactly these.
+        :param from_patterns: values of the ``ses:FromAddress`` condition.
+        :param receiving_domains: never forward into these (loop guard).
+        :param from_address: fixed From. Default: the recipient the message was received for.
+        :param forward_prefix: key prefix of outcomes and markers. Default: ``forwarded/``.
+        :param reject_on_verdicts: Default: spam and virus.
+        :param max_hops: Default: 3.
+        :param verify_destinations: define an email identity per destination (SES sandbox).
+            Default: ``False``.
+        :param memory_size: MiB. Default: 512 (a 30 MB message is held about three times over
+            while it is base64-encoded into the request).
+        :param timeout: Default: 120 seconds.
+        :param retry_attempts: retries of a failed invocation before the event goes to the
+            on-failure queue (:attr:`failures`). Default: 2.
+        :param max_event_age: Default: 6 hours.
+        :param alarm_topic: SNS topic notified by the failure alarms. Default: alarms only.
+        """
+        super().__init__(scope, id)
+        if runtime.family != lambda_.RuntimeFamily.PYTHON:
+            raise ValidationError(f"runtime must be a Python runtime; got {runtime.name!r}")
+        self.forward_prefix = validate_prefix("forward_prefix", forward_prefix, allow_empty=False)
+        validate_disjoint_prefixes(
+            ("raw_message_prefix", store.object_key_prefix), ("forward_prefix", self.forward_prefix)
+        )
+        if not 1 <= max_hops <= 20:
+            raise ValidationError(f"max_hops must be between 1 and 20; got {max_hops!r}")
+        if not identities or not from_patterns:
+            raise ValidationError("a forwarder needs at least one sending identity")
+        verdicts = [Verdict(v) if isinstance(v, str) else v for v in reject_on_verdicts]
+        self.store = store
+        #: Recipient (address, domain or ``"*"``) to destination addresses.
+        self.destinations: dict[str, list[str]] = {k: list(v) for k, v in destinations.items()}
+        stack = Stack.of(self)
+
+        #: Email identities defined for the destinations (``verify_destinations=True``).
+        self.destination_identities: list[ses.EmailIdentity] = []
+        destination_addresses = sorted(
+            {
+                a.lower()
+                for targets in destinations.values()
+                for a in targets
+                if not Token.is_unresolved(a)
+            }
+        )
+        if verify_destinations:
+            for index, address in enumerate(destination_addresses, start=1):
+                self.destination_identities.append(
+                    ses.EmailIdentity(
+                        self, f"DestinationIdentity{index}", identity=ses.Identity.email(address)
+                    )
+                )
+
+        log_group = logs.LogGroup(
+            self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.RETAIN
+        )
+        role = logging_only_role(self, "Role", log_group=log_group)
+        environment = {
+            "RAW_MESSAGE_BUCKET": store.bucket.bucket_name,
+            "RAW_MESSAGE_PREFIX": store.object_key_prefix,
+            "FORWARD_PREFIX": self.forward_prefix,
+            "FORWARD_DESTINATIONS": json.dumps(
+                {k: list(v) for k, v in destinations.items()}, sort_keys=True
+            ),
+            "RECEIVING_DOMAINS": Lazy.string(_JoinedDomains(receiving_domains)),
+            "REJECT_ON_VERDICTS": ",".join(v.value for v in verdicts),
+            "MAX_FORWARD_HOPS": str(max_hops),
+            "POWERTOOLS_SERVICE_NAME": service_name,
+            "POWERTOOLS_METRICS_NAMESPACE": metrics_namespace,
+        }
+        if from_address is not None:
+            environment["FORWARD_FROM"] = from_address
+        self.function: lambda_.Function = lambda_.Function(
+            self,
+            "Function",
+            runtime=runtime,
+            architecture=architecture,
+            handler="forwarder.lambda_handler",
+            code=python_code(reference_bundle(runtime, architecture), runtime),
+            memory_size=memory_size,
+            timeout=timeout,
+            log_group=log_group,
+            role=role,
+            logging_format=lambda_.LoggingFormat.JSON,
+            description="ses-lambda-constructs forwarder: re-sends received email with SES",
+            environment=environment,
+        )
+        self.log_group = log_group
+        store.grant_read_raw(self.function)
+        iam.Grant.add_to_principal(
+            grantee=self.function,
+            actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            resource_arns=[store.bucket.arn_for_objects(f"{self.forward_prefix}*")],
+        )
+        #: ARNs of every identity the send permission names.
+        self.identity_arns: list[str] = [
+            stack.format_arn(
+                service="ses",
+                resource="identity",
+                resource_name=name,
+                arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+            )
+            for name in dict.fromkeys(
+                [*identities, *(destination_addresses if verify_destinations else [])]
+            )
+        ]
+        self.from_patterns = list(from_patterns)
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="SendForwardedCopies",
+                actions=list(SEND_ACTIONS),
+                resources=self.identity_arns,
+                conditions={"StringLike": {"ses:FromAddress": self.from_patterns}},
+            )
+        )
+        #: On-failure queue, bounded retries and alarms, as for the reference handler.
+        self.failures = InvocationFailures(
+            self,
+            "Failures",
+            function=self.function,
+            retry_attempts=retry_attempts,
+            max_event_age=max_event_age,
+            alarm_topic=alarm_topic,
+        )
+        for prefix in (store.object_key_prefix, self.forward_prefix):
+            acknowledge(
+                role,
+                f"AwsSolutions-IAM5[Resource::<{_arn_ref(store)}>/{prefix}*]",
+                "Object keys are SES message ids, known only when mail arrives; the grant "
+                "is limited to this one prefix.",
+            )
+
+
+@jsii.implements(IStableStringProducer)
+class _JoinedDomains:
+    """The receiving domains, comma-separated, read at synth time (late additions count)."""
+
+    def __init__(self, domains: Sequence[str]) -> None:
+        self._domains = domains
+
+    def produce(self) -> str:
+        return ",".join(self._domains)
+
+
+def _arn_ref(store: RawMessageStore) -> str:
+    bucket = store.bucket.node.default_child
+    if bucket is None:
+        return store.bucket.bucket_arn
+    return f"{Stack.of(store).get_logical_id(bucket)}.Arn"  # type: ignore[arg-type]
