@@ -64,11 +64,11 @@ def aws_module() -> Iterator[Any]:
     import handler
     from moto import mock_aws
 
-    from ses_lambda_localcloud.moto_ext import ses_sending
+    import ses_lambda_localcloud.moto_ext  # noqa: F401
 
     # moto's raw SendEmail decodes 8-bit MIME as UTF-8 and adds the header addresses to the
-    # Destination; the local cloud's correction sends as SES does and captures every send.
-    ses_sending.apply()
+    # Destination; the local cloud's correction (applied on import) sends as SES does and
+    # keeps every message in its outbox.
     handler.s3_client.cache_clear()
     forwarder.ses_client.cache_clear()
     with mock_aws():
@@ -84,7 +84,7 @@ def aws_module() -> Iterator[Any]:
 @pytest.fixture
 def aws(aws_module: Any, forward_env: Callable[..., None]) -> Any:
     """moto's S3 (an empty raw-message bucket) and SES v2 with the receiving domain verified."""
-    from ses_lambda_localcloud.moto_ext import ses_sending
+    from ses_lambda_localcloud.outbox import OUTBOX
 
     s3, sesv2 = aws_module
     for item in s3.list_objects_v2(Bucket=BUCKET).get("Contents", []):
@@ -92,7 +92,7 @@ def aws(aws_module: Any, forward_env: Callable[..., None]) -> Any:
     identities = [i["IdentityName"] for i in sesv2.list_email_identities()["EmailIdentities"]]
     if "example.com" not in identities:
         sesv2.create_email_identity(EmailIdentity="example.com")
-    ses_sending.SENT.clear()
+    OUTBOX.clear()
     return s3
 
 
@@ -109,9 +109,9 @@ def forwarder_logs() -> Iterator[io.StringIO]:
 
 def sent() -> list[Any]:
     """What SES accepted for sending, as the local cloud's SES v2 correction captures it."""
-    from ses_lambda_localcloud.moto_ext import ses_sending
+    from ses_lambda_localcloud.outbox import OUTBOX
 
-    return ses_sending.sent_messages()
+    return OUTBOX.messages()
 
 
 def sent_to(message: Any) -> str:

@@ -65,12 +65,15 @@ from moto.ses.exceptions import (
     InvalidLambdaFunctionException,
     InvalidS3ConfigurationException,
     InvalidSnsTopicException,
+    MessageRejectedError,
     RuleDoesNotExist,
     RuleSetDoesNotExist,
 )
 from moto.ses.exceptions import ValidationError as SesValidationError
-from moto.ses.models import SESBackend, ses_backends
+from moto.ses.models import RawMessage, SESBackend, ses_backends
 from moto.ses.responses import EmailResponse
+from moto.ses.utils import get_random_message_id
+from moto.sesv2.responses import SESV2Response
 from moto.sns.models import sns_backends
 from moto.sqs.models import sqs_backends
 
@@ -99,11 +102,14 @@ __all__ = [
     "InvalidSnsTopicException",
     "LambdaClientError",
     "LambdaFunction",
+    "MessageRejectedError",
     "MotoRequestHandler",
     "PermissionResult",
+    "RawMessage",
     "RuleDoesNotExist",
     "RuleSetDoesNotExist",
     "SESBackend",
+    "SESV2Response",
     "SesValidationError",
     "Stack",
     "UnformattedGetAttTemplateException",
@@ -113,6 +119,7 @@ __all__ = [
     "create_backend_app",
     "generate_changeset_id",
     "generate_stack_id",
+    "get_random_message_id",
     "lambda_backends",
     "logs_backends",
     "moto_api_backend",

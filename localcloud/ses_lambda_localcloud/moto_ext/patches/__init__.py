@@ -4,7 +4,7 @@ area. Each patch is small and says which moto behaviour it corrects. ``apply()``
 
 from __future__ import annotations
 
-from . import awslambda, change_sets, cloudformation, s3, ses
+from . import awslambda, change_sets, cloudformation, s3, ses, ses_sending
 
 _applied = False
 
@@ -17,6 +17,7 @@ def apply() -> None:
     change_sets.apply()
     s3.apply()
     ses.apply()
+    ses_sending.apply()
     awslambda.apply()
     _applied = True
 
