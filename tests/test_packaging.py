@@ -160,7 +160,7 @@ def test_consumer_app_outside_the_repo_synthesizes_from_the_wheel(
             sys.executable,
             "-I",
             "-c",
-            f"import sys; sys.path[:0] = [{str(bundle)!r}]; import handler, gate",
+            f"import sys; sys.path[:0] = [{str(bundle)!r}]; import handler, gate, forwarder",
         ],
         capture_output=True,
         text=True,

@@ -59,6 +59,7 @@ def cmd_start(args: argparse.Namespace) -> int:
         region=target.region,
         state_dir=target.state_dir,
         smtp_timeout=args.smtp_timeout,
+        relay_smtp_port=args.relay_smtp,
     )
     # The pid and state files exist before the endpoint answers: whoever sees it can stop it.
     target.save(os.getpid())
@@ -86,6 +87,8 @@ def cmd_start(args: argparse.Namespace) -> int:
         f"account {runtime.ACCOUNT_ID}, any credentials)"
     )
     say(f"  SMTP          localhost:{cloud.smtp_port}")
+    if args.relay_smtp:
+        say(f"  sent mail     relayed to localhost:{args.relay_smtp}")
     say(f"  state         {cloud.state_dir}")
     say("  Ctrl-C (or `ses-localcloud stop`) stops it")
     try:
@@ -178,6 +181,11 @@ def cmd_show(args: argparse.Namespace) -> int:
     for record in records:
         for line in report.render(target, record, logs=not args.no_logs):
             say(line)
+    sent = target.local("sent")["sent"]
+    if sent:
+        say(f"sent by SES: {len(sent)} message(s)")
+    for item in sent:
+        say("  " + report.sent_line(item))
     bounces = target.local("bounces")["bounces"]
     for bounce in bounces:
         say(
@@ -223,6 +231,13 @@ def parser() -> argparse.ArgumentParser:
         type=float,
         default=30.0,
         help="seconds before an idle SMTP client is disconnected",
+    )
+    start.add_argument(
+        "--relay-smtp",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="relay mail that SES sends (e.g. forwarded copies) to this local SMTP port",
     )
     start.add_argument("--verbose", action="store_true", help="log every request")
     start.set_defaults(run=cmd_start)

@@ -94,6 +94,11 @@ def render(
                     if logs and "logLines" in attempt:
                         lines.append(f"        logs {attempt['logGroup']} {attempt['logStream']}:")
                         lines += [f"          {line}" for line in attempt["logLines"]]
+                if detail.get("sent"):
+                    relays = _relays(target)
+                    for copy in detail["sent"]:
+                        lines.append("      " + sent_line(copy, relays.get(copy["messageId"])))
+                        lines += [f"        {name}: {value}" for name, value in copy["headers"]]
                 if logs and detail.get("logGroup") and not detail.get("attempts"):
                     lines.append(f"      logs {detail['logGroup']} {detail['logStream']}:")
                     lines += [
@@ -134,6 +139,24 @@ def _environment_text(attempt: dict[str, Any]) -> list[str]:
     if interpreter.get("fallback"):
         return [text, f"        FALLBACK from {interpreter['runtime']}: {interpreter['fallback']}"]
     return [text]
+
+
+def sent_line(copy: dict[str, Any], relay: str | None = None) -> str:
+    """One message SES sent: id, destinations, envelope sender, size, relay status."""
+    relay = relay or copy.get("relay")
+    return (
+        f"SES sent {copy['messageId']} to {', '.join(copy['destinations'])} from "
+        f"{copy['source']} ({copy['size']} bytes)" + (f"  [{relay}]" if relay else "")
+    )
+
+
+def _relays(target: Target) -> dict[str, str | None]:
+    """The relay status of every sent message now (relaying runs in the background)."""
+    try:
+        sent = target.local("sent")["sent"]
+    except Exception:
+        return {}
+    return {item["messageId"]: item.get("relay") for item in sent}
 
 
 def _action_text(detail: dict[str, Any]) -> str:

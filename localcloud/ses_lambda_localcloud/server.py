@@ -5,7 +5,7 @@ start`` (foreground) and in-process by the tests.
 Besides the AWS APIs, the endpoint serves a few local paths under ``/_localcloud/``:
 ``health``; ``cfn-response/<token>`` (the ResponseURL given to custom resources);
 ``messages`` and ``messages/<id>?wait=<seconds>`` (what happened to received mail);
-``bounces``.
+``bounces``; ``sent?since=<n>`` (what SES sent: the outbox).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 from . import runtime
+from .outbox import OUTBOX, relay_to
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +82,10 @@ class LocalCloudApp:
             return _json(record.to_dict())
         if path == "bounces":
             return _json({"bounces": receiver.bounces})
+        if path == "sent":
+            since = int(request.args.get("since", "0") or 0)
+            sent = [message.summary() for message in OUTBOX.messages(since)]
+            return _json({"sent": sent, "next": since + len(sent)})
         return _json({"error": f"unknown local path {path}"}, 404)
 
 
@@ -115,7 +121,12 @@ class LocalCloud:
         state_dir: Path | None = None,
         smtp_timeout: float = 30.0,
         async_retry_delay: float = 0.2,
+        relay_smtp_port: int | None = None,
     ) -> None:
+        """
+        :param relay_smtp_port: relay every message SES sends to this local SMTP port (a mail
+            catcher). Default: sent mail is only kept and shown.
+        """
         self.api_port = api_port
         self.smtp_port = smtp_port
         self.region = region
@@ -126,6 +137,8 @@ class LocalCloud:
         self._threads: list[threading.Thread] = []
         self.smtp: Any = None
         self.receiver: Any = None
+        self.relay_smtp_port = relay_smtp_port
+        self._relay_remover: Any = None
 
     @property
     def endpoint_url(self) -> str:
@@ -140,6 +153,7 @@ class LocalCloud:
             "region": self.region,
             "account": runtime.ACCOUNT_ID,
             "stateDir": str(self.state_dir),
+            "relaySmtp": f"localhost:{self.relay_smtp_port}" if self.relay_smtp_port else None,
         }
 
     def start(self) -> LocalCloud:
@@ -192,6 +206,8 @@ class LocalCloud:
             spool_dir=self.state_dir / "spool",
         )
         self.receiver.start()
+        if self.relay_smtp_port and self._relay_remover is None:
+            self._relay_remover = self.relay_smtp(self.relay_smtp_port)
         self.smtp = SmtpServer(self.receiver, port=self.smtp_port, timeout=self.smtp_timeout)
         try:
             self.smtp.start()
@@ -206,7 +222,15 @@ class LocalCloud:
         )
         return self
 
+    def relay_smtp(self, port: int) -> Callable[[], None]:
+        """Relay every message SES sends from now on to ``localhost:port``; returns a function
+        that stops the relay."""
+        return OUTBOX.on_send(relay_to(port))
+
     def stop(self) -> None:
+        if self._relay_remover is not None:
+            self._relay_remover()
+            self._relay_remover = None
         if self.smtp is not None:
             try:
                 self.smtp.stop()
@@ -238,6 +262,7 @@ class LocalCloud:
         if self.receiver is not None:
             self.receiver.records.clear()
             self.receiver.bounces.clear()
+        OUTBOX.clear()
 
     def __enter__(self) -> LocalCloud:
         return self.start()

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import lambda_runner
+from ..outbox import OUTBOX
 from . import mail as mailmod
 from .records import ActionRecord
 
@@ -98,6 +99,7 @@ def lambda_action(
         ]
     }
     run.notify(body.get("TopicArn"), receipt)
+    sent_before = len(OUTBOX)
     if invocation_type == "RequestResponse":
         invocation = lambda_runner.invoke(fn, event)
         attempts = [invocation]
@@ -105,6 +107,11 @@ def lambda_action(
         attempts = lambda_runner.invoke_async(fn, event)
         invocation = attempts[-1]
     detail["attempts"] = [a.summary() for a in attempts]
+    # What the function sent through SES while it ran (a forwarder's copies): the receiver
+    # runs one message's actions at a time, so these are this invocation's sends.
+    sent = OUTBOX.messages(sent_before)
+    if sent:
+        detail["sent"] = [message.summary() for message in sent]
     detail["result"] = invocation.result
     detail["logGroup"] = invocation.log_group
     detail["logStream"] = invocation.log_stream
