@@ -26,6 +26,7 @@ invocation and its on-failure destination receives the event: no accepted mail i
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -51,6 +52,7 @@ from ses_mail import (
     build_document,
     build_entry,
     encode_document,
+    entry_size,
     message_document_key,
     parse_event,
     parse_message,
@@ -126,8 +128,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         logger.append_keys(message_id=notification.message_id)
         try:
             document = process_notification(notification, config)
-            if config.event_bus is not None:
-                publish_event(notification, config, document)
+            publish_event(notification, config, document)
         except Exception as error:
             metrics.add_metric(name="MessagesFailed", unit=MetricUnit.Count, value=1)
             logger.exception(
@@ -187,26 +188,36 @@ def process_notification(notification: SesNotification, config: HandlerConfig) -
 def publish_event(
     notification: SesNotification, config: HandlerConfig, document: dict[str, Any]
 ) -> None:
-    """Put the event of a stored outcome on ``EVENT_BUS_NAME``; raise if it was not accepted.
+    """Put the event of a stored outcome on ``EVENT_BUS_NAME`` (if set); raise if it was not
+    accepted.
 
     Called only once message.json and every attachment are written, so everything the event
     points to exists when a consumer receives it.
     """
     bus = config.event_bus
-    assert bus is not None
+    if bus is None:
+        return
     key = (
         message_document_key(config.parsed_prefix, notification.message_id)
         if config.raw_bucket
         else None
     )
-    entry = build_entry(
-        document,
-        event_bus=bus,
-        source=config.event_source,
-        bucket=config.raw_bucket,
-        message_key=key,
-    )
-    context = {"event_bus": bus, "detail_type": entry["DetailType"]}
+    try:
+        entry = build_entry(
+            document,
+            event_bus=bus,
+            source=config.event_source,
+            bucket=config.raw_bucket,
+            message_key=key,
+        )
+    except ValueError as error:  # only for keys or a bucket far beyond S3's limits
+        raise EventPublishError(notification.message_id, bus, str(error)) from error
+    context = {
+        "event_bus": bus,
+        "detail_type": entry["DetailType"],
+        "entry_bytes": entry_size(entry),
+        "truncated": json.loads(entry["Detail"])["truncated"],
+    }
     try:
         response = events_client().put_events(Entries=[cast("PutEventsRequestEntryTypeDef", entry)])
     except (BotoCoreError, ClientError) as error:
@@ -216,7 +227,8 @@ def publish_event(
     result = (response.get("Entries") or [{}])[0]
     if response.get("FailedEntryCount") or "EventId" not in result:
         # PutEvents answers 200 even when an entry is refused: FailedEntryCount counts them and
-        # the entry carries ErrorCode and ErrorMessage (PutEvents, API reference, Response).
+        # the entry carries ErrorCode and ErrorMessage (PutEvents, API reference, "Response
+        # Elements": https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html).
         code = result.get("ErrorCode", "no EventId")
         problem = f"{code}: {result.get('ErrorMessage', 'entry not accepted')}"
         metrics.add_metric(name="EventsFailed", unit=MetricUnit.Count, value=1)

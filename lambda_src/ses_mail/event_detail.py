@@ -169,7 +169,7 @@ def encode_detail(detail: Mapping[str, Any]) -> str:
 def fit_detail(detail: dict[str, Any], budget: int) -> dict[str, Any]:
     """``detail`` cut (see the module docstring) so that its encoded form is at most ``budget``
     bytes; returned unchanged when it already fits."""
-    if _detail_size(detail) <= budget:
+    if _body_chars(detail) <= budget and _detail_size(detail) <= budget:
         return detail
     fitted = dict(detail, truncated=True)
     # ``true`` is one byte shorter than ``false``: without this reserve, flipping the flag alone
@@ -206,7 +206,8 @@ def _fit_body(
     """The longest prefix of body ``name`` that keeps ``fitted`` within ``budget``."""
     if full is None:
         return None
-    if _detail_size(dict(fitted, **{name: full})) <= budget:
+    whole = dict(fitted, **{name: full})
+    if _body_chars(whole) <= budget and _detail_size(whole) <= budget:
         return full
     content: str = full["content"]
     # Every character takes at least one byte, so no prefix longer than the spare bytes fits.
@@ -271,6 +272,12 @@ def _time(value: object) -> datetime | None:
         return datetime.fromisoformat(value)
     except ValueError:
         return None
+
+
+def _body_chars(detail: Mapping[str, Any]) -> int:
+    """Characters of the bodies: a lower bound of their encoded size (one byte at least each),
+    which spares encoding a 40 MB body only to learn that it does not fit."""
+    return sum(len(body["content"]) for body in (detail["text"], detail["html"]) if body)
 
 
 def _detail_size(detail: Mapping[str, Any]) -> int:

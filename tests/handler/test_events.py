@@ -7,6 +7,7 @@ order of writes and put is observed on the real PutEvents call through botocore'
 from __future__ import annotations
 
 import base64
+import io
 import json
 from collections.abc import Callable
 from typing import Any
@@ -157,7 +158,7 @@ def test_every_outcome_puts_its_own_detail_type(
 
 
 def test_a_body_over_the_entry_limit_is_cut_to_fit(
-    s3: Any, mail_bus: MailBus, detail_validator: Any
+    s3: Any, mail_bus: MailBus, detail_validator: Any, handler_logs: io.StringIO
 ) -> None:
     # GIVEN a 400 KB UTF-8 text body (200 000 two-byte characters)
     body = "é" * 200_000
@@ -185,6 +186,9 @@ def test_a_body_over_the_entry_limit_is_cut_to_fit(
     assert text["size"] == len(body.encode()) == 400_000
     assert set(text["content"]) == {"é"}
     assert read_json(s3, DOCUMENT_KEY)["text"] == body  # message.json keeps the whole body
+    logs = [json.loads(line) for line in handler_logs.getvalue().splitlines()]
+    (put,) = [line for line in logs if line["message"] == "event put"]
+    assert (put["truncated"], put["entry_bytes"]) == (True, sizes[0])
 
 
 def test_fails_when_the_bus_does_not_exist(
