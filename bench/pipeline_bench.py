@@ -12,6 +12,7 @@ checked for ``parsed/<id>/message.json`` in the bucket.
 from __future__ import annotations
 
 import json
+import os
 import smtplib
 import socket
 import subprocess
@@ -29,6 +30,10 @@ RECIPIENT = messages.RECIPIENT
 SENDER = messages.SENDER
 SES_PROCESSING_MS = 574
 SENDERS = 4
+#: The local pipeline's targets (warm environments, 10 KB message).
+TARGET_P50_MS = 50
+TARGET_P95_MS = 100
+TARGET_RATE = 30
 
 
 def _free_port() -> int:
@@ -150,6 +155,8 @@ class Delivery:
     finished: float = 0.0
     status: str = ""
     lambda_ms: float = 0.0
+    #: The handler's init phase when this message met a new execution environment.
+    init_ms: float | None = None
 
     @property
     def latency(self) -> float:
@@ -185,6 +192,8 @@ def wait(cloud: Cloud, delivery: Delivery, timeout: float = 120) -> Delivery:
         for action in rule["actions"]:
             for attempt in action.get("detail", {}).get("attempts", []):
                 delivery.lambda_ms += float(attempt.get("durationMs") or 0)
+                if attempt.get("coldStart") and attempt.get("initDurationMs") is not None:
+                    delivery.init_ms = float(attempt["initDurationMs"])
     return delivery
 
 
@@ -220,6 +229,32 @@ def sustained(cloud: Cloud, body: bytes, seconds: float) -> tuple[Load, float]:
     return load, time.perf_counter() - started
 
 
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """CPU time (user + system) of a process and of its live child processes (the Lambda
+    execution environments), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def stat(path: Path) -> list[str]:
+        text = path.read_text()
+        return text[text.rindex(")") + 2 :].split()  # fields after "pid (comm)"
+
+    try:
+        own = stat(Path(f"/proc/{pid}/stat"))
+    except OSError:
+        return float("nan"), float("nan")
+    children = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = stat(entry / "stat")
+        except (OSError, ValueError):
+            continue
+        if fields[1] == str(pid):
+            children += (int(fields[11]) + int(fields[12])) / tick
+    return (int(own[11]) + int(own[12])) / tick, children
+
+
 def missing_documents(cloud: Cloud, deliveries: list[Delivery]) -> list[str]:
     import boto3
 
@@ -250,7 +285,8 @@ def run(quick: bool, workdir: Path) -> Section:
         cloud.start()
         up_s = time.perf_counter() - started
         cloud.deploy()
-        wait(cloud, send(cloud, body))  # warm-up: the code cache, the first invocation
+        # The first message after the deploy meets no execution environment: a cold start.
+        cold = wait(cloud, send(cloud, body))
 
         single = [wait(cloud, send(cloud, body)) for _ in range(samples)]
         latencies = [d.latency * 1000 for d in single]
@@ -258,19 +294,29 @@ def run(quick: bool, workdir: Path) -> Section:
         end_to_end = Sample([d.end_to_end * 1000 for d in single])
         p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
         section.row(
-            f"10 KB message, one sender: SMTP accept → message.json written, p50 / p95 "
+            f"10 KB message, one sender, warm: SMTP 250 → message.json written, p50 / p95 "
             f"({samples} messages)",
             f"{fmt_ms(p50)} / {fmt_ms(p95)}",
-            f"for scale: SES reports processingTimeMillis {SES_PROCESSING_MS}",
-            None,
+            f"p50 ≤ {TARGET_P50_MS} ms, p95 ≤ {TARGET_P95_MS} ms",
+            p50 <= TARGET_P50_MS and p95 <= TARGET_P95_MS,
         )
         section.row(
-            "  of which the handler's Lambda invocation (subprocess), median",
+            "  of which the handler's Lambda invocation (warm environment), median",
             f"{fmt_ms(lambda_ms.median)}; SMTP connect → written median "
             f"{fmt_ms(end_to_end.median)}",
+            f"for scale: SES reports processingTimeMillis {SES_PROCESSING_MS}",
+        )
+        section.row(
+            "Cold start: the first message after the deploy, SMTP 250 → message.json written",
+            f"{fmt_ms(cold.latency * 1000)}, of which the handler's init phase "
+            + (fmt_ms(cold.init_ms) if cold.init_ms is not None else "(not reported)"),
         )
 
+        cpu_before = cpu_seconds(cloud.process.pid) if cloud.process else (0.0, 0.0)
+        load_before = os.getloadavg()[0]
         load, elapsed = sustained(cloud, body, duration)
+        load_after = os.getloadavg()[0]
+        cpu_after = cpu_seconds(cloud.process.pid) if cloud.process else (0.0, 0.0)
         done = [d for d in load.deliveries if d.status == "done"]
         lost = missing_documents(cloud, load.deliveries)
         rate = len(done) / elapsed
@@ -278,6 +324,17 @@ def run(quick: bool, workdir: Path) -> Section:
         section.row(
             f"Sustained, {SENDERS} concurrent senders for {duration:.0f} s: messages per second",
             f"{rate:.2f} msg/s ({len(done)} processed in {elapsed:.1f} s)",
+            f"≥ {TARGET_RATE} msg/s",
+            rate >= TARGET_RATE,
+        )
+        per_message = [
+            (after - before) * 1000 / max(1, len(load.deliveries))
+            for before, after in zip(cpu_before, cpu_after, strict=True)
+        ]
+        section.row(
+            "  CPU per message under that load: local cloud process / Lambda environments",
+            f"{fmt_ms(per_message[0])} / {fmt_ms(per_message[1])} "
+            f"(1-minute load average {load_before:.1f} before, {load_after:.1f} after)",
         )
         section.row(
             "  latency under that load, p50 / p95",
@@ -288,34 +345,40 @@ def run(quick: bool, workdir: Path) -> Section:
             "  messages lost (accepted without message.json) or failed",
             f"{len(lost)} lost, {len(not_done)} not done, {len(load.errors)} send errors, "
             f"of {len(load.deliveries)} accepted",
-            "none lost",
+            "0 lost",
             not lost and not not_done and not load.errors,
         )
         section.row(
             "Local cloud start / `deploy` of the demo stack (CDK CLI bootstrap + deploy)",
             f"{fmt_seconds(up_s)} / {fmt_seconds(cloud.deploy_s)}",
         )
-        sequential = 1000 / lambda_ms.median if lambda_ms.median else float("nan")
-        section.notes.append(
-            f"Where a message's time goes: the handler's Lambda invocation takes "
-            f"{fmt_ms(lambda_ms.median)} of the {fmt_ms(p50)} median (the local cloud runs "
-            "each invocation in a fresh Python process: interpreter start, boto3 and "
-            "Powertools imports and a new S3 client, a cold start every time). One invocation "
-            f"at a time would give {sequential:.2f} msg/s; {SENDERS} senders got {rate:.2f} "
-            "msg/s"
-            + (
-                ", so messages are processed one after another."
-                if rate < 1.3 * sequential
-                else ", so messages are processed concurrently."
-            )
-        )
+        cores = os.cpu_count() or 1
+        capacity = cores * 1000 / max(1.0, sum(per_message))
         section.notes += [
-            "The local cloud runs in its own process (`python -m ses_lambda_constructs."
-            "localcloud start`), the demo stack deployed into it with its `deploy` command. "
-            "Latency runs from the SMTP `250` reply to DATA until the local cloud's record of "
-            "the message is finished (long poll on `/_localcloud/messages/<id>?wait=`), which "
-            "happens when the handler that wrote message.json has returned; the poll itself "
-            "adds about a millisecond. One untimed message goes first.",
+            "Where a warm message's time goes: the handler's invocation takes "
+            f"{fmt_ms(lambda_ms.median)} of the {fmt_ms(p50)} median, most of it in its AWS API "
+            "calls (reading the raw message from S3, writing message.json and the attachment, "
+            "publishing its event), each an HTTP request to the moto server in the local "
+            "cloud's process (a few ms each when the machine is idle); the rest is the "
+            "receiver (rule evaluation, the mail object, the S3 action), the SMTP reply and "
+            "the long poll.",
+            "What bounds the throughput: CPU. Each message costs "
+            f"{fmt_ms(per_message[0])} in the local cloud's process (moto's request handling "
+            f"under one interpreter lock, the receiver, SMTP) and {fmt_ms(per_message[1])} in "
+            f"the execution environments; {cores} cores could do at most about "
+            f"{capacity:.0f} msg/s if nothing else ran, and this machine is shared (load "
+            f"average {load_before:.1f} when the sustained run started).",
+            "Execution environments: the local cloud keeps one worker process per function "
+            "version and concurrent slot (up to 4 per function), so only the first message "
+            "after a deploy pays the cold start (interpreter start and the handler's imports: "
+            "Powertools, boto3, the parser); Event invocations go through the local cloud's "
+            "Lambda event queue, so the receiver goes on with the next message meanwhile.",
+            "The local cloud runs in its own process (`ses-localcloud start`), the demo stack "
+            "deployed into it with its `deploy` command. Latency runs from the SMTP `250` reply "
+            "to DATA until the local cloud's record of the message is finished (long poll on "
+            "`/_localcloud/messages/<id>?wait=`), which happens when the handler that wrote "
+            "message.json has returned, so message.json is visible in S3 by then; the poll "
+            "itself adds about a millisecond.",
             "Sustained load: each sender opens an SMTP connection, sends one 10 KB message, "
             "waits until it is processed, and repeats (closed loop), so at most four messages "
             "are in flight; messages per second = processed messages / wall time. Afterwards "
@@ -334,9 +397,12 @@ def run(quick: bool, workdir: Path) -> Section:
                 "rate": rate,
                 "latency_ms": loaded_latency,
                 "lambda_ms": [d.lambda_ms for d in load.deliveries],
+                "cpu_ms_per_message": per_message,
+                "load_average": [load_before, load_after],
                 "lost": lost,
                 "errors": load.errors,
             },
+            "cold_start": {"latency_ms": cold.latency * 1000, "init_ms": cold.init_ms},
             "deploy_s": cloud.deploy_s,
             "start_s": up_s,
         }

@@ -4,6 +4,7 @@
     python bench/run.py                 # everything, medians of 5 runs, writes BENCHMARKS.md
     python bench/run.py --quick         # smoke run: fewer runs, shorter load; writes nothing
     python bench/run.py --only synth handler --runs 7 --output /tmp/bench.md
+    python bench/run.py --only pipeline   # rewrites that section; keeps the others' results
 
 Sections: synth, asset, handler, pipeline, tests (see bench/README.md). Timings never pass or
 fail anything: the exit status is 0 unless a benchmark itself could not run.
@@ -54,6 +55,31 @@ def print_table(sections: list[Section]) -> None:
             print("  ".join("-" * w for w in widths))
 
 
+def previous_sections(path: Path) -> tuple[list[str], dict[str, list[str]], dict[str, str]]:
+    """An earlier BENCHMARKS.md: its section titles in order, each one's summary rows (the
+    Markdown lines) and its own part (from its ``## title`` to the next heading)."""
+    if not path.exists():
+        return [], {}, {}
+    text = path.read_text(encoding="utf-8")
+    order: list[str] = []
+    rows: dict[str, list[str]] = {}
+    summary = text.split("## Summary", 1)[1].split("\n## ", 1)[0] if "## Summary" in text else ""
+    title = ""
+    table = [line for line in summary.splitlines() if line.startswith("| ")]
+    for line in table[2:]:  # after the table's header and separator
+        first = line[2:].split(" | ", 1)[0].strip()
+        if first:
+            title = first
+            order.append(title)
+        rows.setdefault(title, []).append(line)
+    bodies: dict[str, str] = {}
+    for part in text.split("\n## ")[1:]:
+        heading, _, body = part.partition("\n")
+        if heading in rows:
+            bodies[heading] = body.strip("\n")
+    return order, rows, bodies
+
+
 def write_markdown(
     path: Path,
     sections: list[Section],
@@ -61,6 +87,11 @@ def write_markdown(
     args: argparse.Namespace,
     elapsed: float,
 ) -> None:
+    # A partial run (--only / --skip) keeps the other sections of the file it rewrites.
+    order, kept_rows, kept_bodies = previous_sections(path) if args.partial else ([], {}, {})
+    measured = {s.title: s for s in sections}
+    titles = [t for t in order if t in measured or t in kept_rows]
+    titles += [s.title for s in sections if s.title not in titles]
     lines = [
         "# Benchmarks",
         "",
@@ -70,7 +101,13 @@ def write_markdown(
         "This machine is shared and noisy, so no timing here is a pass/fail test.",
         "",
         f"This run took {elapsed / 60:.1f} min"
-        + (" (`--quick`: fewer runs, shorter load, not for comparison)." if args.quick else "."),
+        + (" (`--quick`: fewer runs, shorter load, not for comparison)." if args.quick else ".")
+        + (
+            f" It measured {', '.join(s.title for s in sections)}; the other sections are kept "
+            "from the previous run."
+            if args.partial and len(titles) > len(sections)
+            else ""
+        ),
         "",
         "## Machine",
         "",
@@ -78,20 +115,30 @@ def write_markdown(
         "",
         "## Summary",
         "",
-        markdown_table(
-            ["", "measurement", "result", "target", "met?"],
+    ]
+    table = markdown_table(["", "measurement", "result", "target", "met?"], []).splitlines()
+    for title in titles:
+        if title not in measured:
+            table += kept_rows[title]
+            continue
+        section = measured[title]
+        table += markdown_table(
+            ["", "", "", "", ""],
             [
-                [s.title if i == 0 else "", r.measurement, r.result, r.target, mark(r.met)]
-                for s in sections
+                [title if i == 0 else "", r.measurement, r.result, r.target, mark(r.met)]
                 for i, r in enumerate(
-                    s.rows or [Row("did not run", (s.error or "").splitlines()[0], "", None)]
+                    section.rows
+                    or [Row("did not run", (section.error or "").splitlines()[0], "", None)]
                 )
             ],
-        ),
-        "",
-    ]
-    for section in sections:
-        lines += [f"## {section.title}", ""]
+        ).splitlines()[2:]
+    lines += [*table, ""]
+    for title in titles:
+        lines += [f"## {title}", ""]
+        if title not in measured:
+            lines += [kept_bodies.get(title, ""), ""]
+            continue
+        section = measured[title]
         if section.error:
             lines += ["This benchmark could not run:", "", "```", section.error.strip(), "```", ""]
         for detail in section.details:
@@ -127,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.runs < 1:
         parser.error("--runs must be at least 1")
     output = args.output or (None if args.quick else DEFAULT_OUTPUT)
+    args.partial = bool(args.only or args.skip)
     selected = [s for s in (args.only or SECTIONS) if s not in args.skip]
     if args.quick and args.only is None and "tests" in selected:
         selected.remove("tests")

@@ -61,6 +61,15 @@ class QueuedEvent:
     condition: str | None = None
     done: threading.Event = field(default_factory=threading.Event)
     on_done: list[Callable[[QueuedEvent], None]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add_done_callback(self, callback: Callable[[QueuedEvent], None]) -> None:
+        """Call ``callback(self)`` once finished (at once if it already is)."""
+        with self._lock:
+            if not self.done.is_set():
+                self.on_done.append(callback)
+                return
+        callback(self)
 
     def wait(self, timeout: float | None = None) -> list[Invocation]:
         """Every attempt once finished; an expired event that never ran gets a stand-in."""
@@ -233,7 +242,8 @@ def _finish(item: QueuedEvent, condition: str) -> None:
                     condition,
                 )
     finally:
-        item.done.set()
+        with item._lock:
+            item.done.set()
         for callback in item.on_done:
             try:
                 callback(item)

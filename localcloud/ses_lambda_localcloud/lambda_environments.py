@@ -128,6 +128,11 @@ class Environment:
         self.function_name = fn.function_name
         self.version = str(fn.version)
         self.log_stream = f"{datetime.now(UTC):%Y/%m/%d}/[{self.version}]{self.id}"
+        #: Lambda gives each environment the execution role's temporary credentials; here each
+        #: gets an access key of its own in STS's temporary-key form ("ASIA" + 16 characters,
+        #: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html), so a
+        #: request the local endpoint receives can be traced to the environment that sent it.
+        self.access_key_id = "ASIA" + self.id[:16].upper()
         self.invocations = 0
         self.idle_since = time.monotonic()
         self.init: Phase | None = None
@@ -174,6 +179,7 @@ class Environment:
                 "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
                 "TMPDIR": self._scratch,
                 "HOME": self._scratch,
+                "AWS_ACCESS_KEY_ID": self.access_key_id,
             }
         )
         request_read, request_write = os.pipe()

@@ -65,6 +65,8 @@ class Invocation:
     interpreter: dict[str, Any] | None = None
     #: Refused because the function's reserved concurrency was in use (Lambda's 429).
     throttled: bool = False
+    #: The access key of the environment's credentials (its AWS requests are signed with it).
+    access_key_id: str = ""
 
     @property
     def payload(self) -> bytes:
@@ -254,6 +256,7 @@ def run_in(fn: LambdaFunction, environment: Environment, event: Any, request_id:
         log_stream=environment.log_stream,
         environment_id=environment.id,
         interpreter=environment.interpreter.summary(),
+        access_key_id=environment.access_key_id,
     )
     lines: list[str] = []
     init_ms: float | None = None

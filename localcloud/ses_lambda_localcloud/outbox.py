@@ -42,6 +42,8 @@ class SentMessage:
     at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     relay: str | None = None
     """``None`` (no relay), ``relayed to localhost:PORT`` or the relay's error."""
+    access_key_id: str | None = None
+    """The access key that signed the request (a Lambda environment's own, if one sent it)."""
 
     @property
     def size(self) -> int:

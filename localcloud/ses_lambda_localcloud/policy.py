@@ -11,6 +11,7 @@ String*, Arn*, Bool and Null condition operators (with ``...IfExists``).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -45,10 +46,15 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def _wildcard(pattern: str, value: str, *, case_sensitive: bool = True) -> bool:
+    return _wildcard_regex(pattern, case_sensitive).fullmatch(value) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _wildcard_regex(pattern: str, case_sensitive: bool) -> re.Pattern[str]:
     # IAM wildcards: "*" any run of characters, "?" one character; nothing else is special.
+    # Compiled once per pattern: every object request evaluates the bucket policy.
     regex = "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
-    flags = 0 if case_sensitive else re.IGNORECASE
-    return re.fullmatch(regex, value, flags) is not None
+    return re.compile(regex, 0 if case_sensitive else re.IGNORECASE)
 
 
 def _action_matches(patterns: Iterable[str], action: str) -> bool:

@@ -199,7 +199,7 @@ def test_environment_variables_are_those_lambda_sets(
         "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
         "LAMBDA_TASK_ROOT": body["cwd"],
         "LAMBDA_RUNTIME_DIR": env["LAMBDA_RUNTIME_DIR"],
-        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_ACCESS_KEY_ID": env["AWS_ACCESS_KEY_ID"],
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_SESSION_TOKEN": "testing",
         "AWS_ENDPOINT_URL": cloud.endpoint_url,
@@ -207,6 +207,8 @@ def test_environment_variables_are_those_lambda_sets(
         "_X_AMZN_TRACE_ID": env["_X_AMZN_TRACE_ID"],
     }
     assert streams[0]["logStreamName"].split("/")[-1].startswith("[$LATEST]")
+    # The environment's own temporary-style credentials.
+    assert env["AWS_ACCESS_KEY_ID"].startswith("ASIA") and len(env["AWS_ACCESS_KEY_ID"]) == 20
     assert (Path(env["LAMBDA_RUNTIME_DIR"]) / "boto3").is_dir()
     assert env["_X_AMZN_TRACE_ID"].startswith("Root=1-")
     assert invoke(aws, name, {})["body"]["env"]["_X_AMZN_TRACE_ID"] != env["_X_AMZN_TRACE_ID"]

@@ -25,6 +25,7 @@ if not moto.__version__.startswith(SUPPORTED_MOTO):
     )
 
 # ruff: noqa: E402  (the version check above comes first on purpose)
+from moto import backends as moto_backends_module
 from moto.awslambda.exceptions import LambdaClientError
 from moto.awslambda.models import LambdaFunction, lambda_backends
 from moto.cloudformation import parsing as cfn_parsing
@@ -123,6 +124,7 @@ __all__ = [
     "lambda_backends",
     "logs_backends",
     "moto_api_backend",
+    "moto_backends_module",
     "s3_backends",
     "ses_backends",
     "sns_backends",

@@ -10,10 +10,11 @@ Action types and their properties: https://docs.aws.amazon.com/ses/latest/APIRef
 from __future__ import annotations
 
 import base64
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .. import lambda_runner
+from .. import lambda_async, lambda_runner
 from ..outbox import OUTBOX
 from . import mail as mailmod
 from .records import ActionRecord
@@ -100,33 +101,49 @@ def lambda_action(
     }
     run.notify(body.get("TopicArn"), receipt)
     sent_before = len(OUTBOX)
-    if invocation_type == "RequestResponse":
-        invocation = lambda_runner.invoke(fn, event)
-        attempts = [invocation]
-    else:
-        attempts = lambda_runner.invoke_async(fn, event)
-        invocation = attempts[-1]
-    detail["attempts"] = [a.summary() for a in attempts]
-    # What the function sent through SES while it ran (a forwarder's copies): the receiver
-    # runs one message's actions at a time, so these are this invocation's sends.
-    sent = OUTBOX.messages(sent_before)
-    if sent:
-        detail["sent"] = [message.summary() for message in sent]
-    detail["result"] = invocation.result
-    detail["logGroup"] = invocation.log_group
-    detail["logStream"] = invocation.log_stream
-    if not invocation.ok:
-        detail["error"] = invocation.error
-        return ActionRecord("Lambda", "failed", detail), None
+    if invocation_type != "RequestResponse":
+        # SES hands the event to Lambda's queue and goes on with the next action; the message's
+        # record is finished once the queued invocation has its outcome (MessageRun.settle).
+        outcome = ActionRecord("Lambda", "queued", detail)
+        run.queued(
+            lambda_async.submit(fn, event),
+            functools.partial(_record_outcome, outcome=outcome, sent_before=sent_before),
+        )
+        return outcome, None
+    outcome = ActionRecord("Lambda", "queued", detail)
+    invocation = _record_outcome([lambda_runner.invoke(fn, event)], outcome, sent_before)
     signal = None
-    if invocation_type == "RequestResponse":
+    if invocation.ok:
         if invocation.duration_ms > REQUEST_RESPONSE_LIMIT_SECONDS * 1000:
             detail["note"] = "took longer than SES's 30 s limit: SES would not wait for it"
         elif isinstance(invocation.result, dict):
             disposition = invocation.result.get("disposition")
             if disposition in ("STOP_RULE", "STOP_RULE_SET"):
                 signal = disposition
-    return ActionRecord("Lambda", "ok", detail), signal
+    return outcome, signal
+
+
+def _record_outcome(
+    attempts: list[lambda_runner.Invocation], outcome: ActionRecord, sent_before: int
+) -> lambda_runner.Invocation:
+    """Fill the Lambda action's record from the invocation's attempts; returns the last."""
+    detail = outcome.detail
+    invocation = attempts[-1]
+    detail["attempts"] = [a.summary() for a in attempts]
+    # What the function sent through SES while it ran (a forwarder's copies): the requests
+    # signed with the credentials of the environments that ran these attempts (each
+    # environment has its own, and runs one invocation at a time).
+    keys = {a.access_key_id for a in attempts if a.access_key_id}
+    sent = [m for m in OUTBOX.messages(sent_before) if m.access_key_id in keys]
+    if sent:
+        detail["sent"] = [message.summary() for message in sent]
+    detail["result"] = invocation.result
+    detail["logGroup"] = invocation.log_group
+    detail["logStream"] = invocation.log_stream
+    outcome.status = "ok" if invocation.ok else "failed"
+    if not invocation.ok:
+        detail["error"] = invocation.error
+    return invocation
 
 
 def sns_action(

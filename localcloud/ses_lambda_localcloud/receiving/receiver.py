@@ -179,12 +179,11 @@ class Receiver:
             if record is None:
                 return
             try:
-                self.process(record)
+                self.process(record)  # sets record.done, at once or when its invocations end
             except Exception as exc:  # never lose the worker; the record says what happened
                 log.exception("processing %s failed", record.message_id)
                 record.status = "failed"
                 record.error = f"{type(exc).__name__}: {exc}"
-            finally:
                 record.done.set()
 
     def wait(self, message_id: str, timeout: float) -> MessageRecord | None:
@@ -204,6 +203,7 @@ class Receiver:
         if active is None:
             record.notes.append("no rule set was active when processing started")
             record.status = "done"
+            record.done.set()
             return
         record.rule_set = active.name
         run = MessageRun(self, record, message, moment)
@@ -220,16 +220,23 @@ class Receiver:
                 )
             if run.run_rule(rule, recipients) == "STOP_RULE_SET":
                 break
-        record.status = (
-            "failed"
-            if any(a.status == "failed" for r in record.rules for a in r.actions)
-            else "done"
-        )
-        if record.status == "done":
-            path.unlink(missing_ok=True)
-        else:
-            record.notes.append(f"the message stays in the spool: {path}")
-        log.info("processed %s: %s", record.message_id, _summary(record))
+        run.settle(lambda: self._finish(record, path))
+
+    def _finish(self, record: MessageRecord, path: Path) -> None:
+        """Every action has its outcome (Event invocations included): the record is done."""
+        try:
+            record.status = (
+                "failed"
+                if any(a.status == "failed" for r in record.rules for a in r.actions)
+                else "done"
+            )
+            if record.status == "done":
+                path.unlink(missing_ok=True)
+            else:
+                record.notes.append(f"the message stays in the spool: {path}")
+            log.info("processed %s: %s", record.message_id, _summary(record))
+        finally:
+            record.done.set()
 
 
 def _subject(message: bytes) -> str | None:

@@ -4,8 +4,11 @@ dispatch table of ``actions``."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +17,8 @@ from .actions import ACTIONS, not_emulated
 from .records import ActionRecord, MessageRecord, RuleRecord
 
 if TYPE_CHECKING:
+    from ..lambda_async import QueuedEvent
+    from ..lambda_runner import Invocation
     from .receiver import Receiver
 
 log = logging.getLogger(__name__)
@@ -33,6 +38,35 @@ class MessageRun:
         self.message = message
         self.moment = moment
         self.verdicts = verdict_overrides(message)
+        self._queued: list[tuple[QueuedEvent, Callable[[list[Invocation]], object]]] = []
+
+    # Event invocations ------------------------------------------------------------------
+
+    def queued(self, item: QueuedEvent, record: Callable[[list[Invocation]], object]) -> None:
+        """An Event invocation of a Lambda action: ``record(attempts)`` fills in its record when
+        it finishes."""
+        self._queued.append((item, record))
+
+    def settle(self, finish: Callable[[], None]) -> None:
+        """Call ``finish`` once every queued invocation of this message has its outcome."""
+        if not self._queued:
+            finish()
+            return
+        remaining = [len(self._queued)]
+        lock = threading.Lock()
+
+        def one_done(item: QueuedEvent, record: Callable[[list[Invocation]], object]) -> None:
+            try:
+                record(item.wait())
+            finally:
+                with lock:
+                    remaining[0] -= 1
+                    last = not remaining[0]
+                if last:
+                    finish()
+
+        for item, record in self._queued:
+            item.add_done_callback(functools.partial(one_done, record=record))
 
     @property
     def account(self) -> str:

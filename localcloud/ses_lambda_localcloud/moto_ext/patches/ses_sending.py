@@ -79,7 +79,11 @@ def apply() -> None:
         backend.sent_message_count += len(destinations)
         OUTBOX.add(
             SentMessage(
-                message_id=message_id, source=source, destinations=tuple(destinations), raw=raw
+                message_id=message_id,
+                source=source,
+                destinations=tuple(destinations),
+                raw=raw,
+                access_key_id=self.get_access_key(),
             )
         )
         return json.dumps({"MessageId": message_id})
