@@ -210,17 +210,19 @@ def _fit_body(
     if _body_chars(whole) <= budget and _detail_size(whole) <= budget:
         return full
     content: str = full["content"]
-    # Every character takes at least one byte, so no prefix longer than the spare bytes fits.
-    candidate = content[: max(budget - _detail_size(fitted), 0)]
-    length = _largest(
-        len(candidate),
-        lambda n: _size_with_body(fitted, name, full, candidate[:n]) <= budget,
-    )
+    # The body is cut from here on (the whole did not fit), so its flag is true for every
+    # candidate prefix and the size is the rest of the detail (with that body empty) plus the
+    # encoded prefix: only the prefix is encoded while searching.
+    room = budget - _detail_size(dict(fitted, **{name: _cut_body(full, "")}))
+    # Every character takes at least one byte, so no prefix longer than ``room`` fits.
+    candidate = content[: max(min(room, len(content) - 1), 0)]
+    length = _largest(len(candidate), lambda n: _string_size(candidate[:n]) <= room)
     return _cut_body(full, candidate[:length])
 
 
-def _size_with_body(fitted: dict[str, Any], name: str, full: dict[str, Any], content: str) -> int:
-    return _detail_size(dict(fitted, **{name: _cut_body(full, content)}))
+def _string_size(text: str) -> int:
+    """Bytes that ``text`` adds inside a JSON document: its escaped form, without the quotes."""
+    return _utf8_size(json.dumps(text, ensure_ascii=False)) - 2
 
 
 def _size_with(fitted: dict[str, Any], attachments: list[dict[str, Any]]) -> int:
