@@ -17,6 +17,7 @@ import pytest
 from handler_support import (
     BUCKET,
     EVENT_BUS,
+    FUZZ,
     MESSAGE_ID,
     PARSED_PREFIX,
     RAW_PREFIX,
@@ -29,12 +30,16 @@ from handler_support import (
     sns_event,
     with_receipt,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from ses_mail import (
+    DETAIL_TYPES,
     MAX_ENTRY_BYTES,
     ConfigurationError,
     EventPublishError,
     entry_size,
 )
+from test_fuzz import mime_parts, mutated_corpus
 
 DOCUMENT_KEY = f"{PARSED_PREFIX}{MESSAGE_ID}/message.json"
 RAW_KEY = f"{RAW_PREFIX}{MESSAGE_ID}"
@@ -332,3 +337,34 @@ def test_fails_when_the_event_settings_are_invalid(
     with pytest.raises(ConfigurationError, match=message.replace(".", r"\.")) as failure:
         invoke(documented_event())
     assert failure.value.variable == variable
+
+
+@settings(FUZZ, max_examples=40)
+@given(st.one_of(mime_parts(), mutated_corpus(), st.binary(max_size=1000)))
+def test_fuzz_any_message_gets_a_valid_event_that_agrees_with_message_json(
+    s3: Any, mail_bus: MailBus, raw: bytes
+) -> None:
+    # GIVEN any bytes delivered as an SNS action's content
+    content = base64.b64encode(raw).decode()
+    mail_bus.seen.clear()
+
+    # WHEN the handler runs
+    invoke(sns_event(content=content, encoding="BASE64"))
+
+    # THEN one schema-valid event arrived (MailBus validates it) and agrees with message.json
+    (received,) = mail_bus.received()
+    detail = received["detail"]
+    document = read_json(s3, DOCUMENT_KEY)
+    assert detail["status"] == document["status"]
+    assert received["detail-type"] == DETAIL_TYPES[document["status"]]
+    assert detail["headers"] == document["headers"]
+    for name in ("text", "html"):
+        if document[name] is None:
+            assert detail[name] is None
+        else:
+            assert document[name].startswith(detail[name]["content"])
+            assert detail[name]["truncated"] is (detail[name]["content"] != document[name])
+            assert detail["truncated"] or not detail[name]["truncated"]
+    assert [item["key"] for item in detail["attachments"]] == [
+        item["key"] for item in document["attachments"]
+    ]
