@@ -35,7 +35,8 @@ from .keys import default_filename, safe_filename
 from .text import decode_bytes, recover_text, without_controls
 
 DEFAULT_MAX_MESSAGE_BYTES = 40 * 1024 * 1024
-"""SES's S3 action stores messages up to 40 MB (SES_FACTS: "S3 action limit")."""
+"""SES's S3 action stores messages up to 40 MB, headers included (SES Developer Guide,
+https://docs.aws.amazon.com/ses/latest/dg/receiving-email-action-s3.html)."""
 FEED_CHUNK_BYTES = 1 << 16
 MAX_DEFECTS = 100
 LINE_OVERHEAD_BYTES = 80

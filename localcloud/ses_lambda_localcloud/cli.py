@@ -150,7 +150,9 @@ def cmd_send(args: argparse.Namespace) -> int:
         f"sending {label} ({len(message)} bytes) from {mail_from} to {', '.join(recipients)} "
         f"via localhost:{target.smtp_port}"
     )
-    result = sender.send(target, message, recipients=recipients, mail_from=mail_from)
+    result = sender.send(
+        target, message, recipients=recipients, mail_from=mail_from, plain_text=args.plain_text
+    )
     for recipient in result.accepted:
         say(f"    accepted  {recipient}")
     for recipient, reply in result.rejected.items():
@@ -229,8 +231,8 @@ def parser() -> argparse.ArgumentParser:
     start.add_argument(
         "--smtp-timeout",
         type=float,
-        default=30.0,
-        help="seconds before an idle SMTP client is disconnected",
+        default=300.0,
+        help="seconds before an idle SMTP client is disconnected (RFC 5321 4.5.3.2.7: 300)",
     )
     start.add_argument(
         "--relay-smtp",
@@ -284,6 +286,11 @@ def parser() -> argparse.ArgumentParser:
     )
     send.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for processing")
     send.add_argument("--no-wait", action="store_true", help="do not wait for processing")
+    send.add_argument(
+        "--plain-text",
+        action="store_true",
+        help="no STARTTLS: send in plain text (a TlsPolicy Require rule then bounces the mail)",
+    )
     send.add_argument("--quiet", action="store_true", help="do not print the handler's logs")
     send.set_defaults(run=cmd_send)
 

@@ -71,10 +71,17 @@ def render(
     if record.get("subject") is not None:
         lines.append(f"  subject: {record['subject']}")
     lines.append(f"  rule set: {record.get('rule_set')}")
+    lines.append(f"  received over TLS: {'yes' if record.get('tls') else 'no'}")
     if not record.get("rules"):
         lines.append("  no rule matched")
     for rule in record.get("rules", []):
         lines.append(f"  rule {rule['rule']} (recipients {', '.join(rule['recipients'])})")
+        if rule.get("bounced"):
+            bounced = rule["bounced"]
+            lines.append(
+                f"    bounced to {bounced['to'] or '<>'}: {bounced['smtpReplyCode']} "
+                f"{bounced['statusCode']} {bounced['message']}"
+            )
         for action in rule["actions"]:
             detail = action.get("detail", {})
             lines.append(f"    {action['type']}: {action['status']}" + _action_text(detail))

@@ -19,10 +19,14 @@ ACCOUNT_ID = "123456789012"
 DEFAULT_REGION = "us-east-1"
 DEFAULT_API_PORT = 4566
 DEFAULT_SMTP_PORT = 2525
-#: SES_FACTS.md: the S3 action (and so SES receiving) takes at most 40 MB including headers.
+#: Largest message SES receiving accepts, headers included: 40 MB (SES Developer Guide, "Deliver
+#: to S3 bucket action", https://docs.aws.amazon.com/ses/latest/dg/receiving-email-action-s3.html,
+#: and "Service quotas", https://docs.aws.amazon.com/ses/latest/dg/quotas.html).
 MAX_MESSAGE_BYTES = 40 * 1024 * 1024
-#: SES accepts at most 50 recipients per message.
-MAX_RECIPIENTS = 50
+#: Recipients accepted per message: the 100 that RFC 5321 section 4.5.3.1.8 requires every SMTP
+#: server to accept. SES documents no receiving limit per message (its quotas page lists 50
+#: recipients per message for *sending* only, and 100 recipients per *receipt rule*).
+MAX_RECIPIENTS = 100
 
 #: Credentials handed to deployed code and to the CDK CLI (defined in ``tooling``).
 DUMMY_CREDENTIALS = tooling.DUMMY_CREDENTIALS

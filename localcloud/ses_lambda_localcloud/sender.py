@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .cdk_cli import project_root
+from .receiving import tls
 from .target import CommandError, Target
 
 
@@ -29,13 +30,28 @@ def send(
     recipients: Sequence[str],
     mail_from: str,
     timeout: float = 30.0,
+    plain_text: bool = False,
 ) -> SendResult:
-    """Send over SMTP; rejected recipients are reported, never dropped silently."""
+    """Send over SMTP; rejected recipients are reported, never dropped silently.
+
+    The session uses STARTTLS (RFC 3207), as mail servers sending to SES do, unless
+    ``plain_text``: a receipt rule with ``TlsPolicy`` ``Require`` bounces mail received without
+    TLS (``Receiver.process``). The local receiver's certificate is self-signed, so it is not
+    verified.
+    """
     rejected: dict[str, str] = {}
     accepted: list[str] = []
     try:
         with smtplib.SMTP("localhost", target.smtp_port, timeout=timeout) as smtp:
             smtp.ehlo("local-cloud-client")
+            if not plain_text:
+                if not smtp.has_extn("starttls"):
+                    raise CommandError(
+                        f"the SMTP server at localhost:{target.smtp_port} offers no STARTTLS; "
+                        "send in plain text explicitly (--plain-text) if that is intended"
+                    )
+                smtp.starttls(context=tls.client_context())
+                smtp.ehlo("local-cloud-client")
             code, reply = smtp.mail(
                 mail_from, [f"SIZE={len(message)}"] if smtp.has_extn("size") else []
             )

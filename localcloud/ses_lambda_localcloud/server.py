@@ -119,7 +119,7 @@ class LocalCloud:
         smtp_port: int = runtime.DEFAULT_SMTP_PORT,
         region: str = runtime.DEFAULT_REGION,
         state_dir: Path | None = None,
-        smtp_timeout: float = 30.0,
+        smtp_timeout: float = 300.0,
         async_retry_delay: float = 0.2,
         relay_smtp_port: int | None = None,
     ) -> None:
@@ -158,6 +158,7 @@ class LocalCloud:
 
     def start(self) -> LocalCloud:
         from . import moto_ext  # noqa: F401  (applies the moto extensions)
+        from .receiving import tls
         from .receiving.receiver import Receiver
         from .receiving.smtp import SmtpServer, port_is_free
 
@@ -170,6 +171,9 @@ class LocalCloud:
             self.smtp_port = free_port()
         if not port_is_free(self.smtp_port):
             raise PortInUse(f"SMTP port {self.smtp_port} is in use")
+        # The STARTTLS certificate first (key generation takes a moment): once the AWS endpoint
+        # answers, the SMTP receiver must follow at once.
+        tls_context = tls.server_context()
         app = LocalCloudApp(self)
         from .moto_ext.moto_internals import MotoRequestHandler
 
@@ -208,7 +212,9 @@ class LocalCloud:
         self.receiver.start()
         if self.relay_smtp_port and self._relay_remover is None:
             self._relay_remover = self.relay_smtp(self.relay_smtp_port)
-        self.smtp = SmtpServer(self.receiver, port=self.smtp_port, timeout=self.smtp_timeout)
+        self.smtp = SmtpServer(
+            self.receiver, port=self.smtp_port, timeout=self.smtp_timeout, tls_context=tls_context
+        )
         try:
             self.smtp.start()
         except Exception:

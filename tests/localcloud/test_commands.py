@@ -59,7 +59,7 @@ def test_start_send_show_stop(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         # Nothing is deployed: the recipient is rejected, visibly, and send fails.
         status, out, err = command(capsys, tmp_path, "send", "--to", "someone@example.com")
         assert status == 1
-        assert "REJECTED  someone@example.com: 550" in out
+        assert "REJECTED  someone@example.com: 550" in out, err
         assert "no recipient was accepted" in err
 
         status, out, _ = command(capsys, tmp_path, "show")

@@ -219,7 +219,7 @@ def test_sns_action_publishes_the_whole_message(rx: Setup, aws: Callable[[str], 
     assert notification["receipt"]["action"] == {
         "type": "SNS",
         "topicArn": topic,
-        "encoding": "Base64",
+        "encoding": "BASE64",  # SES's spelling, not the rule's "Base64"
     }
     assert b"Subject: via sns" in base64.b64decode(notification["content"])
 

@@ -2,7 +2,7 @@
 
 Starts the local cloud in this process (moto, the SMTP receiver, the Lambda runner), deploys the
 demo stack synthesized by ``synth_stack.py`` without the CDK CLI (``assembly.deploy_stack``),
-sends one message with smtplib, waits until the rule set has run, and checks the
+sends one message with smtplib over STARTTLS, waits until the rule set has run, and checks the
 ``message.json`` the reference handler wrote. Exits non-zero with the reason on any failure.
 
 Usage: python tests/py314/deliver_one.py ASSEMBLY_DIR [--python 3.14]
@@ -55,6 +55,7 @@ def deliver(assembly_dir: Path) -> dict[str, Any]:
     import boto3
 
     from ses_lambda_localcloud import assembly
+    from ses_lambda_localcloud.receiving import tls
     from ses_lambda_localcloud.server import LocalCloud
 
     with tempfile.TemporaryDirectory(prefix="py314-local-cloud-") as state:
@@ -72,6 +73,9 @@ def deliver(assembly_dir: Path) -> dict[str, Any]:
                 fail(f"deploy {deployed.status}: {deployed.failures()}")
             with smtplib.SMTP("127.0.0.1", cloud.smtp_port, timeout=30) as smtp:
                 smtp.ehlo("py314.example.com")
+                # The demo's rule requires TLS (TlsPolicy Require): plain text would bounce.
+                smtp.starttls(context=tls.client_context())
+                smtp.ehlo("py314.example.com")
                 smtp.mail(SENDER)
                 code, reply = smtp.rcpt(RECIPIENT)
                 if code != 250:
@@ -83,7 +87,7 @@ def deliver(assembly_dir: Path) -> dict[str, Any]:
             record = cloud.receiver.wait(message_id, timeout=120)
             if record is None or not record.done.is_set():
                 fail(f"message {message_id} was not processed in time")
-            if record.status != "done":
+            if record.status != "done" or not record.tls or any(r.bounced for r in record.rules):
                 fail(f"message {message_id}: {json.dumps(record.to_dict(), default=str)}")
             bucket = deployed.outputs["RawMessageBucket"]
             s3 = client("s3")
@@ -127,7 +131,7 @@ def main() -> None:
     if wrong:
         fail(f"message.json differs from what was sent: {wrong}")
     print(
-        f"delivered over SMTP under Python {sys.version.split()[0]}: "
+        f"delivered over SMTP with STARTTLS under Python {sys.version.split()[0]}: "
         f"message.json {document['messageId']} processed, {len(checks)} checks passed"
     )
 

@@ -7,7 +7,8 @@ creation fails with "Could not write to bucket" / "Could not invoke Lambda funct
 checks that the bucket and the function exist; these checks evaluate the actual policies with
 the request context SES would send (``aws:SourceAccount``, ``aws:SourceArn``).
 
-Also enforced: the quotas that are not adjustable (SES_FACTS.md "Quotas").
+Also enforced: the receiving quotas that are not adjustable (SES Developer Guide, "Service
+quotas", https://docs.aws.amazon.com/ses/latest/dg/quotas.html).
 """
 
 from __future__ import annotations

@@ -22,9 +22,14 @@ from .records import ActionRecord
 if TYPE_CHECKING:
     from .run import MessageRun
 
-#: SES_FACTS.md: the SNS action carries the message only up to 150 KB; bigger mail bounces.
+#: The SNS action carries messages up to 150 KB, headers included; bigger mail bounces (SES
+#: Developer Guide, "Service quotas", email receiving,
+#: https://docs.aws.amazon.com/ses/latest/dg/quotas.html, and "Publish to Amazon SNS topic
+#: action", https://docs.aws.amazon.com/ses/latest/dg/receiving-email-action-sns.html).
 SNS_CONTENT_LIMIT = 150 * 1024
-#: SES waits at most 30 seconds for a RequestResponse invocation.
+#: SES waits at most 30 seconds for a RequestResponse invocation (SES API reference,
+#: LambdaAction, InvocationType: a 30-second timeout on RequestResponse invocations,
+#: https://docs.aws.amazon.com/ses/latest/APIReference/API_LambdaAction.html).
 REQUEST_RESPONSE_LIMIT_SECONDS = 30
 
 Action = Callable[
@@ -152,11 +157,15 @@ def sns_action(
     topic = body["TopicArn"]
     encoding = body.get("Encoding") or "UTF-8"
     detail: dict[str, Any] = {"topicArn": topic, "encoding": encoding}
+    # The rule says "UTF-8" or "Base64" (SES API reference, SNSAction); the notification says
+    # "BASE64" (guide, "Sample incoming email event", the SNS action's notification) and, in the
+    # same spelling, "UTF8".
+    spelling = "BASE64" if encoding.upper() == "BASE64" else "UTF8"
     if len(run.message) > SNS_CONTENT_LIMIT:
         bounce = run.bounce(rule, "550", "5.3.4", "Message too large for the SNS action (150 KB)")
         detail.update(error="message larger than 150 KB: SES bounces it", bounce=bounce)
         return ActionRecord("SNS", "failed", detail), None
-    if encoding.upper() == "BASE64":
+    if spelling == "BASE64":
         content = base64.b64encode(run.message).decode("ascii")
     else:
         content = run.message.decode("utf-8", errors="replace")
@@ -168,7 +177,7 @@ def sns_action(
             {
                 "type": "SNS",
                 "topicArn": topic,
-                "encoding": encoding,
+                "encoding": spelling,
             },
         ),
         content=content,

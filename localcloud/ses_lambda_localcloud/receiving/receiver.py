@@ -1,11 +1,12 @@
 """Local SES receiving: which recipients are accepted, and what the active rule set does.
 
-SMTP-time decisions (SES_FACTS.md "The pipeline"): a recipient is accepted only if its address
-or domain is a verified identity in the region and an enabled rule of the *active* rule set
-matches it; everyone else gets SMTP 550. An accepted message is written to the spool (stored)
-before the SMTP ``250`` reply and before any action runs; a worker then evaluates the rules in
-order and runs each matching rule's actions in order (``run``), each through the dispatch table
-of ``actions``:
+SMTP-time decisions (SES Developer Guide, "Email receiving concepts",
+https://docs.aws.amazon.com/ses/latest/dg/receiving-email-concepts.html): a recipient is
+accepted only if its address or domain is a verified identity in the region and an enabled rule
+of the *active* rule set matches it; everyone else gets SMTP 550. An accepted message is written
+to the spool (stored, with the fields SES prepends) before the SMTP ``250`` reply and before any
+action runs; a worker then evaluates the rules in order and runs each matching rule's actions in
+order (``run``), each through the dispatch table of ``actions``:
 
 - S3: the message (with the headers SES adds) at ``ObjectKeyPrefix + messageId``, after checking
   the bucket policy as SES would; KMS client-side encryption is not emulated;
@@ -35,7 +36,8 @@ from typing import Any
 from . import mail as mailmod
 from .matching import identity_covers, matched_recipients, rule_enabled, rule_matches, split_address
 from .records import ActionRecord, MessageRecord, RuleRecord
-from .run import MessageRun
+from .run import MessageRun, rule_scans
+from .verdicts import LocalVerdicts
 
 log = logging.getLogger(__name__)
 
@@ -110,13 +112,27 @@ class Receiver:
         self._remember(record)
 
     def accept(
-        self, *, mail_from: str, recipients: list[str], data: bytes, helo: str, peer_ip: str
+        self,
+        *,
+        mail_from: str,
+        recipients: list[str],
+        data: bytes,
+        helo: str,
+        peer_ip: str,
+        tls: bool = False,
     ) -> MessageRecord:
-        """Store the message (spool file, fsynced) and queue it; called before the 250 reply."""
+        """Store the message (spool file, fsynced) and queue it; called before the 250 reply.
+
+        The stored copy is the sender's message after the fields SES prepends
+        (``mail.ses_headers``), whose verdicts are the ones the event will carry. ``tls``: the
+        message arrived after STARTTLS (decides ``TlsPolicy`` ``Require``; see ``process``).
+        """
         moment = datetime.now(UTC)
         message_id = mailmod.new_message_id()
+        scanned = self._scanned(recipients)
+        verdicts = LocalVerdicts.for_message(mailmod.raw_headers(data), scanned=scanned)
         stored = (
-            mailmod.received_headers(
+            mailmod.ses_headers(
                 mail_from=mail_from,
                 recipients=recipients,
                 message_id=message_id,
@@ -124,6 +140,8 @@ class Receiver:
                 peer_ip=peer_ip,
                 region=self.region,
                 moment=moment,
+                verdicts=verdicts,
+                message=data,
             )
             + data
         )
@@ -141,6 +159,8 @@ class Receiver:
             size=len(stored),
             received_at=mailmod.iso_timestamp(moment),
             subject=subject,
+            tls=tls,
+            scanned=scanned,
         )
         record._moment = moment  # type: ignore[attr-defined]
         self._remember(record)
@@ -153,6 +173,15 @@ class Receiver:
         )
         self._queue.put(record)
         return record
+
+    def _scanned(self, recipients: list[str]) -> bool:
+        """Some enabled rule of the active set that matches a recipient has ScanEnabled (SES
+        scans per rule; the verdict fields of the stored copy exist once per message)."""
+        active = self.active_rule_set()
+        return active is not None and any(
+            rule_enabled(rule) and rule_scans(rule) and matched_recipients(rule, recipients)
+            for rule in active.rules
+        )
 
     def _remember(self, record: MessageRecord) -> None:
         with self._lock:
@@ -213,11 +242,9 @@ class Receiver:
             recipients = matched_recipients(rule, record.recipients)
             if not recipients:
                 continue
-            if rule.get("TlsPolicy") == "Require":
-                record.notes.append(
-                    f"rule {rule['Name']}: TlsPolicy Require is not enforced (the local SMTP "
-                    "receiver is plain text on localhost)"
-                )
+            if rule.get("TlsPolicy") == "Require" and not record.tls:
+                self._bounce_without_tls(run, rule, recipients)
+                continue
             if run.run_rule(rule, recipients) == "STOP_RULE_SET":
                 break
         run.settle(lambda: self._finish(record, path))
@@ -238,6 +265,29 @@ class Receiver:
         finally:
             record.done.set()
 
+    def _bounce_without_tls(
+        self, run: MessageRun, rule: dict[str, Any], recipients: list[str]
+    ) -> None:
+        """``TlsPolicy`` ``Require``: "Amazon SES bounces emails that are not received over
+        TLS" (SES API reference, ReceiptRule,
+        https://docs.aws.amazon.com/ses/latest/APIReference/API_ReceiptRule.html). A bounce in
+        SES receiving happens after the message was accepted (like the Bounce action, whose
+        bounce message is sent from ``Sender``); the SMTP conversation already ended with 250.
+        So the message is accepted, none of this rule's actions run, and a bounce to the
+        envelope sender is recorded (the local cloud sends no mail). The reply code and text are
+        the ones RFC 3207 section 4 gives a server that requires TLS. Other rules still run.
+        """
+        bounce = run.bounce(
+            rule, "530", "5.7.0", "Must issue a STARTTLS command first (the rule requires TLS)"
+        )
+        run.record.rules.append(
+            RuleRecord(rule=rule["Name"], recipients=recipients, bounced=bounce)
+        )
+        run.record.notes.append(
+            f"rule {rule['Name']}: TlsPolicy Require and the message arrived without TLS: "
+            "SES bounces it; none of the rule's actions ran"
+        )
+
 
 def _subject(message: bytes) -> str | None:
     try:
@@ -254,7 +304,7 @@ def _summary(record: MessageRecord) -> str:
     parts = []
     for rule in record.rules:
         actions = ", ".join(f"{a.type}:{a.status}" for a in rule.actions)
-        parts.append(f"rule {rule.rule} [{actions}]")
+        parts.append(f"rule {rule.rule} [{'bounced: no TLS' if rule.bounced else actions}]")
     return f"{record.status}; " + ("; ".join(parts) if parts else "no rule matched")
 
 

@@ -19,6 +19,9 @@ class RuleRecord:
     rule: str
     recipients: list[str]
     actions: list[ActionRecord] = field(default_factory=list)
+    #: Set when SES bounced the message for this rule instead of running its actions
+    #: (``TlsPolicy`` ``Require`` and the message arrived without TLS).
+    bounced: dict[str, Any] | None = None
 
 
 @dataclass
@@ -35,6 +38,10 @@ class MessageRecord:
     notes: list[str] = field(default_factory=list)
     error: str | None = None
     rejected: list[dict[str, str]] = field(default_factory=list)
+    #: The message arrived over TLS (the client sent STARTTLS).
+    tls: bool = False
+    #: A matching rule has ScanEnabled: the verdicts were "scanned" (see ``verdicts``).
+    scanned: bool = False
     done: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def to_dict(self) -> dict[str, Any]:

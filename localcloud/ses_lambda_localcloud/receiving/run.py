@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from . import mail as mailmod
 from .actions import ACTIONS, not_emulated
 from .records import ActionRecord, MessageRecord, RuleRecord
+from .verdicts import LocalVerdicts
 
 if TYPE_CHECKING:
     from ..lambda_async import QueuedEvent
@@ -22,9 +23,6 @@ if TYPE_CHECKING:
     from .receiver import Receiver
 
 log = logging.getLogger(__name__)
-
-#: Local only: a header that sets the verdicts, e.g. "X-LocalCloud-Verdicts: spam=FAIL".
-VERDICT_OVERRIDE_HEADER = "X-LocalCloud-Verdicts"
 
 
 class MessageRun:
@@ -37,7 +35,10 @@ class MessageRun:
         self.record = record
         self.message = message
         self.moment = moment
-        self.verdicts = verdict_overrides(message)
+        #: The same verdicts as the fields SES prepended to the stored copy (``Receiver.accept``).
+        self.verdicts = LocalVerdicts.for_message(
+            mailmod.raw_headers(message), scanned=record.scanned
+        )
         self._queued: list[tuple[QueuedEvent, Callable[[list[Invocation]], object]]] = []
 
     # Event invocations ------------------------------------------------------------------
@@ -86,29 +87,13 @@ class MessageRun:
     def receipt(
         self, rule: dict[str, Any], recipients: list[str], action: dict[str, Any]
     ) -> dict[str, Any]:
-        scanned = rule.get("ScanEnabled") in (True, "true")
-        verdicts = {
-            # Local: nothing is scanned or authenticated. Scanning on -> PASS (unless overridden
-            # by the X-LocalCloud-Verdicts header); off -> DISABLED. SPF/DKIM/DMARC need DNS
-            # and signatures this machine cannot check -> GRAY.
-            "spamVerdict": "PASS" if scanned else "DISABLED",
-            "virusVerdict": "PASS" if scanned else "DISABLED",
-            "spfVerdict": "GRAY",
-            "dkimVerdict": "GRAY",
-            "dmarcVerdict": "GRAY",
-        }
-        for name in ("spam", "virus", "spf", "dkim", "dmarc"):
-            if name in self.verdicts:
-                verdicts[f"{name}Verdict"] = self.verdicts[name]
         receipt: dict[str, Any] = {
             "timestamp": mailmod.iso_timestamp(self.moment),
             "processingTimeMillis": int((datetime.now(UTC) - self.moment).total_seconds() * 1000),
             "recipients": recipients,
-            **{key: {"status": value} for key, value in verdicts.items()},
+            **self.verdicts.receipt(rule_scans=rule_scans(rule)),
             "action": action,
         }
-        if verdicts["dmarcVerdict"] == "FAIL":
-            receipt["dmarcPolicy"] = self.verdicts.get("dmarcPolicy", "none")
         return receipt
 
     def mail(self) -> dict[str, Any]:
@@ -176,23 +161,6 @@ class MessageRun:
         return bounce
 
 
-def verdict_overrides(message: bytes) -> dict[str, str]:
-    headers = mailmod.raw_headers(message)
-    overrides: dict[str, str] = {}
-    for name, value in headers:
-        if name.lower() != VERDICT_OVERRIDE_HEADER.lower():
-            continue
-        for part in value.replace(",", ";").split(";"):
-            key, _, verdict = part.partition("=")
-            key, verdict = key.strip().lower(), verdict.strip()
-            if key in ("spam", "virus", "spf", "dkim", "dmarc") and verdict.upper() in (
-                "PASS",
-                "FAIL",
-                "GRAY",
-                "PROCESSING_FAILED",
-                "DISABLED",
-            ):
-                overrides[key] = verdict.upper()
-            elif key == "dmarcpolicy":
-                overrides["dmarcPolicy"] = verdict.lower()
-    return overrides
+def rule_scans(rule: dict[str, Any]) -> bool:
+    """The rule has spam and virus scanning on (``ScanEnabled``)."""
+    return rule.get("ScanEnabled") in (True, "true")

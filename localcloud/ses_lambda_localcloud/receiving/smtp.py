@@ -1,17 +1,29 @@
 """The SMTP side of local SES receiving (aiosmtpd), listening on localhost only.
 
-Limits, each answered with a clear SMTP reply and never silently:
+STARTTLS (RFC 3207) is offered with a self-signed certificate generated at start (:mod:`.tls`);
+whether a message arrived over TLS is recorded and decides what a ``TlsPolicy`` ``Require``
+rule does with it (see ``Receiver.accept``).
 
-- message size: ``SIZE`` advertised as 40 MB (SES's limit); a larger ``MAIL FROM ... SIZE=`` or
-  DATA gets ``552 5.3.4``, and the oversized data is discarded while it streams in;
-- recipients: at most 50 per message (SES's limit); the 51st and later get ``452 4.5.3``;
+Every limit, with its source (docs/local-cloud.md lists them too), answered with a clear SMTP
+reply and never silently:
+
+- message size: 40 MB including headers (SES Developer Guide, S3 action: "the maximum email
+  size (including headers) is 40 MB"); ``SIZE`` is advertised (RFC 1870) and a larger
+  ``MAIL FROM ... SIZE=`` or DATA gets ``552 5.3.4`` (RFC 1870 section 6; RFC 3463); oversized
+  data is discarded while it streams in;
+- recipients: 100 per message, the number RFC 5321 section 4.5.3.1.8 requires every server to
+  accept (SES documents no receiving limit; its 50 is the sending limit of SendEmail /
+  SendRawEmail); the 101st and later get ``452 4.5.3`` (RFC 5321 section 4.5.3.1.10);
 - recipients no rule matches: ``550 5.1.1`` (see ``Receiver.check_recipient``);
-- garbage: unknown commands get ``500``, and after 5 the connection is closed with ``502``;
-  lines longer than 1000 characters get ``500``; each command may be sent at most
-  ``COMMAND_CALL_LIMIT`` times per connection (``421`` then close);
-- stalled clients: a connection idle for ``timeout`` seconds (30 by default, also while
-  sending DATA) is closed with ``421 4.4.2``;
-- connections: at most ``max_connections`` at once (``421 4.7.0`` beyond).
+- line length: command lines up to 512 octets (RFC 5321 section 4.5.3.1.4), text lines up to
+  1000 octets with CRLF (section 4.5.3.1.6); longer ones get ``500``;
+- garbage: aiosmtpd's own defence (not an SES behaviour) answers unknown commands with ``500``
+  and closes the connection with ``502 5.5.1`` after too many of them;
+- stalled clients: a connection idle for ``timeout`` seconds (300 by default: the server
+  timeout of RFC 5321 section 4.5.3.2.7, also while sending DATA) is closed with ``421 4.4.2``
+  (RFC 5321 section 3.8);
+- connections: at most ``max_connections`` at once (``421 4.7.0``, RFC 5321 section 3.8). SES
+  documents no such limit: this one only protects the machine the local cloud runs on.
 """
 
 from __future__ import annotations
@@ -19,24 +31,29 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import ssl
 from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from .. import runtime
+from . import tls
 from .receiver import Receiver, RecipientRejected
 
 log = logging.getLogger(__name__)
 
-#: Per connection: how often each command may be sent (aiosmtpd's command_call_limit).
-COMMAND_CALL_LIMIT = {"*": 200}
+#: RFC 5321 section 4.5.3.2.7: a server SHOULD wait at least 5 minutes for the next command.
+DEFAULT_TIMEOUT_SECONDS = 300.0
+#: A local guard for the machine the local cloud runs on, not an SES limit (none is documented).
+DEFAULT_MAX_CONNECTIONS = 20
 SIZE_REPLY = (
     f"552 5.3.4 Message size exceeds the fixed maximum message size "
     f"({runtime.MAX_MESSAGE_BYTES} bytes, the SES limit)"
 )
 TOO_MANY_RECIPIENTS = (
-    f"452 4.5.3 Too many recipients: SES accepts at most {runtime.MAX_RECIPIENTS} per message"
+    f"452 4.5.3 Too many recipients: the local cloud accepts {runtime.MAX_RECIPIENTS} per message "
+    "(RFC 5321 4.5.3.1.8)"
 )
 
 
@@ -52,6 +69,9 @@ class _LocalSMTP(SMTP):
         self._counted = False
 
     def connection_made(self, transport: Any) -> None:
+        if self._counted:  # STARTTLS: the same connection, now over TLS
+            super().connection_made(transport)
+            return
         if self._counter[0] >= self._max_connections:
             log.warning("refused an SMTP connection: %d already open", self._counter[0])
             transport.write(b"421 4.7.0 Too many connections, try again later\r\n")
@@ -131,6 +151,7 @@ class SesSmtpHandler:
                 data=data,
                 helo=session.host_name or "unknown",
                 peer_ip=peer,
+                tls=session.ssl is not None,
             ),
         )
         return f"250 Ok {record.message_id}"
@@ -144,9 +165,10 @@ class SmtpServer(Controller):
         receiver: Receiver,
         *,
         port: int,
-        timeout: float = 30.0,
-        max_connections: int = 20,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
         hostname: str = "127.0.0.1",
+        tls_context: ssl.SSLContext | None = None,
     ) -> None:
         super().__init__(
             SesSmtpHandler(receiver),
@@ -158,7 +180,7 @@ class SmtpServer(Controller):
             decode_data=False,
             enable_SMTPUTF8=True,
             timeout=timeout,
-            command_call_limit=COMMAND_CALL_LIMIT,
+            tls_context=tls_context or tls.server_context(),
         )
         self._max_connections = max_connections
         self._counter = [0]
