@@ -5,7 +5,7 @@ event, never the message, and needs no AWS permission beyond its logs. Configura
 ``REJECT_ON_VERDICTS`` (comma-separated subset of ``spam,virus,spf,dkim,dmarc``; default
 ``spam,virus``; empty rejects nothing). It returns ``{"disposition": "STOP_RULE_SET"}`` when any
 configured verdict of any record is ``FAIL``, else ``{"disposition": "CONTINUE"}``; SES then
-skips every later action and rule for stopped mail (SES_FACTS: "Lambda action").
+skips every later action and rule for stopped mail (docs/ses-facts.md, "Lambda action").
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ references the rule while the rule depends on the policy is the cycle behind aws
 from __future__ import annotations
 
 import jsii
-from aws_cdk import Annotations, ArnFormat, Names, Stack
+from aws_cdk import Annotations, ArnFormat, Aspects, IAspect, Names, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_ses as ses
@@ -17,7 +17,7 @@ from aws_cdk import aws_ses_actions as ses_actions
 from aws_cdk.interfaces.aws_ses import IReceiptRuleRef
 from constructs import IConstruct
 
-from .limits import validate_name
+from .limits import ValidationError, validate_name
 from .storage import SES_PRINCIPAL, RawMessageStore
 
 # CloudFormation's spelling of each invocation type (the Python enum's values are its names).
@@ -44,7 +44,9 @@ class StoreRawMessage:
     """S3 action: store the raw message at ``<prefix><messageId>`` in a :class:`RawMessageStore`.
 
     Binding it adds the SES put statement to the store's bucket policy and makes the rule depend
-    on that policy (SES test-writes under the prefix when it creates the rule).
+    on that policy (SES test-writes under the prefix when it creates the rule). With an SSE-KMS
+    store, the action names the store's :attr:`~RawMessageStore.ses_role` as its ``IamRoleArn``
+    instead, and the rule depends on the role.
     """
 
     def __init__(self, store: RawMessageStore, *, rule_set_name: str, rule_name: str) -> None:
@@ -57,12 +59,55 @@ class StoreRawMessage:
         policy = self._store.allow_ses_put(receipt_rule, source_arn=source_arn)
         if policy is not None:
             receipt_rule.node.add_dependency(policy)
+        role = self._store.ses_role
+        if role is not None:
+            rule_resource = receipt_rule.node.default_child
+            if not isinstance(rule_resource, ses.CfnReceiptRule):
+                raise ValidationError(
+                    "an SSE-KMS RawMessageStore needs the S3 action's IamRoleArn, which only a "
+                    f"receipt rule defined in this app can carry; got {receipt_rule.node.path}"
+                )
+            Aspects.of(rule_resource).add(
+                _S3ActionRole(self._store.bucket.bucket_name, self._store.object_key_prefix, role)
+            )
         return ses.ReceiptRuleActionConfig(
             s3_action=ses.S3ActionConfig(
                 bucket_name=self._store.bucket.bucket_name,
                 object_key_prefix=self._store.object_key_prefix or None,
             )
         )
+
+
+@jsii.implements(IAspect)
+class _S3ActionRole:
+    """Sets ``IamRoleArn`` on the rule's S3 action that stores into one bucket and prefix.
+
+    The CDK's ``S3ActionConfig`` has no role field, while CloudFormation's S3Action has
+    (``IamRoleArn``; docs/ses-facts.md, "S3 action"). Once every action is bound, this finds the
+    action's index in the rendered rule and sets the role with a property override.
+    """
+
+    def __init__(self, bucket_name: str, prefix: str, role: iam.IRole) -> None:
+        self._bucket_name = bucket_name
+        self._prefix = prefix
+        self._role = role
+
+    def visit(self, node: IConstruct) -> None:
+        if not isinstance(node, ses.CfnReceiptRule):
+            return
+        stack = Stack.of(node)
+        rule = stack.resolve(node.rule) or {}
+        bucket = stack.resolve(self._bucket_name)
+        for index, action in enumerate(rule.get("actions") or []):
+            s3_action = action.get("s3Action")
+            if (
+                s3_action
+                and s3_action.get("bucketName") == bucket
+                and (s3_action.get("objectKeyPrefix") or "") == self._prefix
+            ):
+                node.add_property_override(
+                    f"Rule.Actions.{index}.S3Action.IamRoleArn", self._role.role_arn
+                )
 
 
 @jsii.implements(ses.IReceiptRuleAction)
@@ -108,7 +153,7 @@ class InvokeFunction:
                 "ses-lambda-constructs:importedFunctionPermission",
                 "The function is imported from another account or environment, so no invoke "
                 "permission was added: allow ses.amazonaws.com lambda:InvokeFunction with "
-                f"SourceArn {self._rule_name!r} before deploying, or SES fails to create the rule.",
+                f"SourceArn {source_arn} before deploying, or SES fails to create the rule.",
             )
         return ses.ReceiptRuleActionConfig(
             lambda_action=ses.LambdaActionConfig(

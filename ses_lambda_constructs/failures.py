@@ -11,6 +11,7 @@ from __future__ import annotations
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_sns as sns
@@ -37,11 +38,12 @@ class InvocationFailures(Construct):
         scope: Construct,
         id: str,
         *,
-        function: lambda_.Function,
+        function: lambda_.IFunction,
         retry_attempts: int = 2,
         max_event_age: Duration = Duration.hours(6),
         alarm_topic: sns.ITopic | None = None,
         queue: sqs.IQueue | None = None,
+        encryption_key: kms.IKey | None = None,
     ) -> None:
         """
         :param function: the function SES invokes asynchronously.
@@ -49,6 +51,8 @@ class InvocationFailures(Construct):
         :param max_event_age: 60 s to 6 h. Default: 6 hours.
         :param alarm_topic: SNS topic the alarms notify. Default: alarms without actions.
         :param queue: on-failure destination of your own. Default: a new encrypted queue.
+        :param encryption_key: customer managed key of a queue defined here (the function's role
+            gets the data-key and decrypt grants it needs to send). Default: SQS-managed SSE.
         """
         super().__init__(scope, id)
         if not 0 <= retry_attempts <= 2:
@@ -62,48 +66,67 @@ class InvocationFailures(Construct):
             own_queue = sqs.Queue(
                 self,
                 "Queue",
-                encryption=sqs.QueueEncryption.SQS_MANAGED,
+                encryption=(
+                    sqs.QueueEncryption.KMS
+                    if encryption_key is not None
+                    else sqs.QueueEncryption.SQS_MANAGED
+                ),
+                encryption_master_key=encryption_key,
                 enforce_ssl=True,
                 retention_period=Duration.days(14),
                 removal_policy=RemovalPolicy.RETAIN,
             )
-            acknowledge(
-                own_queue,
-                "AwsSolutions-SQS3",
-                "This queue is itself the on-failure destination of the function; its "
-                "messages are replayed by an operator, not consumed by a worker that could fail.",
-            )
+            for rule in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"):
+                acknowledge(
+                    own_queue,
+                    rule,
+                    "This queue is itself the on-failure destination of the function; its "
+                    "messages are replayed by an operator, not consumed by a worker that could "
+                    "fail.",
+                )
             queue = own_queue
+        elif encryption_key is not None:
+            raise ValidationError(
+                "encryption_key applies to a queue defined here; encrypt your own queue yourself"
+            )
         self.queue: sqs.IQueue = queue
         function.configure_async_invoke(
             on_failure=destinations.SqsDestination(queue),
             retry_attempts=retry_attempts,
             max_event_age=max_event_age,
         )
+        for pack in ("Serverless", "HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"):
+            acknowledge(
+                function,
+                f"{pack}-LambdaDLQ",
+                "Failed asynchronous invocations go to an on-failure destination (this "
+                "construct's queue), which AWS recommends over a dead-letter queue: its records "
+                "also carry the error and the original event for replay.",
+            )
         period = Duration.minutes(5)
-        self.errors_alarm = self._alarm(
+        errors_alarm = self._alarm(
             "ErrorsAlarm",
             function.metric_errors(period=period),
             "The email handler failed at least once in 5 minutes",
         )
-        self.throttles_alarm = self._alarm(
+        throttles_alarm = self._alarm(
             "ThrottlesAlarm",
             function.metric_throttles(period=period),
             "The email handler was throttled in the last 5 minutes",
         )
-        self.queue_alarm = self._alarm(
+        queue_alarm = self._alarm(
             "FailedEventsAlarm",
             queue.metric_approximate_number_of_messages_visible(period=period),
             "Failed email events are waiting in the on-failure queue",
         )
-        self.alarms: tuple[cloudwatch.Alarm, ...] = (
-            self.errors_alarm,
-            self.throttles_alarm,
-            self.queue_alarm,
-        )
+        alarms = (errors_alarm, throttles_alarm, queue_alarm)
         if alarm_topic is not None:
-            for alarm in self.alarms:
+            for alarm in alarms:
                 alarm.add_alarm_action(cloudwatch_actions.SnsAction(alarm_topic))
+        self.errors_alarm: cloudwatch.IAlarm = errors_alarm
+        self.throttles_alarm: cloudwatch.IAlarm = throttles_alarm
+        self.queue_alarm: cloudwatch.IAlarm = queue_alarm
+        self.alarms: tuple[cloudwatch.IAlarm, ...] = alarms
 
     def _alarm(self, id: str, metric: cloudwatch.IMetric, description: str) -> cloudwatch.Alarm:
         """An alarm that fires on the first occurrence and treats silence as good news."""

@@ -1,9 +1,9 @@
 """SES receiving limits, name rules and the validation helpers every construct uses.
 
-Facts (see SES_FACTS.md of the project): receiving exists in a fixed list of regions; quotas that
-cannot be raised are 200 rules per rule set, 10 actions per rule and 100 recipients per rule; rule
-and rule-set names use letters, digits, ``_``, ``-`` and ``.``, start and end with a letter or
-digit, and are at most 64 characters long.
+Facts (docs/ses-facts.md, "Receiving regions" and "Quotas"): receiving exists in a fixed list of
+regions; quotas that cannot be raised are 200 rules per rule set, 10 actions per rule and 100
+recipients per rule; rule and rule-set names use letters, digits, ``_``, ``-`` and ``.``, start
+and end with a letter or digit, and are at most 64 characters long.
 
 Validation raises :class:`ValidationError` naming the prop and the value. Values that are still
 unresolved tokens at synth time are skipped: they can only be checked by CloudFormation.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,6 +11,7 @@ import jsii
 from aws_cdk import Duration, IStableListProducer, Lazy, Names, RemovalPolicy, Token
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_s3 as s3
@@ -27,6 +29,7 @@ from .events import EmailEvents
 from .failures import InvocationFailures
 from .forwarding import Forwarder, ForwardingRoute, from_address_patterns, identity_for
 from .handler_bundle import DEFAULT_RUNTIME
+from .hardening import FunctionHardening, hardened_defaults
 from .limits import (
     MAX_ACTIONS_PER_RULE,
     MAX_RULES_PER_RULE_SET,
@@ -170,6 +173,12 @@ class EmailReceiver(Construct):
         verdict_gate: bool = False,
         event_bus: events.IEventBus | None = None,
         event_source: str = DEFAULT_EVENT_SOURCE,
+        encryption_key: kms.IKey | None = None,
+        function_hardening: FunctionHardening | None = None,
+        server_access_logs_bucket: s3.IBucket | None = None,
+        replication_destination: s3.IBucket | None = None,
+        replication_key: kms.IKey | None = None,
+        hardened: bool = False,
     ) -> None:
         """
         :param routes: the receipt rules, in order. More can be added with :meth:`add_route`.
@@ -209,9 +218,54 @@ class EmailReceiver(Construct):
         :param event_bus: the bus the reference handler puts one event per message on (see
             :meth:`subscribe`). Default: a new bus, defined with the reference handler.
         :param event_source: the events' ``source``. Default: ``ses-lambda-constructs``.
+        :param encryption_key: customer managed key for the bucket defined here (default SSE-KMS;
+            SES then writes through a role, see :class:`RawMessageStore`), the log groups and
+            the failure queue. Default: SSE-S3 and the services' own encryption.
+        :param function_hardening: tracing, reserved concurrency and VPC placement of every
+            function the receiver defines; available to functions added beside them as
+            :attr:`function_hardening`. Default: ``FunctionHardening()`` (tracing on).
+        :param server_access_logs_bucket: where the bucket defined here writes its access logs.
+            Default: no access logging.
+        :param replication_destination: replicate the bucket defined here to this versioned
+            bucket. Default: no replication.
+        :param replication_key: the key that encrypts the replicas. Default: the destination's.
+        :param hardened: the hardened configuration (README, "Hardened configuration"): a new
+            customer managed key unless ``encryption_key`` is given, reserved concurrency 10
+            unless ``function_hardening`` sets one; and it requires what only you can supply:
+            ``function_hardening.vpc``, ``server_access_logs_bucket``,
+            ``replication_destination`` and ``alarm_topic``. Default: ``False``.
         """
         super().__init__(scope, id)
         check_receiving_region(self)
+        function_hardening = function_hardening or FunctionHardening()
+        if hardened:
+            encryption_key, function_hardening = hardened_defaults(
+                self,
+                encryption_key=encryption_key,
+                function_hardening=function_hardening,
+                required={
+                    "function_hardening.vpc": function_hardening.vpc,
+                    "alarm_topic": alarm_topic,
+                    **(
+                        {
+                            "server_access_logs_bucket": server_access_logs_bucket,
+                            "replication_destination": replication_destination,
+                        }
+                        if store_raw_messages
+                        else {}
+                    ),
+                },
+                raw_message_bucket=raw_message_bucket,
+            )
+        if encryption_key is not None and function_hardening.encryption_key is None:
+            function_hardening = dataclasses.replace(
+                function_hardening, encryption_key=encryption_key
+            )
+        #: The controls of every function the receiver defines; apply them to functions of your
+        #: own with ``function_hardening.function(...)`` and ``.log_group(...)``.
+        self.function_hardening: FunctionHardening = function_hardening
+        #: The customer managed key, or ``None``.
+        self.encryption_key: kms.IKey | None = encryption_key
         #: The first domain verified here (``domain_name``, else the first of ``domains``).
         self.domain: ReceivingDomain | None = None
         #: Every domain verified here, in order.
@@ -260,7 +314,11 @@ class EmailReceiver(Construct):
             raise ValidationError("replace_active_rule_set=True needs activate_rule_set=True")
         if activate_rule_set:
             self.activation = ReceiptRuleSetActivation(
-                self, "Activation", rule_set=rule_set, replace_active=replace_active_rule_set
+                self,
+                "Activation",
+                rule_set=rule_set,
+                replace_active=replace_active_rule_set,
+                hardening=function_hardening,
             )
 
         self.store: RawMessageStore | None = None
@@ -272,11 +330,20 @@ class EmailReceiver(Construct):
                 object_key_prefix=raw_message_prefix,
                 expiration=raw_message_expiration,
                 removal_policy=removal_policy,
+                encryption_key=encryption_key,
+                server_access_logs_bucket=server_access_logs_bucket,
+                replication_destination=replication_destination,
+                replication_key=replication_key,
             )
-        elif raw_message_bucket is not None or raw_message_expiration is not None:
-            raise ValidationError(
-                "raw_message_bucket and raw_message_expiration need store_raw_messages=True"
-            )
+        else:
+            for prop, value in (
+                ("raw_message_bucket", raw_message_bucket),
+                ("raw_message_expiration", raw_message_expiration),
+                ("server_access_logs_bucket", server_access_logs_bucket),
+                ("replication_destination", replication_destination),
+            ):
+                if value is not None:
+                    raise ValidationError(f"{prop} needs store_raw_messages=True")
         self._handler_options = {
             "parsed_prefix": parsed_prefix,
             "reject_on_verdicts": tuple(reject_on_verdicts),
@@ -286,6 +353,7 @@ class EmailReceiver(Construct):
             "retry_attempts": retry_attempts,
             "max_event_age": max_event_age,
             "alarm_topic": alarm_topic,
+            "encryption_key": encryption_key,
         }
         self._event_options = {"event_bus": event_bus, "event_source": event_source}
         self.events: EmailEvents | None = None
@@ -303,6 +371,7 @@ class EmailReceiver(Construct):
                 recipients=Lazy.list(_RouteRecipients(self.routes)),
                 reject_on_verdicts=reject_on_verdicts,
                 runtime=handler_runtime,
+                hardening=function_hardening,
             )
             if self.activation is not None:
                 self.activation.resource.node.add_dependency(self.gate.rule)
@@ -363,6 +432,7 @@ class EmailReceiver(Construct):
                 runtime=self._handler_options["runtime"],  # type: ignore[arg-type]
                 event_bus=self.email_events().event_bus,
                 event_source=self.email_events().event_source,
+                hardening=self.function_hardening,
             )
             self.failures = InvocationFailures(
                 self,
@@ -422,9 +492,11 @@ class EmailReceiver(Construct):
             existing = sum(
                 1 for c in self.rule_set.node.find_all() if isinstance(c, ses.CfnReceiptRule)
             )
+            # The verdict gate's rule is a rule of the same set (docs/ses-facts.md, "Quotas").
+            gate_rules = 1 if self.gate is not None else 0
             validate_count(
                 "routes",
-                existing + len(self.routes) + 1,
+                existing + gate_rules + len(self.routes) + 1,
                 MAX_RULES_PER_RULE_SET,
                 "rules in one rule set",
             )
@@ -432,6 +504,14 @@ class EmailReceiver(Construct):
             raise ValidationError(
                 f"routes[{route.id}].store_raw_message is False, but the reference handler "
                 "reads the raw message from S3; pass a function of your own or store it"
+            )
+        if self.gate is not None:
+            # The gate's one rule lists every route's recipients: check its quota here, where
+            # the route that overflows it is known, not when the list is resolved at synth.
+            own = validate_recipients(f"routes[{route.id}].recipients", route.recipients)
+            validate_recipients(
+                f"verdict_gate recipients (every route's, with routes[{route.id}])",
+                _union([*(r for existing in self.routes for r in existing.recipients), *own]),
             )
         function = route.function or self.reference_handler().function
         email_route = EmailRoute(
@@ -561,6 +641,14 @@ class _RouteRecipients:
         self._routes = routes
 
     def produce(self) -> list[str]:
-        recipients = list(dict.fromkeys(r for route in self._routes for r in route.recipients))
+        recipients = _union([r for route in self._routes for r in route.recipients])
         validate_recipients("verdict_gate recipients (every route's)", recipients)
         return recipients
+
+
+def _union(recipients: Sequence[str]) -> list[str]:
+    """Each recipient once, in first-seen order (SES matches them case-insensitively)."""
+    seen: dict[str, str] = {}
+    for recipient in recipients:
+        seen.setdefault(recipient.lower(), recipient)
+    return list(seen.values())

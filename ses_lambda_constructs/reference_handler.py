@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration
 from aws_cdk import aws_events as events
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from .acknowledgments import acknowledge
+from .acknowledgments import acknowledge, nag_arn
 from .bundling import python_code
 from .event_patterns import DEFAULT_EVENT_SOURCE
 from .handler_bundle import DEFAULT_RUNTIME, reference_bundle
+from .hardening import FunctionHardening
 from .lambda_role import logging_only_role
 from .limits import (
     MAX_MESSAGE_BYTES,
@@ -24,14 +25,6 @@ from .limits import (
 )
 from .storage import RawMessageStore
 from .verdicts import Verdict
-
-
-def _arn_ref(store: RawMessageStore) -> str:
-    """How cdk-nag names the bucket's ARN in a finding: ``<LogicalId.Arn>``."""
-    bucket = store.bucket.node.default_child
-    if bucket is None:  # an imported bucket: its ARN is a literal string
-        return store.bucket.bucket_arn
-    return f"{Stack.of(store).get_logical_id(bucket)}.Arn"  # type: ignore[arg-type]
 
 
 class ReferenceHandler(Construct):
@@ -56,12 +49,13 @@ class ReferenceHandler(Construct):
         architecture: lambda_.Architecture = lambda_.Architecture.X86_64,
         memory_size: int = 512,
         timeout: Duration = Duration.seconds(60),
-        log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS,
+        log_retention: logs.RetentionDays | None = None,
         environment: Mapping[str, str] | None = None,
         service_name: str = "ses-lambda-handler",
         metrics_namespace: str = "SesLambdaConstructs",
         event_bus: events.IEventBus | None = None,
         event_source: str = DEFAULT_EVENT_SOURCE,
+        hardening: FunctionHardening | None = None,
     ) -> None:
         """
         :param store: where SES stored the raw messages; parsed output goes to the same bucket.
@@ -71,9 +65,12 @@ class ReferenceHandler(Construct):
         :param max_message_size: bytes above which a message is not parsed. Default: 40 MiB.
         :param runtime: a Python runtime. Default: Python 3.14.
         :param architecture: Default: x86_64.
-        :param memory_size: MiB. Default: 512 (a 40 MB message needs about 3x its size).
+        :param memory_size: MiB. Default: 512. Measured (BENCHMARKS.md, "2. Handler"): a 40 MB
+            message, SES's largest, peaks at 65.8 MiB above the runtime's baseline (the body is
+            spooled to /tmp, then parsed in chunks); 512 MiB keeps that under half the memory
+            and buys the CPU share (it scales with memory) that parses it in about a second.
         :param timeout: Default: 60 seconds (SES waits at most 30 s for RequestResponse).
-        :param log_retention: Default: three months.
+        :param log_retention: Default: ``hardening.log_retention`` (three months).
         :param environment: extra variables, e.g. ``POWERTOOLS_LOG_LEVEL``.
         :param service_name: Powertools service name. Default: ``ses-lambda-handler``.
         :param metrics_namespace: CloudWatch namespace of the metrics.
@@ -82,6 +79,8 @@ class ReferenceHandler(Construct):
             ``events:PutEvents`` on it only. Default: no events (the receiver always passes one).
         :param event_source: the events' ``source`` (``EVENT_SOURCE``).
             Default: ``ses-lambda-constructs``.
+        :param hardening: tracing, reserved concurrency, VPC and log encryption.
+            Default: ``FunctionHardening()`` (tracing on).
         """
         super().__init__(scope, id)
         if runtime.family != lambda_.RuntimeFamily.PYTHON:
@@ -98,23 +97,25 @@ class ReferenceHandler(Construct):
         verdicts = [Verdict(v) if isinstance(v, str) else v for v in reject_on_verdicts]
         self.store = store
 
+        hardening = hardening or FunctionHardening()
+        if log_retention is not None:
+            hardening = dataclasses.replace(hardening, log_retention=log_retention)
+        self.hardening = hardening
+
         bundle = reference_bundle(runtime, architecture)
-        log_group = logs.LogGroup(
-            self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.RETAIN
-        )
+        log_group = hardening.log_group(self, "Logs")
         role = logging_only_role(self, "Role", log_group=log_group)
-        self.function: lambda_.Function = lambda_.Function(
+        function = hardening.function(
             self,
             "Function",
+            role=role,
+            log_group=log_group,
+            memory_size=memory_size,
             runtime=runtime,
             architecture=architecture,
             handler="handler.lambda_handler",
             code=python_code(bundle, runtime),
-            memory_size=memory_size,
             timeout=timeout,
-            log_group=log_group,
-            role=role,
-            logging_format=lambda_.LoggingFormat.JSON,
             description="ses-lambda-constructs reference handler: parses received email",
             environment={
                 "RAW_MESSAGE_BUCKET": store.bucket.bucket_name,
@@ -132,20 +133,23 @@ class ReferenceHandler(Construct):
                 **(environment or {}),
             },
         )
+        self._function = function
+        self.function: lambda_.IFunction = function
+        self.log_group: logs.ILogGroup = log_group
         self.event_bus = event_bus
         if event_bus is not None:
-            event_bus.grant_put_events_to(self.function)
-        self.log_group = log_group
-        store.grant_read_raw(self.function)
-        iam.Grant.add_to_principal(
-            grantee=self.function,
-            actions=["s3:PutObject"],
-            resource_arns=[store.bucket.arn_for_objects(f"{self.parsed_prefix}*")],
-        )
+            event_bus.grant_put_events_to(function)
+        store.grant_read_raw(function)
+        store.grant_put(function, self.parsed_prefix)
         for prefix in (store.object_key_prefix, self.parsed_prefix):
             acknowledge(
                 role,
-                f"AwsSolutions-IAM5[Resource::<{_arn_ref(store)}>/{prefix}*]",
+                f"AwsSolutions-IAM5[Resource::<{nag_arn(store, store.bucket)}>/{prefix}*]",
                 "Object keys are SES message ids, known only when mail arrives; the grant "
                 "is limited to this one prefix and one action.",
             )
+
+    def add_environment(self, key: str, value: str) -> ReferenceHandler:
+        """Set one more environment variable of the function (e.g. ``POWERTOOLS_LOG_LEVEL``)."""
+        self._function.add_environment(key, value)
+        return self

@@ -12,11 +12,11 @@ from pathlib import Path
 from aws_cdk import CustomResource, Duration, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ses as ses
 from constructs import Construct
 
 from .acknowledgments import acknowledge
+from .hardening import FunctionHardening
 from .lambda_role import logging_only_role
 from .limits import ValidationError, validate_name
 
@@ -31,15 +31,19 @@ class _RuleSetProvider(Construct):
     ID = "SesRuleSetProvider"
 
     @classmethod
-    def of(cls, scope: Construct) -> lambda_.IFunction:
+    def of(cls, scope: Construct, hardening: FunctionHardening | None = None) -> lambda_.IFunction:
+        """The stack's provider; the first caller's ``hardening`` configures it."""
         stack = Stack.of(scope)
         existing = stack.node.try_find_child(cls.ID)
-        provider = existing if isinstance(existing, cls) else cls(stack, cls.ID)
+        provider = existing if isinstance(existing, cls) else cls(stack, cls.ID, hardening)
         return provider.function
 
-    def __init__(self, scope: Construct, id: str) -> None:
+    def __init__(
+        self, scope: Construct, id: str, hardening: FunctionHardening | None = None
+    ) -> None:
         super().__init__(scope, id)
-        log_group = logs.LogGroup(self, "Logs", retention=logs.RetentionDays.THREE_MONTHS)
+        hardening = hardening or FunctionHardening()
+        log_group = hardening.log_group(self, "Logs")
         role = logging_only_role(self, "Role", log_group=log_group)
         # SES has no resource-level permissions for these two actions: the resource must be "*".
         role.add_to_policy(
@@ -54,17 +58,30 @@ class _RuleSetProvider(Construct):
             "ses:DescribeActiveReceiptRuleSet and ses:SetActiveReceiptRuleSet support no "
             "resource-level permissions; the role allows these two actions only.",
         )
-        self.function = lambda_.Function(
+        function = hardening.function(
             self,
             "Function",
+            role=role,
+            log_group=log_group,
+            # Two SES API calls and one HTTPS answer, stdlib and boto3 only.
+            memory_size=128,
+            # Deployments are the only callers, a few requests each.
+            reserved_concurrency=2 if hardening.reserved_concurrency is not None else None,
             runtime=PROVIDER_RUNTIME,
             handler="index.handler",
             code=lambda_.Code.from_asset(str(_PROVIDER_CODE), exclude=["__pycache__", "*.pyc"]),
             timeout=Duration.minutes(2),
-            role=role,
-            log_group=log_group,
             description="ses-lambda-constructs: activates and describes SES receipt rule sets",
         )
+        for pack in ("Serverless", "HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"):
+            acknowledge(
+                function,
+                f"{pack}-LambdaDLQ",
+                "CloudFormation is the only caller and waits for the answer at the ResponseURL; "
+                "the function reports every error there, so a failure fails the deployment "
+                "visibly instead of waiting in a queue.",
+            )
+        self.function: lambda_.IFunction = function
 
 
 def fixed_rule_set_name(rule_set: ses.IReceiptRuleSet) -> str:
@@ -106,15 +123,18 @@ class ReceiptRuleSetActivation(Construct):
         *,
         rule_set: ses.IReceiptRuleSet,
         replace_active: bool = False,
+        hardening: FunctionHardening | None = None,
     ) -> None:
         """
         :param rule_set: the set to activate; it needs a fixed name.
         :param replace_active: replace a different set that is active. Default: ``False``, the
             deployment fails instead of deactivating someone else's rules.
+        :param hardening: controls of the stack's custom-resource function, if this defines it.
+            Default: ``FunctionHardening()``.
         """
         super().__init__(scope, id)
         self.rule_set_name = fixed_rule_set_name(rule_set)
-        provider = _RuleSetProvider.of(self)
+        provider = _RuleSetProvider.of(self, hardening)
         self.resource = CustomResource(
             self,
             "Resource",
@@ -137,9 +157,15 @@ class ActiveReceiptRuleSet(Construct):
     count the set's existing rules cannot run at synth time.
     """
 
-    def __init__(self, scope: Construct, id: str) -> None:
+    def __init__(
+        self, scope: Construct, id: str, *, hardening: FunctionHardening | None = None
+    ) -> None:
+        """
+        :param hardening: controls of the stack's custom-resource function, if this defines it.
+            Default: ``FunctionHardening()``.
+        """
         super().__init__(scope, id)
-        provider = _RuleSetProvider.of(self)
+        provider = _RuleSetProvider.of(self, hardening)
         lookup = CustomResource(
             self,
             "Lookup",

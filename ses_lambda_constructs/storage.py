@@ -5,11 +5,12 @@ from __future__ import annotations
 import jsii
 from aws_cdk import Annotations, Duration, IStableListProducer, Lazy, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct, IConstruct
 
-from .acknowledgments import acknowledge
-from .limits import validate_prefix
+from .acknowledgments import acknowledge, nag_arn
+from .limits import ValidationError, validate_prefix
 
 SES_PRINCIPAL = "ses.amazonaws.com"
 
@@ -28,18 +29,24 @@ class _RuleArns:
 class RawMessageStore(Construct):
     """A bucket and prefix that SES stores raw messages in, ready for receipt rules to use.
 
-    By default a new bucket is defined with SSE-S3 encryption, SSL enforced, public access
-    blocked, object ownership enforced and ``RemovalPolicy.RETAIN``: received mail outlives the
-    stack. Pass ``bucket`` to store into a bucket of your own instead.
+    By default a new bucket is defined with SSE-S3 encryption, versioning, SSL enforced, public
+    access blocked, object ownership enforced and ``RemovalPolicy.RETAIN``: received mail
+    outlives the stack. Pass ``bucket`` to store into a bucket of your own instead.
 
-    SES needs ``s3:PutObject`` on ``bucket/prefix*`` for ``ses.amazonaws.com``. The store adds
-    one statement for that, limited to the prefix and conditioned on ``aws:SourceAccount`` and on
-    ``aws:SourceArn`` listing exactly the receipt rules that store into it. SES test-writes an
-    object under the prefix when a rule is created, so every rule that uses the store depends on
-    the bucket policy (see :meth:`allow_ses_put`).
+    Without a KMS key, SES writes with its service principal: the store adds one bucket-policy
+    statement allowing ``s3:PutObject`` on ``bucket/prefix*`` for ``ses.amazonaws.com``,
+    conditioned on ``aws:SourceAccount`` and on ``aws:SourceArn`` listing exactly the receipt
+    rules that store into it. SES test-writes an object under the prefix when a rule is created,
+    so every rule that uses the store depends on that policy (see :meth:`allow_ses_put`).
 
-    Objects written by SES's KMS option are client-side encrypted and cannot be read with a plain
-    ``GetObject``; the store therefore never asks SES for it.
+    With ``encryption_key`` (default encryption SSE-KMS with a customer managed key), SES writes
+    through :attr:`ses_role` instead, the S3 action's ``IamRoleArn``: SES then uses the role and
+    only the role, which may put objects under the prefix and generate data keys with the key;
+    its trust policy admits ``ses.amazonaws.com`` for this account and these rules only
+    (docs/ses-facts.md, "S3 action").
+
+    Objects written by SES's own ``KmsKeyArn`` option are client-side encrypted and cannot be
+    read with a plain ``GetObject``; the store never asks SES for it.
     """
 
     def __init__(
@@ -52,6 +59,10 @@ class RawMessageStore(Construct):
         expiration: Duration | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         server_access_logs_bucket: s3.IBucket | None = None,
+        encryption_key: kms.IKey | None = None,
+        versioned: bool = True,
+        replication_destination: s3.IBucket | None = None,
+        replication_key: kms.IKey | None = None,
     ) -> None:
         """
         :param bucket: the bucket to store into. Default: a new encrypted, private bucket.
@@ -60,19 +71,56 @@ class RawMessageStore(Construct):
         :param expiration: delete raw messages this long after they arrive. Default: kept forever.
         :param removal_policy: what happens to a bucket defined here when the stack is deleted.
             Default: ``RETAIN``. Ignored when ``bucket`` is given.
-        :param server_access_logs_bucket: where a bucket defined here writes access logs.
-            Default: no access logging.
+        :param server_access_logs_bucket: where a bucket defined here writes access logs
+            (under ``access-logs/``). Default: no access logging.
+        :param encryption_key: customer managed key of the bucket's default encryption (SSE-KMS,
+            with an S3 Bucket Key to keep KMS requests few); with ``bucket``, the key that bucket
+            is encrypted with. SES then writes through :attr:`ses_role`.
+            Default: SSE-S3 for a bucket defined here, else ``bucket.encryption_key``.
+        :param versioned: versioning of a bucket defined here (raw mail is the system of
+            record: an overwrite or delete keeps the previous version). Noncurrent versions
+            expire after ``expiration`` too. Default: ``True``.
+        :param replication_destination: replicate every object of a bucket defined here to this
+            versioned bucket (another region or account, for disaster recovery).
+            Default: no replication.
+        :param replication_key: the key that encrypts replicas in ``replication_destination``.
+            Default: the destination bucket's default encryption.
         """
         super().__init__(scope, id)
         self.object_key_prefix = validate_prefix("object_key_prefix", object_key_prefix)
         self._rule_arns: list[str] = []
         self._statement: iam.PolicyStatement | None = None
 
+        owns_bucket = bucket is None
         if bucket is None:
+            replication_rules = None
+            if replication_destination is not None:
+                if not versioned:
+                    raise ValidationError(
+                        "replication_destination needs versioned=True (S3 replicates only "
+                        "between versioned buckets)"
+                    )
+                replication_rules = [
+                    s3.ReplicationRule(
+                        destination=replication_destination,
+                        priority=1,
+                        kms_key=replication_key,
+                        sse_kms_encrypted_objects=True if encryption_key is not None else None,
+                        delete_marker_replication=False,
+                    )
+                ]
             bucket = s3.Bucket(
                 self,
                 "Bucket",
-                encryption=s3.BucketEncryption.S3_MANAGED,
+                encryption=(
+                    s3.BucketEncryption.KMS
+                    if encryption_key is not None
+                    else s3.BucketEncryption.S3_MANAGED
+                ),
+                encryption_key=encryption_key,
+                bucket_key_enabled=True if encryption_key is not None else None,
+                versioned=versioned,
+                replication_rules=replication_rules,
                 enforce_ssl=True,
                 minimum_tls_version=1.2,
                 block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
@@ -88,14 +136,25 @@ class RawMessageStore(Construct):
                     "Server access logging is opt-in (server_access_logs_bucket): writers "
                     "are SES and the handler only, both under IAM and bucket-policy conditions.",
                 )
-        elif server_access_logs_bucket is not None:
-            raise ValueError(
-                "server_access_logs_bucket applies only to a bucket the store defines; "
-                "configure access logging on the bucket you passed instead"
-            )
+        else:
+            for prop, value in (
+                ("server_access_logs_bucket", server_access_logs_bucket),
+                ("replication_destination", replication_destination),
+            ):
+                if value is not None:
+                    raise ValidationError(
+                        f"{prop} applies only to a bucket the store defines; configure it on "
+                        "the bucket you passed instead"
+                    )
+            if not versioned:
+                raise ValidationError(
+                    "versioned=False applies only to a bucket the store defines; the bucket you "
+                    "passed keeps its own versioning"
+                )
+            encryption_key = encryption_key or bucket.encryption_key
         if expiration is not None:
             if not isinstance(bucket, s3.Bucket):
-                raise ValueError(
+                raise ValidationError(
                     "expiration needs a bucket the stack owns (an imported bucket's lifecycle "
                     "rules cannot be changed here); got an imported bucket"
                 )
@@ -104,16 +163,58 @@ class RawMessageStore(Construct):
                 prefix=self.object_key_prefix or None,
                 expiration=expiration,
             )
+            if versioned and owns_bucket:
+                bucket.add_lifecycle_rule(
+                    id="ExpireNoncurrentVersions", noncurrent_version_expiration=expiration
+                )
         self.bucket: s3.IBucket = bucket
+        #: The key of the bucket's default encryption, or ``None`` for SSE-S3.
+        self.encryption_key: kms.IKey | None = encryption_key
+        #: The role SES assumes to store into an SSE-KMS bucket (the S3 action's IamRoleArn).
+        self.ses_role: iam.IRole | None = None
+        if encryption_key is not None:
+            role = iam.Role(
+                self,
+                "SesRole",
+                description="Assumed by SES to store received mail (S3 action IamRoleArn)",
+                assumed_by=iam.ServicePrincipal(
+                    SES_PRINCIPAL,
+                    conditions={
+                        "StringEquals": {
+                            "aws:SourceAccount": Stack.of(self).account,
+                            "aws:SourceArn": Lazy.list(_RuleArns(self._rule_arns)),
+                        }
+                    },
+                ),
+            )
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["s3:PutObject"],
+                    resources=[bucket.arn_for_objects(f"{self.object_key_prefix}*")],
+                )
+            )
+            # The S3Action reference lists kms:Encrypt and kms:GenerateDataKey for the role.
+            encryption_key.grant(role, "kms:Encrypt", "kms:GenerateDataKey")
+            acknowledge(
+                role,
+                f"AwsSolutions-IAM5[Resource::<{nag_arn(self, bucket)}>/{self.object_key_prefix}*]",
+                "Object keys are SES message ids, known only when mail arrives; SES may put "
+                "objects under this one prefix only.",
+            )
+            self.ses_role = role
 
     def allow_ses_put(self, scope: IConstruct, *, source_arn: str) -> IConstruct | None:
         """Let SES store messages for the receipt rule ``source_arn``; return what to depend on.
 
-        Returns the bucket policy construct, which the receipt rule must depend on, or ``None``
-        when the bucket is imported and its policy cannot be changed here (a warning is added to
-        ``scope`` then: the bucket's owner must allow SES to put objects under the prefix).
+        Returns what the receipt rule must depend on: :attr:`ses_role` when the bucket is
+        SSE-KMS, else the bucket policy construct, or ``None`` when the bucket is imported and its
+        policy cannot be changed here (a warning is added to ``scope`` then: the bucket's owner
+        must allow SES to put objects under the prefix).
         """
         self._rule_arns.append(source_arn)
+        if self.ses_role is not None:
+            # SES uses the role and only the role: no bucket policy is involved.
+            return self.ses_role
         if self._statement is None:
             self._statement = iam.PolicyStatement(
                 sid="AllowSesPutRawMessages",
@@ -140,7 +241,12 @@ class RawMessageStore(Construct):
         return self.bucket.policy
 
     def grant_read_raw(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Grant ``s3:GetObject`` on the raw messages (this prefix only) and a prefix-bound list."""
+        """Grant ``s3:GetObject`` on the raw messages (this prefix only) and a prefix-bound list.
+
+        With an SSE-KMS bucket, also ``kms:Decrypt`` on its key.
+        """
+        if self.encryption_key is not None:
+            self.encryption_key.grant_decrypt(grantee)
         grant = iam.Grant.add_to_principal(
             grantee=grantee,
             actions=["s3:GetObject"],
@@ -154,3 +260,18 @@ class RawMessageStore(Construct):
             conditions={"StringLike": {"s3:prefix": [f"{self.object_key_prefix}*"]}},
         )
         return grant
+
+    def grant_put(self, grantee: iam.IGrantable, prefix: str) -> iam.Grant:
+        """Grant ``s3:PutObject`` under ``prefix`` of the bucket (e.g. the parsed output).
+
+        With an SSE-KMS bucket, also ``kms:GenerateDataKey`` on its key (S3 asks KMS for a data
+        key on the writer's behalf).
+        """
+        validate_prefix("prefix", prefix, allow_empty=False)
+        if self.encryption_key is not None:
+            self.encryption_key.grant(grantee, "kms:GenerateDataKey")
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["s3:PutObject"],
+            resource_arns=[self.bucket.arn_for_objects(f"{prefix}*")],
+        )

@@ -1,6 +1,7 @@
 """Typed view of SES receipt events: the direct Lambda action shape and the SNS-wrapped shape.
 
-Both shapes carry the same ``mail`` and ``receipt`` objects (SES_FACTS: "The event shapes"):
+Both shapes carry the same ``mail`` and ``receipt`` objects (docs/ses-facts.md,
+"The stored copy and the event shapes"):
 
 - direct Lambda action: ``Records[].eventSource == "aws:ses"`` with ``Records[].ses.mail`` and
   ``Records[].ses.receipt``; the body is never included.

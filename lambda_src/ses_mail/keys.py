@@ -1,8 +1,8 @@
 """S3 keys of the raw message and of the parsed output, and safe file names for attachments.
 
 Keys depend only on the prefixes, the (validated) SES message id and each attachment's index and
-name, so processing the same message twice rewrites the same keys (SES_FACTS: duplicates
-happen on retries).
+name, so processing the same message twice rewrites the same keys (duplicates happen on retries:
+docs/ses-facts.md, "Lambda action").
 """
 
 from __future__ import annotations

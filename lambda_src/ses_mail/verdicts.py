@@ -53,6 +53,6 @@ def disposition(rejected: bool) -> str:
     """What a ``RequestResponse`` invocation returns to SES for one message.
 
     ``STOP_RULE_SET`` stops every further action and rule for rejected mail; ``CONTINUE`` lets
-    the rule set go on (SES_FACTS: "Lambda action").
+    the rule set go on (docs/ses-facts.md, "Lambda action").
     """
     return DISPOSITION_STOP_RULE_SET if rejected else DISPOSITION_CONTINUE

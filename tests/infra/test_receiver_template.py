@@ -188,6 +188,12 @@ def test_activation_provider_may_only_manage_rule_set_activation(demo_template: 
             "Effect": "Allow",
             "Resource": "*",
         },
+        # X-Ray tracing is on by default; its two actions take no resource.
+        {
+            "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+            "Effect": "Allow",
+            "Resource": "*",
+        },
     ]
     assert provider["Properties"]["Runtime"] == "python3.14"
 
@@ -272,6 +278,11 @@ def test_reference_handler_reads_raw_and_writes_parsed_only(demo_template: Templ
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
             "Effect": "Allow",
             "Resource": {"Fn::GetAtt": [log_group_id, "Arn"]},
+        },
+        {
+            "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+            "Effect": "Allow",
+            "Resource": "*",
         },
         {
             "Action": "events:PutEvents",
@@ -393,7 +404,13 @@ def test_raw_messages_expire_when_asked(multi_route_template: Template) -> None:
                         "Prefix": "raw/",
                         "ExpirationInDays": 30,
                         "Status": "Enabled",
-                    }
+                    },
+                    # versioning is on: overwritten or deleted versions go after as long
+                    {
+                        "Id": "ExpireNoncurrentVersions",
+                        "NoncurrentVersionExpiration": {"NoncurrentDays": 30},
+                        "Status": "Enabled",
+                    },
                 ]
             }
         },

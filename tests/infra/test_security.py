@@ -191,4 +191,9 @@ def test_verdict_gate_runs_first_for_every_route_recipient(all_options_template:
         for s in p["Properties"]["PolicyDocument"]["Statement"]
         for a in as_list(s["Action"])
     }
-    assert actions == {"logs:CreateLogStream", "logs:PutLogEvents"}
+    assert actions == {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+    }

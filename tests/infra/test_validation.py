@@ -139,6 +139,52 @@ def test_fails_when_a_rule_set_gets_more_than_200_rules() -> None:
     fails(build, "routes has 201 rules in one rule set; SES allows at most 200")
 
 
+def test_fails_when_the_verdict_gate_takes_the_200th_rule() -> None:
+    # The gate's rule is a rule of the same set: 199 routes fill it, the 200th route overflows.
+    # (One recipient for all, so that the gate's union of recipients stays within its quota.)
+    def build(stack: cdk.Stack) -> None:
+        rx = receiver(stack, verdict_gate=True)
+        fn = own_function(stack)
+        for i in range(200):
+            rx.add_route(Route(id=f"R{i}", recipients=["example.com"], function=fn))
+
+    fails(build, "routes has 201 rules in one rule set; SES allows at most 200")
+
+
+def test_fails_in_add_route_when_the_verdict_gate_gets_more_than_100_recipients() -> None:
+    stack = make_stack()
+    rx = receiver(stack, verdict_gate=True)
+    fn = own_function(stack)
+    rx.add_route(Route(id="A", recipients=[f"a{i}@example.com" for i in range(60)], function=fn))
+    # the same addresses in another case are one recipient to SES, not two
+    rx.add_route(Route(id="B", recipients=[f"A{i}@example.com" for i in range(60)], function=fn))
+    with pytest.raises(
+        ValidationError,
+        match=re.escape(
+            "verdict_gate recipients (every route's, with routes[C]) has 101 recipients; "
+            "SES allows at most 100 per rule"
+        ),
+    ):
+        rx.add_route(
+            Route(id="C", recipients=[f"c{i}@example.com" for i in range(41)], function=fn)
+        )
+
+
+def test_imported_function_warning_names_the_rule_arn() -> None:
+    stack = make_stack()
+    theirs = lambda_.Function.from_function_arn(
+        stack, "Theirs", "arn:aws:lambda:eu-west-1:444455556666:function:theirs"
+    )
+    receiver(stack, routes=[route(stack, function=theirs, rule_name="inbox")])
+    Annotations.from_stack(stack).has_warning(
+        "*",
+        Match.string_like_regexp(
+            "with SourceArn arn:aws:ses:eu-west-1:111122223333:"
+            "receipt-rule-set/rules:receipt-rule/inbox before deploying"
+        ),
+    )
+
+
 @pytest.mark.parametrize(
     "name", ["-starts-with-dash", "ends.", "has space", "x" * 65, "semi;colon", ""]
 )
@@ -298,7 +344,7 @@ def test_fails_when_the_runtime_is_not_python() -> None:
 
 def test_fails_when_expiring_an_imported_bucket() -> None:
     stack = make_stack()
-    with pytest.raises(ValueError, match="expiration needs a bucket the stack owns"):
+    with pytest.raises(ValidationError, match="expiration needs a bucket the stack owns"):
         RawMessageStore(
             stack,
             "Store",
