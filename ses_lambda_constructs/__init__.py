@@ -24,6 +24,8 @@ _EXPORTS = {
     "InvocationFailures": "failures",
     "Forwarder": "forwarding",
     "ForwardingRoute": "forwarding",
+    "FunctionHardening": "hardening",
+    "PrivateNetwork": "network",
     "DEFAULT_RUNTIME": "handler_bundle",
     "ReferenceHandler": "reference_handler",
     "Verdict": "verdicts",
@@ -69,10 +71,12 @@ __all__ = [
     "EmailTarget",
     "Forwarder",
     "ForwardingRoute",
+    "FunctionHardening",
     "InvocationFailures",
     "InvokeFunction",
     "LocalPythonBundler",
     "MailStatus",
+    "PrivateNetwork",
     "PythonBundle",
     "RawMessageStore",
     "ReaderLayer",
@@ -120,6 +124,7 @@ if TYPE_CHECKING:
     from .failures import InvocationFailures
     from .forwarding import Forwarder, ForwardingRoute
     from .handler_bundle import DEFAULT_RUNTIME
+    from .hardening import FunctionHardening
     from .limits import (
         MAX_ACTIONS_PER_RULE,
         MAX_MESSAGE_BYTES,
@@ -128,6 +133,7 @@ if TYPE_CHECKING:
         ValidationError,
         receiving_regions,
     )
+    from .network import PrivateNetwork
     from .reader import ReaderLayer
     from .receiver import EmailReceiver, EmailRoute, Route
     from .reference_handler import ReferenceHandler

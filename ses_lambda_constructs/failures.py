@@ -8,18 +8,48 @@ errors, throttles and the destination's depth.
 
 from __future__ import annotations
 
+import jsii
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from .acknowledgments import acknowledge
 from .limits import ValidationError
+
+
+@jsii.implements(lambda_.IDestination)
+class _QueueDestination:
+    """An SQS on-failure destination whose grant is what Lambda documents, nothing more.
+
+    The function's role may ``sqs:SendMessage`` to the queue and, for a queue encrypted with a
+    customer managed key, ``kms:GenerateDataKey`` and ``kms:Decrypt`` on that key
+    (docs/ses-facts.md, "Encryption with a customer managed key"). The CDK's ``SqsDestination``
+    grants more (queue attribute reads, every encrypt/decrypt action of the key).
+    """
+
+    def __init__(self, queue: sqs.IQueue, key: kms.IKey | None) -> None:
+        self._queue = queue
+        self._key = key
+
+    def bind(
+        self,
+        _scope: Construct,
+        fn: lambda_.IFunction,
+        *,
+        type: lambda_.DestinationType | None = None,
+    ) -> lambda_.DestinationConfig:
+        iam.Grant.add_to_principal(
+            grantee=fn, actions=["sqs:SendMessage"], resource_arns=[self._queue.queue_arn]
+        )
+        if self._key is not None:
+            self._key.grant(fn, "kms:GenerateDataKey", "kms:Decrypt")
+        return lambda_.DestinationConfig(destination=self._queue.queue_arn)
 
 
 class InvocationFailures(Construct):
@@ -91,7 +121,7 @@ class InvocationFailures(Construct):
             )
         self.queue: sqs.IQueue = queue
         function.configure_async_invoke(
-            on_failure=destinations.SqsDestination(queue),
+            on_failure=_QueueDestination(queue, encryption_key or queue.encryption_master_key),
             retry_attempts=retry_attempts,
             max_event_age=max_event_age,
         )

@@ -6,6 +6,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from .acknowledgments import acknowledge_inline_policy
+
 
 def logging_only_role(scope: Construct, id: str, *, log_group: logs.ILogGroup) -> iam.Role:
     """A Lambda execution role that may write to ``log_group`` only.
@@ -15,6 +17,7 @@ def logging_only_role(scope: Construct, id: str, *, log_group: logs.ILogGroup) -
     its streams.)
     """
     role = iam.Role(scope, id, assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    acknowledge_inline_policy(role)
     role.add_to_policy(
         iam.PolicyStatement(
             actions=["logs:CreateLogStream", "logs:PutLogEvents"],

@@ -9,7 +9,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct, IConstruct
 
-from .acknowledgments import acknowledge, nag_arn
+from .acknowledgments import acknowledge, acknowledge_inline_policy, nag_arn
 from .limits import ValidationError, validate_prefix
 
 SES_PRINCIPAL = "ses.amazonaws.com"
@@ -129,6 +129,17 @@ class RawMessageStore(Construct):
                 server_access_logs_bucket=server_access_logs_bucket,
                 server_access_logs_prefix="access-logs/" if server_access_logs_bucket else None,
             )
+            if replication_destination is not None:
+                # The CDK defines the replication role inside the bucket construct.
+                acknowledge_inline_policy(bucket)
+                for target in (bucket, replication_destination):
+                    acknowledge(
+                        bucket,
+                        f"AwsSolutions-IAM5[Resource::<{nag_arn(self, target)}>/*]",
+                        "S3 replication reads every object version of the source bucket and "
+                        "writes replicas into the destination; the CDK's replication role is "
+                        "scoped to these two buckets.",
+                    )
             if server_access_logs_bucket is None:
                 acknowledge(
                     bucket,
@@ -201,6 +212,7 @@ class RawMessageStore(Construct):
                 "Object keys are SES message ids, known only when mail arrives; SES may put "
                 "objects under this one prefix only.",
             )
+            acknowledge_inline_policy(role)
             self.ses_role = role
 
     def allow_ses_put(self, scope: IConstruct, *, source_arn: str) -> IConstruct | None:

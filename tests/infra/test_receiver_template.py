@@ -306,7 +306,7 @@ def test_reference_handler_reads_raw_and_writes_parsed_only(demo_template: Templ
             "Resource": {"Fn::Join": ["", [arn, "/parsed/*"]]},
         },
         {
-            "Action": ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
+            "Action": "sqs:SendMessage",
             "Effect": "Allow",
             "Resource": {"Fn::GetAtt": [failure_queue_id, "Arn"]},
         },
