@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import Annotations, ArnFormat, RemovalPolicy, Stack, Token
+from aws_cdk import Annotations, ArnFormat, Names, RemovalPolicy, Stack, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -168,9 +168,10 @@ def allow_logs_to_use_key(scope: IConstruct, key: kms.IKey) -> None:
     Added once per key; for an imported key a warning says what its policy needs.
     """
     stack = Stack.of(scope)
-    if key.node.try_find_child(_LOGS_ALLOWED) is not None:
+    marker = f"{_LOGS_ALLOWED}{Names.node_unique_id(key.node)}"
+    if stack.node.try_find_child(marker) is not None:
         return
-    Construct(key, _LOGS_ALLOWED)  # type: ignore[arg-type]  # marks the key: added once
+    Construct(stack, marker)  # an empty construct marks the key: the statement is added once
     log_groups = stack.format_arn(
         service="logs",
         resource="log-group",

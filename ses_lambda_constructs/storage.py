@@ -83,8 +83,8 @@ class RawMessageStore(Construct):
         :param replication_destination: replicate every object of a bucket defined here to this
             versioned bucket (another region or account, for disaster recovery).
             Default: no replication.
-        :param replication_key: the key that encrypts replicas in ``replication_destination``.
-            Default: the destination bucket's default encryption.
+        :param replication_key: the key that encrypts replicas in ``replication_destination``
+            (needed when ``encryption_key`` is set). Default: the destination bucket's key.
         """
         super().__init__(scope, id)
         self.object_key_prefix = validate_prefix("object_key_prefix", object_key_prefix)
@@ -94,11 +94,18 @@ class RawMessageStore(Construct):
         owns_bucket = bucket is None
         if bucket is None:
             replication_rules = None
+            replication_role: iam.Role | None = None
             if replication_destination is not None:
                 if not versioned:
                     raise ValidationError(
                         "replication_destination needs versioned=True (S3 replicates only "
                         "between versioned buckets)"
+                    )
+                replication_key = replication_key or replication_destination.encryption_key
+                if encryption_key is not None and replication_key is None:
+                    raise ValidationError(
+                        "replication_destination of an SSE-KMS bucket needs replication_key (S3 "
+                        "re-encrypts each replica with a key of the destination's region)"
                     )
                 replication_rules = [
                     s3.ReplicationRule(
@@ -109,6 +116,12 @@ class RawMessageStore(Construct):
                         delete_marker_replication=False,
                     )
                 ]
+                replication_role = iam.Role(
+                    self,
+                    "ReplicationRole",
+                    description="Assumed by S3 to replicate received mail",
+                    assumed_by=iam.ServicePrincipal("s3.amazonaws.com"),
+                )
             bucket = s3.Bucket(
                 self,
                 "Bucket",
@@ -121,6 +134,7 @@ class RawMessageStore(Construct):
                 bucket_key_enabled=True if encryption_key is not None else None,
                 versioned=versioned,
                 replication_rules=replication_rules,
+                replication_role=replication_role,
                 enforce_ssl=True,
                 minimum_tls_version=1.2,
                 block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
@@ -129,16 +143,21 @@ class RawMessageStore(Construct):
                 server_access_logs_bucket=server_access_logs_bucket,
                 server_access_logs_prefix="access-logs/" if server_access_logs_bucket else None,
             )
-            if replication_destination is not None:
-                # The CDK defines the replication role inside the bucket construct.
-                acknowledge_inline_policy(bucket)
+            if replication_role is not None and replication_destination is not None:
+                _allow_replication(
+                    replication_role,
+                    bucket,
+                    replication_destination,
+                    source_key=encryption_key,
+                    destination_key=replication_key,
+                )
                 for target in (bucket, replication_destination):
                     acknowledge(
-                        bucket,
+                        replication_role,
                         f"AwsSolutions-IAM5[Resource::<{nag_arn(self, target)}>/*]",
                         "S3 replication reads every object version of the source bucket and "
-                        "writes replicas into the destination; the CDK's replication role is "
-                        "scoped to these two buckets.",
+                        "writes replicas into the destination; the role names these two buckets "
+                        "only.",
                     )
             if server_access_logs_bucket is None:
                 acknowledge(
@@ -287,3 +306,47 @@ class RawMessageStore(Construct):
             actions=["s3:PutObject"],
             resource_arns=[self.bucket.arn_for_objects(f"{prefix}*")],
         )
+
+
+def _allow_replication(
+    role: iam.Role,
+    source: s3.IBucket,
+    destination: s3.IBucket,
+    *,
+    source_key: kms.IKey | None,
+    destination_key: kms.IKey | None,
+) -> None:
+    """The permissions S3 documents for a live-replication role, without wildcard actions.
+
+    Source: read the replication configuration, list the bucket and read object versions for
+    replication; destination: replicate objects, deletes and tags; with SSE-KMS, decrypt with the
+    source key and encrypt with the destination key.
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/setting-repl-config-perm-overview.html)
+    """
+    role.add_to_policy(
+        iam.PolicyStatement(
+            actions=["s3:GetReplicationConfiguration", "s3:ListBucket"],
+            resources=[source.bucket_arn],
+        )
+    )
+    role.add_to_policy(
+        iam.PolicyStatement(
+            actions=[
+                "s3:GetObjectVersionForReplication",
+                "s3:GetObjectVersionAcl",
+                "s3:GetObjectVersionTagging",
+            ],
+            resources=[source.arn_for_objects("*")],
+        )
+    )
+    role.add_to_policy(
+        iam.PolicyStatement(
+            actions=["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
+            resources=[destination.arn_for_objects("*")],
+        )
+    )
+    if source_key is not None:
+        source_key.grant(role, "kms:Decrypt")
+    if destination_key is not None:
+        destination_key.grant(role, "kms:Encrypt")
+    acknowledge_inline_policy(role)

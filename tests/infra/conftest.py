@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import aws_cdk as cdk
+import cdk_nag
 import pytest
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_ses_actions as ses_actions
 from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Template
 
 import app as demo_app
-from ses_lambda_constructs import EmailReceiver, Route, Verdict
+from ses_lambda_constructs import EmailReceiver, FunctionHardening, Route, Verdict
 from tests.infra.lint import assert_cfn_lint_clean
 
 ACCOUNT_ENV = cdk.Environment(account="111122223333", region="eu-west-1")
@@ -112,9 +114,21 @@ Build = Callable[..., cdk.Stack]
 
 
 def all_options_app() -> tuple[cdk.App, cdk.Stack]:
-    """A receiver with every option turned on, in an app of its own."""
-    app = cdk.App(context={"@aws-cdk/core:enablePartitionLiterals": True})
+    """A hardened receiver with every option turned on, in an app of its own."""
+    app = cdk.App(
+        context={
+            "@aws-cdk/core:enablePartitionLiterals": True,
+            "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True,
+            # what the CDK would look up for the VPC
+            "availability-zones:account=111122223333:region=eu-west-1": [
+                "eu-west-1a",
+                "eu-west-1b",
+                "eu-west-1c",
+            ],
+        }
+    )
     stack = cdk.Stack(app, "AllOptions", env=ACCOUNT_ENV)
+    support = demo_app.HardenedSupport(stack, "Hardened")
     zone = route53.PublicHostedZone.from_public_hosted_zone_attributes(
         stack, "Zone", hosted_zone_id="Z0123456789ABCDEFGHIJ", zone_name="example.com"
     )
@@ -136,6 +150,14 @@ def all_options_app() -> tuple[cdk.App, cdk.Stack]:
         retry_attempts=1,
         max_event_age=cdk.Duration.hours(1),
         verdict_gate=True,
+        hardened=True,
+        encryption_key=support.key,
+        function_hardening=support.network.function_hardening(
+            FunctionHardening(reserved_concurrency=5, log_retention=logs.RetentionDays.ONE_YEAR)
+        ),
+        server_access_logs_bucket=support.access_logs,
+        replication_destination=support.replica,
+        replication_key=support.key,
         routes=[Route(id="Support", rule_name="support", recipients=["support@mail.example.com"])],
     )
     receiver.add_route(
@@ -150,7 +172,33 @@ def all_options_app() -> tuple[cdk.App, cdk.Stack]:
     return app, stack
 
 
+#: The five cdk-nag packs, by the prefix of their rule ids.
+NAG_PACKS: dict[str, Callable[..., cdk.IPolicyValidationPluginBeta1]] = {
+    "AwsSolutions": cdk_nag.AwsSolutionsChecks,
+    "Serverless": cdk_nag.ServerlessChecks,
+    "HIPAA.Security": cdk_nag.HIPAASecurityChecks,
+    "NIST.800.53.R5": cdk_nag.NIST80053R5Checks,
+    "PCI.DSS.321": cdk_nag.PCIDSS321Checks,
+}
+
+
+def add_packs(app: cdk.App, packs: Sequence[str] = tuple(NAG_PACKS)) -> None:
+    """Attach cdk-nag packs (by rule-id prefix) to ``app``; its synth then fails on findings."""
+    cdk.Validations.of(app).add_plugins(
+        *(NAG_PACKS[pack](app, write_suppressions_to_cloud_formation=True) for pack in packs)
+    )
+
+
 @pytest.fixture(scope="session")
-def all_options_template() -> Template:
-    _, stack = all_options_app()
-    return synth(stack)
+def all_options_stack() -> cdk.Stack:
+    """The all-options stack, synthesized once under all five cdk-nag packs."""
+    app, stack = all_options_app()
+    add_packs(
+        app, ("AwsSolutions", "Serverless", "HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")
+    )
+    return stack
+
+
+@pytest.fixture(scope="session")
+def all_options_template(all_options_stack: cdk.Stack) -> Template:
+    return synth(all_options_stack)

@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import aws_cdk as cdk
-import cdk_nag
 import pytest
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Template
 
 import app as demo_app
-from tests.infra.conftest import all_options_app
+from ses_lambda_constructs.hardening import VPC_ACCESS_ACTIONS
+from tests.infra.conftest import NAG_PACKS, add_packs, only
+
+#: What the default configuration is held to; the hardened one is held to all five.
+DEFAULT_PACKS = ("AwsSolutions", "Serverless")
 
 
-def nag(app: cdk.App) -> tuple[str | None, dict[str, Any]]:
-    """Synthesize ``app`` under the AwsSolutions pack: (failure report or None, templates)."""
-    cdk.Validations.of(app).add_plugins(
-        cdk_nag.AwsSolutionsChecks(app, write_suppressions_to_cloud_formation=True)
-    )
+def nag(app: cdk.App, packs: Sequence[str] = tuple(NAG_PACKS)) -> tuple[str | None, dict[str, Any]]:
+    """Synthesize ``app`` under ``packs``: (the failure report or None, templates by stack)."""
+    add_packs(app, packs)
     try:
         assembly = app.synth()
     except RuntimeError as error:
@@ -27,31 +29,55 @@ def nag(app: cdk.App) -> tuple[str | None, dict[str, Any]]:
     return None, {stack.stack_name: stack.template for stack in assembly.stacks}
 
 
-def test_aws_solutions_pack_reports_a_planted_finding() -> None:
-    # A control: the pack must really run, or the clean results below would mean nothing.
+def test_every_pack_reports_its_planted_finding() -> None:
+    # Controls: each pack must really run, or the clean results below would mean nothing. A
+    # plain bucket and a plain function break a rule of every pack.
     app = cdk.App()
-    s3.Bucket(cdk.Stack(app, "Control"), "Plain")
+    stack = cdk.Stack(app, "Control")
+    s3.Bucket(stack, "Plain")
+    lambda_.Function(
+        stack,
+        "PlainFunction",
+        runtime=lambda_.Runtime.PYTHON_3_13,
+        handler="index.handler",
+        code=lambda_.Code.from_inline("def handler(event, context):\n    return None\n"),
+    )
     failure, _ = nag(app)
-    assert failure is not None and "AwsSolutions-S10" in failure
+    assert failure is not None
+    for rule in (
+        "AwsSolutions-S10",
+        "Serverless-LambdaTracing",
+        "HIPAA.Security-LambdaInsideVPC",
+        "NIST.800.53.R5-S3BucketVersioningEnabled",
+        "PCI.DSS.321-S3DefaultEncryptionKMS",
+    ):
+        assert rule in failure, rule
 
 
 @pytest.fixture(scope="module")
-def nagged_templates() -> dict[str, Any]:
-    demo = demo_app.build_app(
-        cdk.App(context={"hostedZoneId": "Z0123456789ABCDEFGHIJ", "hostedZoneName": "example.com"})
+def nagged_templates(all_options_stack: cdk.Stack) -> dict[str, Any]:
+    """The default demo under its two packs; the hardened demo and all-options under all five."""
+    context = {"hostedZoneId": "Z0123456789ABCDEFGHIJ", "hostedZoneName": "example.com"}
+    failure, templates = nag(demo_app.build_app(cdk.App(context=context)), DEFAULT_PACKS)
+    assert failure is None, failure
+    hardened_app = demo_app.build_app(
+        cdk.App(context={**context, "hardened": "true", "stackName": "SesLambdaDemoHardened"})
     )
-    failure, templates = nag(demo)
+    failure, hardened = nag(hardened_app)
     assert failure is None, failure
-    app, _ = all_options_app()
-    failure, more = nag(app)
-    assert failure is None, failure
-    return {**templates, **more}
+    # all-options carries all five packs since its session fixture synthesized it
+    all_options = all_options_stack.node.root.synth()  # type: ignore[attr-defined]
+    return {
+        **templates,
+        **hardened,
+        **{stack.stack_name: stack.template for stack in all_options.stacks},
+    }
 
 
 def test_demo_and_all_options_stacks_have_no_unacknowledged_findings(
     nagged_templates: dict[str, Any],
 ) -> None:
-    assert set(nagged_templates) == {"SesLambdaDemo", "AllOptions"}
+    assert set(nagged_templates) == {"SesLambdaDemo", "SesLambdaDemoHardened", "AllOptions"}
 
 
 def test_every_acknowledgment_carries_a_reason(nagged_templates: dict[str, Any]) -> None:
@@ -100,7 +126,8 @@ def test_every_service_principal_grant_has_account_and_source_conditions(
                 assert {"SourceAccount", "SourceArn"} <= set(resource["Properties"]), logical_id
                 checked += 1
         for logical_id, statement in statements(template):
-            service = (statement.get("Principal") or {}).get("Service")
+            principal = statement.get("Principal")
+            service = principal.get("Service") if isinstance(principal, dict) else None
             if (
                 statement["Effect"] != "Allow"
                 or service is None
@@ -110,7 +137,12 @@ def test_every_service_principal_grant_has_account_and_source_conditions(
             keys = {
                 key for condition in statement.get("Condition", {}).values() for key in condition
             }
-            assert {"aws:SourceAccount", "aws:SourceArn"} <= keys, (logical_id, statement)
+            if str(service).startswith("logs."):
+                # CloudWatch Logs' documented guard on a key: the log group in the encryption
+                # context, an ARN that names this account and region.
+                assert "kms:EncryptionContext:aws:logs:arn" in keys, (logical_id, statement)
+            else:
+                assert {"aws:SourceAccount", "aws:SourceArn"} <= keys, (logical_id, statement)
             checked += 1
     assert checked >= 5
 
@@ -119,8 +151,10 @@ def test_handler_may_not_touch_other_prefixes(all_options_template: Template) ->
     template = all_options_template.to_json()
     s3_resources = [
         str(statement["Resource"])
-        for _, statement in statements(template)
-        if statement["Effect"] == "Allow"
+        for logical_id, statement in statements(template)
+        # S3's own replication role reads and writes whole buckets by design
+        if "ReplicationRole" not in logical_id
+        and statement["Effect"] == "Allow"
         and any(str(a).startswith("s3:") for a in as_list(statement["Action"]))
         and (statement.get("Principal") is None)
     ]
@@ -144,7 +178,10 @@ def test_failed_events_go_to_an_encrypted_queue_with_alarms(all_options_template
     queues = all_options_template.find_resources("AWS::SQS::Queue")
     assert len(queues) == 1
     queue_id, queue = next(iter(queues.items()))
-    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    # the hardened all-options receiver encrypts it with its customer managed key
+    assert queue["Properties"]["KmsMasterKeyId"] == {
+        "Fn::GetAtt": [only(all_options_template, "AWS::KMS::Key")[0], "Arn"]
+    }
     all_options_template.has_resource_properties(
         "AWS::Lambda::EventInvokeConfig",
         {
@@ -191,9 +228,11 @@ def test_verdict_gate_runs_first_for_every_route_recipient(all_options_template:
         for s in p["Properties"]["PolicyDocument"]["Statement"]
         for a in as_list(s["Action"])
     }
+    # logs, tracing, and attaching to the VPC: nothing else
     assert actions == {
         "logs:CreateLogStream",
         "logs:PutLogEvents",
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
+        *VPC_ACCESS_ACTIONS,
     }
