@@ -9,13 +9,14 @@ rewrites and why.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import jsii
-from aws_cdk import ArnFormat, Duration, IStableStringProducer, Lazy, RemovalPolicy, Stack, Token
+from aws_cdk import ArnFormat, Duration, IStableStringProducer, Lazy, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -28,6 +29,7 @@ from .acknowledgments import acknowledge
 from .bundling import python_code
 from .failures import InvocationFailures
 from .handler_bundle import DEFAULT_RUNTIME, reference_bundle
+from .hardening import FunctionHardening
 from .lambda_role import logging_only_role
 from .limits import (
     ValidationError,
@@ -193,12 +195,13 @@ class Forwarder(Construct):
         architecture: lambda_.Architecture = lambda_.Architecture.X86_64,
         memory_size: int = 512,
         timeout: Duration = Duration.seconds(120),
-        log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS,
+        log_retention: logs.RetentionDays | None = None,
         service_name: str = "ses-lambda-forwarder",
         metrics_namespace: str = "SesLambdaConstructs",
         retry_attempts: int = 2,
         max_event_age: Duration = Duration.hours(6),
         alarm_topic: sns.ITopic | None = None,
+        hardening: FunctionHardening | None = None,
     ) -> None:
         """
         :param store: where SES stored the raw messages; outcomes go to the same bucket.
@@ -220,8 +223,14 @@ class Forwarder(Construct):
             on-failure queue (:attr:`failures`). Default: 2.
         :param max_event_age: Default: 6 hours.
         :param alarm_topic: SNS topic notified by the failure alarms. Default: alarms only.
+        :param log_retention: Default: ``hardening.log_retention`` (three months).
+        :param hardening: tracing, reserved concurrency, VPC placement and the key of the log
+            group and the failure queue. Default: ``FunctionHardening()``.
         """
         super().__init__(scope, id)
+        hardening = hardening or FunctionHardening()
+        if log_retention is not None:
+            hardening = dataclasses.replace(hardening, log_retention=log_retention)
         if runtime.family != lambda_.RuntimeFamily.PYTHON:
             raise ValidationError(f"runtime must be a Python runtime; got {runtime.name!r}")
         self.forward_prefix = validate_prefix("forward_prefix", forward_prefix, allow_empty=False)
@@ -256,9 +265,7 @@ class Forwarder(Construct):
                     )
                 )
 
-        log_group = logs.LogGroup(
-            self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.RETAIN
-        )
+        log_group = hardening.log_group(self, "Logs")
         role = logging_only_role(self, "Role", log_group=log_group)
         environment = {
             "RAW_MESSAGE_BUCKET": store.bucket.bucket_name,
@@ -275,28 +282,31 @@ class Forwarder(Construct):
         }
         if from_address is not None:
             environment["FORWARD_FROM"] = from_address
-        self.function: lambda_.Function = lambda_.Function(
+        function = hardening.function(
             self,
             "Function",
+            role=role,
+            log_group=log_group,
+            memory_size=memory_size,
             runtime=runtime,
             architecture=architecture,
             handler="forwarder.lambda_handler",
             code=python_code(reference_bundle(runtime, architecture), runtime),
-            memory_size=memory_size,
             timeout=timeout,
-            log_group=log_group,
-            role=role,
-            logging_format=lambda_.LoggingFormat.JSON,
             description="ses-lambda-constructs forwarder: re-sends received email with SES",
             environment=environment,
         )
-        self.log_group = log_group
+        self.function: lambda_.IFunction = function
+        self.log_group: logs.ILogGroup = log_group
         store.grant_read_raw(self.function)
         iam.Grant.add_to_principal(
             grantee=self.function,
             actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
             resource_arns=[store.bucket.arn_for_objects(f"{self.forward_prefix}*")],
         )
+        if store.encryption_key is not None:
+            # writes under the forward prefix of an SSE-KMS bucket (reads: grant_read_raw)
+            store.encryption_key.grant(self.function, "kms:GenerateDataKey")
         #: ARNs of every identity the send permission names.
         self.identity_arns: list[str] = [
             stack.format_arn(
@@ -326,6 +336,7 @@ class Forwarder(Construct):
             retry_attempts=retry_attempts,
             max_event_age=max_event_age,
             alarm_topic=alarm_topic,
+            encryption_key=hardening.encryption_key,
         )
         for prefix in (store.object_key_prefix, self.forward_prefix):
             acknowledge(

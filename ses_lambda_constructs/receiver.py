@@ -353,7 +353,6 @@ class EmailReceiver(Construct):
             "retry_attempts": retry_attempts,
             "max_event_age": max_event_age,
             "alarm_topic": alarm_topic,
-            "encryption_key": encryption_key,
         }
         self._event_options = {"event_bus": event_bus, "event_source": event_source}
         self.events: EmailEvents | None = None
@@ -405,6 +404,7 @@ class EmailReceiver(Construct):
             max_hops=route.max_hops,
             verify_destinations=route.verify_destinations,
             runtime=self._handler_options["runtime"],  # type: ignore[arg-type]
+            hardening=self.function_hardening,
             **self._failure_options,  # type: ignore[arg-type]
         )
         self.forwarders.append(forwarder)
@@ -438,6 +438,7 @@ class EmailReceiver(Construct):
                 self,
                 "Failures",
                 function=self.handler.function,
+                encryption_key=self.encryption_key,
                 **self._failure_options,  # type: ignore[arg-type]
             )
         return self.handler
