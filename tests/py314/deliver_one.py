@@ -89,6 +89,18 @@ def deliver(assembly_dir: Path) -> dict[str, Any]:
                 fail(f"message {message_id} was not processed in time")
             if record.status != "done" or not record.tls or any(r.bounced for r in record.rules):
                 fail(f"message {message_id}: {json.dumps(record.to_dict(), default=str)}")
+            # The reference handler itself ran on Python 3.14 (its declared runtime), no fallback.
+            ran = [
+                attempt.get("interpreter") or {}
+                for rule in record.rules
+                for action in rule.actions
+                if action.type == "Lambda"
+                for attempt in action.detail.get("attempts", [])
+            ]
+            if not ran or any(
+                not str(i.get("version", "")).startswith("3.14") or i.get("fallback") for i in ran
+            ):
+                fail(f"the handler did not run on Python 3.14: {ran}")
             bucket = deployed.outputs["RawMessageBucket"]
             s3 = client("s3")
             keys = [
@@ -132,7 +144,8 @@ def main() -> None:
         fail(f"message.json differs from what was sent: {wrong}")
     print(
         f"delivered over SMTP with STARTTLS under Python {sys.version.split()[0]}: "
-        f"message.json {document['messageId']} processed, {len(checks)} checks passed"
+        f"message.json {document['messageId']} processed by the handler on Python 3.14, "
+        f"{len(checks)} checks passed"
     )
 
 
