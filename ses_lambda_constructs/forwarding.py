@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -167,6 +167,19 @@ def from_address_patterns(recipients: Sequence[str], from_address: str | None) -
     return list(dict.fromkeys(patterns))
 
 
+class _Deferred(Sequence[str]):
+    """A list read when it is used (at synth time), so that later additions count."""
+
+    def __init__(self, read: Callable[[], Sequence[str]]) -> None:
+        self._read = read
+
+    def __getitem__(self, index: int) -> str:  # type: ignore[override]
+        return self._read()[index]
+
+    def __len__(self) -> int:
+        return len(self._read())
+
+
 class Forwarder(Construct):
     """The reference forwarder function, its least-privilege role and failure handling.
 
@@ -175,6 +188,48 @@ class Forwarder(Construct):
     marker when its send failed), and send with ``ses:SendEmail``/``ses:SendRawEmail`` only as
     ``from_patterns`` (condition ``ses:FromAddress``) through ``identities``.
     """
+
+    @classmethod
+    def for_route(
+        cls,
+        scope: Construct,
+        route: ForwardingRoute,
+        *,
+        store: RawMessageStore | None,
+        domain_names: Sequence[str],
+        receiving_domains: Callable[[], Sequence[str]],
+        runtime: lambda_.Runtime = DEFAULT_RUNTIME,
+        retry_attempts: int = 2,
+        max_event_age: Duration = Duration.hours(6),
+        alarm_topic: sns.ITopic | None = None,
+    ) -> Forwarder:
+        """The forwarder of ``route`` (construct id ``<route id>Forwarder``), sending through
+        the identities of its recipients' domains (or of ``from_address``)."""
+        if store is None:
+            raise ValidationError(
+                f"routes[{route.id}] forwards mail, and the forwarder reads the raw message "
+                "from S3: it needs store_raw_messages=True"
+            )
+        table = route.destination_table()
+        senders = [route.from_address] if route.from_address is not None else route.recipients
+        identities = [identity_for(address, domain_names) for address in senders]
+        return cls(
+            scope,
+            f"{route.id}Forwarder",
+            store=store,
+            destinations=table,
+            identities=list(dict.fromkeys(identities)),
+            from_patterns=from_address_patterns(route.recipients, route.from_address),
+            receiving_domains=_Deferred(receiving_domains),
+            from_address=route.from_address,
+            reject_on_verdicts=route.reject_on_verdicts,
+            max_hops=route.max_hops,
+            verify_destinations=route.verify_destinations,
+            runtime=runtime,
+            retry_attempts=retry_attempts,
+            max_event_age=max_event_age,
+            alarm_topic=alarm_topic,
+        )
 
     def __init__(
         self,

@@ -27,7 +27,7 @@ from .domain_checks import RecipientDomainCheck, receiving_domain_names
 from .event_patterns import DEFAULT_EVENT_SOURCE, MailStatus
 from .events import EmailEvents
 from .failures import InvocationFailures
-from .forwarding import Forwarder, ForwardingRoute, from_address_patterns, identity_for
+from .forwarding import Forwarder, ForwardingRoute
 from .handler_bundle import DEFAULT_RUNTIME
 from .hardening import FunctionHardening, hardened_defaults
 from .limits import (
@@ -378,31 +378,14 @@ class EmailReceiver(Construct):
             self.add_route(route)
 
     def _forwarding_route(self, route: ForwardingRoute) -> Route:
-        if self.store is None:
-            raise ValidationError(
-                f"routes[{route.id}] forwards mail, and the forwarder reads the raw message "
-                "from S3: it needs store_raw_messages=True"
-            )
         if self.node.try_find_child(route.id) is not None:
             raise ValidationError(f"routes: the id {route.id!r} is used twice")
-        table = route.destination_table()
-        domains = self.domain_names
-        if route.from_address is not None:
-            identities = [identity_for(route.from_address, domains)]
-        else:
-            identities = [identity_for(r, domains) for r in route.recipients]
-        forwarder = Forwarder(
+        forwarder = Forwarder.for_route(
             self,
-            f"{route.id}Forwarder",
+            route,
             store=self.store,
-            destinations=table,
-            identities=list(dict.fromkeys(identities)),
-            from_patterns=from_address_patterns(route.recipients, route.from_address),
-            receiving_domains=_LazyDomains(self),
-            from_address=route.from_address,
-            reject_on_verdicts=route.reject_on_verdicts,
-            max_hops=route.max_hops,
-            verify_destinations=route.verify_destinations,
+            domain_names=self.domain_names,
+            receiving_domains=self.receiving_domains,
             runtime=self._handler_options["runtime"],  # type: ignore[arg-type]
             hardening=self.function_hardening,
             **self._failure_options,  # type: ignore[arg-type]
@@ -618,20 +601,6 @@ class EmailReceiver(Construct):
             "parsed_prefix", str(self._handler_options["parsed_prefix"]), allow_empty=False
         )
         return grant_read_objects(grantee, self.store.bucket, prefix)
-
-
-class _LazyDomains(Sequence[str]):
-    """The receiver's receiving domains, read when the forwarder's environment is synthesized
-    (routes and domains added later count too)."""
-
-    def __init__(self, receiver: EmailReceiver) -> None:
-        self._receiver = receiver
-
-    def __getitem__(self, index: int) -> str:  # type: ignore[override]
-        return self._receiver.receiving_domains()[index]
-
-    def __len__(self) -> int:
-        return len(self._receiver.receiving_domains())
 
 
 @jsii.implements(IStableListProducer)
