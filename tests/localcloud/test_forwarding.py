@@ -53,7 +53,6 @@ def catcher(cloud: LocalCloud) -> Iterator[tuple[Catcher, int]]:
 @pytest.fixture
 def forwarding_stack(fresh: LocalCloud, target: Target, tmp_path: Path) -> assembly.DeployResult:
     import aws_cdk as cdk
-    from aws_cdk import aws_ses as ses
 
     from ses_lambda_constructs import EmailReceiver, ForwardingRoute
 
@@ -69,8 +68,6 @@ def forwarding_stack(fresh: LocalCloud, target: Target, tmp_path: Path) -> assem
                 id="Forward",
                 recipients=[RECIPIENT],
                 destinations=[DESTINATION],
-                # The local sender does not start TLS.
-                tls_policy=ses.TlsPolicy.OPTIONAL,
             )
         ],
     )
