@@ -93,6 +93,19 @@ def demo_stack(fresh: LocalCloud, target: Target, tmp_path: Path) -> assembly.De
     return result
 
 
+@pytest.fixture
+def hardened_demo_stack(fresh: LocalCloud, target: Target, tmp_path: Path) -> assembly.DeployResult:
+    """The demo app's hardened configuration (``-c hardened=true``) deployed without the CLI."""
+    import aws_cdk as cdk
+
+    demo_app = load_module("demo_app", ROOT / "app.py")
+    outdir = tmp_path / "demo-hardened"
+    demo_app.build_app(cdk.App(outdir=str(outdir), context={"hardened": "true"})).synth()
+    result = assembly.deploy_stack(target.client, outdir, "SesLambdaDemo", fresh.region)
+    assert result.ok, result.failures()
+    return result
+
+
 def load_module(name: str, path: Path) -> Any:
     """Import a CDK app file under its own module name (both apps are called app.py)."""
     if name in sys.modules:

@@ -181,6 +181,28 @@ def test_fails_when_the_rule_is_created_before_its_bucket_policy(
     assert target.client("ses").list_receipt_rule_sets()["RuleSets"] == []
 
 
+def test_hardened_demo_receives_into_the_sse_kms_bucket_through_the_role(
+    target: Target, hardened_demo_stack: assembly.DeployResult
+) -> None:
+    # The rule was created only because the local SES checks found the role (trust policy for
+    # ses.amazonaws.com with this rule's SourceArn, s3:PutObject under raw/) and no bucket
+    # statement for SES; the bucket encrypts with the customer managed key by default.
+    bucket = hardened_demo_stack.outputs["RawMessageBucket"]
+    s3 = target.client("s3")
+    policy = s3.get_bucket_policy(Bucket=bucket)["Policy"]
+    assert "ses.amazonaws.com" not in policy
+    (rule,) = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    _, record = deliver(target, samples.attachment_sample(RECIPIENT), timeout=60)
+    assert record["status"] == "done", record
+    raw = s3.head_object(Bucket=bucket, Key=f"raw/{record['message_id']}")
+    assert raw["ServerSideEncryption"] == "aws:kms"
+    outputs = report.parsed_outputs(target, record)
+    documents = [v["json"] for k, v in outputs.items() if k.endswith("/message.json")]
+    assert documents, outputs
+    assert "Quarterly report" in json.dumps(documents[0])
+
+
 def test_demo_app_with_the_reference_handler(
     target: Target, demo_stack: assembly.DeployResult
 ) -> None:

@@ -52,6 +52,7 @@ from moto.cloudwatch.models import cloudwatch_backends
 from moto.core.common_models import CloudFormationModel
 from moto.core.responses import ActionResult, EmptyResult
 from moto.iam.access_control import PermissionResult
+from moto.iam.models import iam_backends
 from moto.logs.models import logs_backends
 from moto.moto_api._internal.models import moto_api_backend
 from moto.moto_server.werkzeug_app import (
@@ -64,6 +65,7 @@ from moto.s3.models import FakeBucket, s3_backends
 from moto.ses.exceptions import (
     AlreadyExists,
     InvalidLambdaFunctionException,
+    InvalidParameterValue,
     InvalidS3ConfigurationException,
     InvalidSnsTopicException,
     MessageRejectedError,
@@ -99,6 +101,7 @@ __all__ = [
     "Event",
     "FakeBucket",
     "InvalidLambdaFunctionException",
+    "InvalidParameterValue",
     "InvalidS3ConfigurationException",
     "InvalidSnsTopicException",
     "LambdaClientError",
@@ -121,6 +124,7 @@ __all__ = [
     "generate_changeset_id",
     "generate_stack_id",
     "get_random_message_id",
+    "iam_backends",
     "lambda_backends",
     "logs_backends",
     "moto_api_backend",

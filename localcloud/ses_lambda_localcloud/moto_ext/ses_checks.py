@@ -1,11 +1,14 @@
 """The checks SES makes when a receipt rule is created or updated.
 
-SES_FACTS.md: SES test-writes ``AMAZON_SES_SETUP_NOTIFICATION`` under the S3 action's prefix and
-checks that it may invoke the Lambda action's function. Without the bucket policy or the
-function permission, or when the rule is created before them (a missing ``DependsOn``), rule
-creation fails with "Could not write to bucket" / "Could not invoke Lambda function". Moto only
-checks that the bucket and the function exist; these checks evaluate the actual policies with
-the request context SES would send (``aws:SourceAccount``, ``aws:SourceArn``).
+SES test-writes ``AMAZON_SES_SETUP_NOTIFICATION`` under the S3 action's prefix and checks that it
+may invoke the Lambda action's function (docs/ses-facts.md, "S3 action" and "Lambda action").
+Without the bucket policy or the function permission, or when the rule is created before them (a
+missing ``DependsOn``), rule creation fails with "Could not write to bucket" / "Could not invoke
+Lambda function". Moto only checks that the bucket and the function exist; these checks evaluate
+the actual policies with the request context SES would send (``aws:SourceAccount``,
+``aws:SourceArn``). An S3 action with an ``IamRoleArn`` is checked against that role instead:
+SES uses the role and only the role (S3Action API reference), so its trust policy must admit
+``ses.amazonaws.com`` with that context and its own policies must allow the put.
 
 Also enforced: the receiving quotas that are not adjustable (SES Developer Guide, "Service
 quotas", https://docs.aws.amazon.com/ses/latest/dg/quotas.html).
@@ -22,6 +25,7 @@ from .moto_internals import (
     InvalidSnsTopicException,
     SESBackend,
     SesValidationError,
+    iam_backends,
     lambda_backends,
     s3_backends,
     sns_backends,
@@ -80,13 +84,19 @@ def check_rule(
 
 
 def s3_put_decision(
-    backend: SESBackend, bucket_name: str, key: str, source_arn: str
+    backend: SESBackend,
+    bucket_name: str,
+    key: str,
+    source_arn: str,
+    role_arn: str | None = None,
 ) -> Decision | None:
-    """May SES put ``key`` into the bucket? None when the bucket does not exist."""
+    """May SES put ``key`` into the bucket? None when the bucket (or the role) does not exist."""
     buckets = s3_backends[backend.account_id]["aws"].buckets
     bucket = buckets.get(bucket_name)
     if bucket is None:
         return None
+    if role_arn:
+        return role_put_decision(backend, bucket, key, source_arn, role_arn)
     request = Request(
         action="s3:PutObject",
         resource=f"arn:aws:s3:::{bucket_name}/{key}",
@@ -96,20 +106,71 @@ def s3_put_decision(
     return evaluate(bucket.policy, request)
 
 
+def find_role(backend: SESBackend, role_arn: str) -> Any:
+    """The IAM role with this ARN, or None (moto keys its roles by role id, not ARN)."""
+    roles = iam_backends[backend.account_id]["global"].roles.values()
+    return next((r for r in roles if r.arn == role_arn), None)
+
+
+def role_put_decision(
+    backend: SESBackend, bucket: Any, key: str, source_arn: str, role_arn: str
+) -> Decision | None:
+    """SES assumes ``role_arn`` and puts ``key`` with it. None when the role does not exist."""
+    role = find_role(backend, role_arn)
+    if role is None:
+        return None
+    assume = Request(
+        action="sts:AssumeRole",
+        resource=role_arn,
+        principal=SES_PRINCIPAL,
+        context=ses_context(backend.account_id, source_arn),
+    )
+    if evaluate(role.assume_role_policy_document, assume) is not Decision.ALLOW:
+        return Decision.DENY
+    put = Request(
+        action="s3:PutObject",
+        resource=f"arn:aws:s3:::{bucket.name}/{key}",
+        principal={"AWS": role_arn},
+        context={"aws:SecureTransport": "true"},
+    )
+    documents = [*role.policies.values()]
+    documents += [
+        version.document
+        for policy in role.managed_policies.values()
+        for version in policy.versions
+        if version.is_default
+    ]
+    decisions = [evaluate(document, put) for document in documents]
+    if Decision.DENY in decisions or evaluate(bucket.policy, put) is Decision.DENY:
+        return Decision.DENY
+    return Decision.ALLOW if Decision.ALLOW in decisions else Decision.NEUTRAL
+
+
 def check_s3_action(backend: SESBackend, action: dict[str, Any], source_arn: str) -> None:
     bucket_name = action["BucketName"]
     prefix = action.get("ObjectKeyPrefix") or ""
     key = f"{prefix}{SETUP_NOTIFICATION_KEY}"
-    decision = s3_put_decision(backend, bucket_name, key, source_arn)
+    role_arn = action.get("IamRoleArn")
+    decision = s3_put_decision(backend, bucket_name, key, source_arn, role_arn)
     if decision is not Decision.ALLOW:
-        why = (
-            "the bucket does not exist"
-            if decision is None
-            else f"its bucket policy does not allow ses.amazonaws.com s3:PutObject on "
-            f"{bucket_name}/{prefix}* with aws:SourceAccount={backend.account_id} and "
-            f"aws:SourceArn={source_arn} (is the policy missing, or is the rule created "
-            "before it: no DependsOn?)"
-        )
+        if role_arn:
+            why = (
+                f"the bucket or the role {role_arn} does not exist"
+                if decision is None
+                else f"the role {role_arn} does not let ses.amazonaws.com assume it with "
+                f"aws:SourceAccount={backend.account_id} and aws:SourceArn={source_arn}, or "
+                f"does not allow s3:PutObject on {bucket_name}/{prefix}* (is the rule created "
+                "before the role's policy: no DependsOn?)"
+            )
+        else:
+            why = (
+                "the bucket does not exist"
+                if decision is None
+                else f"its bucket policy does not allow ses.amazonaws.com s3:PutObject on "
+                f"{bucket_name}/{prefix}* with aws:SourceAccount={backend.account_id} and "
+                f"aws:SourceArn={source_arn} (is the policy missing, or is the rule created "
+                "before it: no DependsOn?)"
+            )
         raise InvalidS3ConfigurationException(
             f"Could not write to bucket: {bucket_name} (local cloud: {why})"
         )

@@ -47,10 +47,15 @@ def s3_action(
     bucket = body["BucketName"]
     key = f"{body.get('ObjectKeyPrefix') or ''}{run.record.message_id}"
     detail: dict[str, Any] = {"bucket": bucket, "key": key}
-    decision = s3_put_decision(run.receiver.ses, bucket, key, run.source_arn(rule))
+    role_arn = body.get("IamRoleArn")
+    decision = s3_put_decision(run.receiver.ses, bucket, key, run.source_arn(rule), role_arn)
     if decision is not Decision.ALLOW:
         detail["error"] = f"SES could not write to bucket {bucket}: " + (
-            "it does not exist" if decision is None else "its policy does not allow it"
+            "it (or the action's role) does not exist"
+            if decision is None
+            else "the action's role does not allow it"
+            if role_arn
+            else "its policy does not allow it"
         )
         return ActionRecord("S3", "failed", detail), None
     if body.get("KmsKeyArn"):

@@ -9,6 +9,7 @@ from ..moto_internals import (
     AlreadyExists,
     EmailResponse,
     EmptyResult,
+    InvalidParameterValue,
     RuleDoesNotExist,
     RuleSetDoesNotExist,
     SESBackend,
@@ -32,6 +33,12 @@ def _patch_ses() -> None:
                 raise AlreadyExists(f"Rule already exists: {rule['Name']}")
             ses_checks.check_rule(self, rule_set_name, rule, existing=len(rule_set.rules))
         create_receipt_rule.original(self, rule_set_name, rule, after)  # type: ignore[attr-defined]
+
+    @patch(SESBackend, "_validate_iam_role")
+    def _validate_iam_role(self: SESBackend, role_arn: str) -> None:
+        # Moto looks the S3 action's IamRoleArn up among role ids, so no role was ever found.
+        if ses_checks.find_role(self, role_arn) is None:
+            raise InvalidParameterValue("Could not assume the provided IAM role")
 
     @patch(SESBackend, "update_receipt_rule")
     def update_receipt_rule(self: SESBackend, rule_set_name: str, rule: dict[str, Any]) -> None:
