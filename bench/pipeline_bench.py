@@ -368,6 +368,14 @@ def run(quick: bool, workdir: Path) -> Section:
             f"the execution environments; {cores} cores could do at most about "
             f"{capacity:.0f} msg/s if nothing else ran, and this machine is shared (load "
             f"average {load_before:.1f} when the sustained run started).",
+            f"The senders are a closed loop, so the rate is at most {SENDERS} / the latency "
+            f"under load: {SENDERS} / {fmt_ms(percentile(loaded_latency, 50))} = "
+            f"{SENDERS * 1000 / max(1.0, percentile(loaded_latency, 50)):.1f} msg/s; "
+            f"{TARGET_RATE} msg/s needs that latency at or below "
+            f"{fmt_ms(SENDERS * 1000 / TARGET_RATE)}, which under this machine's other load "
+            "means less CPU per message (moto's request handling is most of the local cloud's "
+            "share: its HTTP server, Flask dispatch and response building for each of the "
+            "handler's calls).",
             "Execution environments: the local cloud keeps one worker process per function "
             "version and concurrent slot (up to 4 per function), so only the first message "
             "after a deploy pays the cold start (interpreter start and the handler's imports: "

@@ -80,6 +80,16 @@ def previous_sections(path: Path) -> tuple[list[str], dict[str, list[str]], dict
     return order, rows, bodies
 
 
+def previous_date(path: Path) -> str:
+    """`` of <date>`` from an earlier BENCHMARKS.md's machine table, if it has one."""
+    if not path.exists():
+        return ""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("| date | "):
+            return f" of {line.split('|')[2].strip()}"
+    return ""
+
+
 def write_markdown(
     path: Path,
     sections: list[Section],
@@ -104,7 +114,7 @@ def write_markdown(
         + (" (`--quick`: fewer runs, shorter load, not for comparison)." if args.quick else ".")
         + (
             f" It measured {', '.join(s.title for s in sections)}; the other sections are kept "
-            "from the previous run."
+            f"from the previous run{previous_date(path)} (the machine below is this run's)."
             if args.partial and len(titles) > len(sections)
             else ""
         ),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import time
 import zipfile
 from collections.abc import Callable
 from typing import Any
@@ -179,3 +180,72 @@ def test_failed_event_invocations_are_retried_then_sent_to_the_failure_queue(
     assert record["requestContext"]["approximateInvokeCount"] == 2
     assert record["requestPayload"] == {"action": "fail"}
     assert record["responsePayload"]["errorMessage"] == "bad input"
+    # Both attempts ran under the event's one request id, the record's.
+    logs = aws("logs")
+    group = f"/aws/lambda/{name}"
+    lines = [
+        event["message"]
+        for stream in logs.describe_log_streams(logGroupName=group)["logStreams"]
+        for event in logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"])[
+            "events"
+        ]
+    ]
+    starts = [line for line in lines if line.startswith("START RequestId: ")]
+    assert (
+        starts == [f"START RequestId: {record['requestContext']['requestId']} Version: $LATEST"] * 2
+    )
+
+
+def failure_queue(aws: Callable[[str], Any], name: str, **config: Any) -> str:
+    sqs = aws("sqs")
+    queue_url = sqs.create_queue(QueueName=f"{name}-failures")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    aws("lambda").put_function_event_invoke_config(
+        FunctionName=name, DestinationConfig={"OnFailure": {"Destination": queue_arn}}, **config
+    )
+    return str(queue_url)
+
+
+def test_an_event_older_than_the_maximum_event_age_is_discarded_to_the_destination(
+    make_function: Callable[..., str], aws: Callable[[str], Any]
+) -> None:
+    from ses_lambda_localcloud import lambda_async
+    from ses_lambda_localcloud.moto_ext.moto_internals import lambda_backends
+
+    name = make_function()
+    queue_url = failure_queue(aws, name, MaximumEventAgeInSeconds=60)
+    fn = lambda_backends["123456789012"]["us-east-1"].get_function(name)
+    # An event that has waited 61 s (as when no environment was free, e.g. reserved
+    # concurrency 0): it never runs.
+    queued = lambda_async.submit(fn, {"action": "echo"}, received=time.monotonic() - 61)
+    assert queued.done.wait(30)
+    assert queued.condition == "EventAgeExceeded" and queued.attempts == []
+    messages = wait_until(lambda: aws("sqs").receive_message(QueueUrl=queue_url).get("Messages"))
+    record = json.loads(messages[0]["Body"])
+    assert record["requestContext"]["condition"] == "EventAgeExceeded"
+    assert record["requestContext"]["approximateInvokeCount"] == 0
+    assert record["requestPayload"] == {"action": "echo"}
+    assert "responsePayload" not in record
+
+
+def test_an_event_that_succeeds_goes_to_the_success_destination_once(
+    make_function: Callable[..., str], aws: Callable[[str], Any]
+) -> None:
+    name = make_function()
+    sqs = aws("sqs")
+    queue_url = sqs.create_queue(QueueName="successes")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    aws("lambda").put_function_event_invoke_config(
+        FunctionName=name, DestinationConfig={"OnSuccess": {"Destination": queue_arn}}
+    )
+    aws("lambda").invoke(FunctionName=name, InvocationType="Event", Payload=b'{"action": "echo"}')
+    messages = wait_until(lambda: sqs.receive_message(QueueUrl=queue_url).get("Messages"))
+    record = json.loads(messages[0]["Body"])
+    assert record["requestContext"]["condition"] == "Success"
+    assert record["requestContext"]["approximateInvokeCount"] == 1
+    assert record["responsePayload"]["env"]["GREETING"] == "hello"
+    assert "functionError" not in record["responseContext"]
