@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ses_lambda_localcloud.receiving.matching import (
@@ -64,6 +64,8 @@ local_parts = st.from_regex(r"[a-z0-9][a-z0-9._-]{0,15}", fullmatch=True)
 labels = st.from_regex(r"[a-z0-9]{1,10}", fullmatch=True)
 
 
+# No deadline or generation-speed check: the suite shares two cores with parallel workers.
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(local=local_parts, label=labels, domain=labels, case=st.booleans())
 def test_plus_labels_and_case_never_change_the_outcome(
     local: str, label: str, domain: str, case: bool
