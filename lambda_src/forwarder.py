@@ -162,7 +162,10 @@ def _forward(
     size: int,
 ) -> dict[str, Any]:
     message_id = notification.message_id
-    section = read_header_section(raw)
+    try:
+        section = read_header_section(raw)
+    except ValueError as error:  # a header section over 1 MiB: no retry can change that
+        return _not_forwarded(config, outcome, "unparseable", str(error), size)
     hops = hop_count(section)
     if hops >= config.max_hops:
         metrics.add_metric(name="ForwardLoopsBlocked", unit=MetricUnit.Count, value=1)

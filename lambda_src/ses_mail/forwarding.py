@@ -52,7 +52,7 @@ from email.utils import formataddr
 from typing import IO
 
 from .errors import ConfigurationError
-from .headers import Address, MessageHeaders, read_headers
+from .headers import MessageHeaders, read_headers
 from .verdicts import VerdictPolicy
 
 #: SES v2 (and SMTP) sends messages up to 40 MB after base64 encoding; SES v1 only 10 MB
@@ -302,11 +302,17 @@ def rewrite_headers(
     message has no readable ``From``).
     """
     original = original_headers(section)
-    sender = original.from_[0] if original.from_ else None
-    if sender is None and envelope_sender and envelope_sender not in ("<>", ""):
-        sender = Address(name="", address=envelope_sender)
-    display = (sender.name or sender.address) if sender else ""
-    name = f"{display} via {recipient}" if display else f"via {recipient}"
+    first = original.from_[0] if original.from_ else None
+    display = first.name if first is not None else ""
+    address = ""
+    if first is not None and _usable(first.address):
+        address = _ascii_address(first.address)
+    elif first is not None and not display:
+        display = first.address  # an unusable address still tells the reader who wrote
+    if not address and envelope_sender and _usable(envelope_sender):
+        address = _ascii_address(envelope_sender)
+    shown = display or address
+    name = f"{shown} via {recipient}" if shown else f"via {recipient}"
     new_from = _mailbox(name, from_address)
 
     kept: list[bytes] = []
@@ -325,11 +331,11 @@ def rewrite_headers(
 
     reply_to: str | None = None
     added: list[str] = [f"From: {new_from}"]
-    if section.first("reply-to") is None and sender is not None and sender.address:
-        reply_to = _mailbox(sender.name, sender.address)
+    if section.first("reply-to") is None and address:
+        reply_to = _mailbox(display, address)
         added.append(f"Reply-To: {reply_to}")
     elif original.reply_to:
-        reply_to = ", ".join(_mailbox(a.name, a.address) for a in original.reply_to)
+        reply_to = ", ".join(a.address for a in original.reply_to)  # kept as sent
     original_from = section.first("from")
     if original_from is not None:
         added.append(_fold(ORIGINAL_FROM_HEADER, _ascii_value(original_from)))
@@ -359,6 +365,14 @@ def _mailbox(name: str, address: str) -> str:
     """``name <address>`` with the name quoted or RFC 2047 encoded as needed (ASCII out)."""
     name = " ".join(name.replace("\r", " ").replace("\n", " ").split())
     return formataddr((name, _ascii_address(address)), charset="utf-8")
+
+
+def _usable(address: str) -> bool:
+    """An ``addr-spec`` that can stand in a 7-bit header (``local@domain``, no spaces)."""
+    local, at, domain = address.rpartition("@")
+    if not at or not local or not domain or any(c.isspace() or ord(c) < 32 for c in address):
+        return False
+    return _ascii_address(address).isascii()
 
 
 def _ascii_address(address: str) -> str:

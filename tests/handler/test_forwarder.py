@@ -493,3 +493,11 @@ def test_fails_when_the_destinations_are_not_configured(
     forward_env(FORWARD_DESTINATIONS='{"johndoe@example.com": "not-a-list"}')
     with pytest.raises(ConfigurationError, match="FORWARD_DESTINATIONS"):
         invoke(documented_event())
+
+
+def test_a_header_section_over_1_mib_is_not_forwarded(aws: Any) -> None:
+    filler = tuple(f"X-Filler-{i}: {'a' * 900}" for i in range(1200))
+    store(aws, build(*BASIC, *filler))
+    invoke(documented_event())
+    assert sent() == []
+    assert outcome(aws)["status"] == "unparseable"
