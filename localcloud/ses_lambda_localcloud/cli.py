@@ -60,6 +60,7 @@ def cmd_start(args: argparse.Namespace) -> int:
         state_dir=target.state_dir,
         smtp_timeout=args.smtp_timeout,
         relay_smtp_port=args.relay_smtp,
+        lambda_concurrency=args.lambda_concurrency,
     )
     # The pid and state files exist before the endpoint answers: whoever sees it can stop it.
     target.save(os.getpid())
@@ -206,6 +207,13 @@ def cmd_stop(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="ses-localcloud",
@@ -240,6 +248,13 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         metavar="PORT",
         help="relay mail that SES sends (e.g. forwarded copies) to this local SMTP port",
+    )
+    start.add_argument(
+        "--lambda-concurrency",
+        type=_positive,
+        default=4,
+        metavar="N",
+        help="execution environments per function without reserved concurrency (4)",
     )
     start.add_argument("--verbose", action="store_true", help="log every request")
     start.set_defaults(run=cmd_start)

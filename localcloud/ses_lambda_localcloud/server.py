@@ -122,11 +122,17 @@ class LocalCloud:
         smtp_timeout: float = 300.0,
         async_retry_delay: float = 0.2,
         relay_smtp_port: int | None = None,
+        lambda_concurrency: int = 4,
     ) -> None:
         """
         :param relay_smtp_port: relay every message SES sends to this local SMTP port (a mail
             catcher). Default: sent mail is only kept and shown.
+        :param lambda_concurrency: execution environments one function may run at once when it
+            has no reserved concurrency (a local limit; docs/local-cloud.md, "Lambda execution").
         """
+        if lambda_concurrency < 1:
+            raise ValueError(f"lambda_concurrency must be at least 1, got {lambda_concurrency}")
+        self.lambda_concurrency = lambda_concurrency
         self.api_port = api_port
         self.smtp_port = smtp_port
         self.region = region
@@ -203,6 +209,7 @@ class LocalCloud:
             region=self.region,
             state_dir=self.state_dir,
             async_retry_delay=self.async_retry_delay,
+            lambda_concurrency=self.lambda_concurrency,
         )
         self.receiver = Receiver(
             account_id=runtime.ACCOUNT_ID,

@@ -305,6 +305,42 @@ def test_reserved_concurrency_bounds_event_invocations(
     assert max(r["responsePayload"]["most"] for r in records) == 2
 
 
+def test_without_a_reservation_the_local_limit_bounds_concurrency(
+    function: Callable[..., str],
+    aws: Callable[[str], Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ses_lambda_localcloud import runtime
+
+    monkeypatch.setattr(runtime.current(), "lambda_concurrency", 1)
+    name = function(timeout=30)
+    queue_url = aws("sqs").create_queue(QueueName="local-limit")["QueueUrl"]
+    queue_arn = aws("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    aws("lambda").put_function_event_invoke_config(
+        FunctionName=name, DestinationConfig={"OnSuccess": {"Destination": queue_arn}}
+    )
+    event = {"action": "overlap", "dir": str(tmp_path), "wait": 0.5, "enough": 2}
+    for _ in range(3):
+        aws("lambda").invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps(event))
+    records: list[dict[str, Any]] = []
+
+    def collected() -> bool:
+        for message in (
+            aws("sqs")
+            .receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
+            .get("Messages", [])
+        ):
+            records.append(json.loads(message["Body"]))
+            aws("sqs").delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return len(records) >= 3
+
+    wait_until(collected, timeout=60)
+    assert [r["responsePayload"]["most"] for r in records] == [1, 1, 1]
+
+
 def test_synchronous_invocations_beyond_reserved_concurrency_are_throttled(
     function: Callable[..., str], aws: Callable[[str], Any], target: Any
 ) -> None:
