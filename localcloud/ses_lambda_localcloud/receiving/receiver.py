@@ -41,6 +41,8 @@ from .verdicts import LocalVerdicts
 
 log = logging.getLogger(__name__)
 
+#: Message records kept for ``show`` (oldest forgotten first): a local memory bound, not an SES
+#: limit.
 _MAX_RECORDS = 500
 
 
