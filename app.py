@@ -14,6 +14,9 @@ Configured by context (``cdk.json`` or ``-c key=value``):
   logs, a replica bucket and an alarm topic;
 - ``stackName``: default ``SesLambdaDemo``.
 
+The stack also subscribes a small consumer of its own (``TicketFunction``) to the "Email
+Received" events of the demo recipients: it writes ``tickets/<messageId>.json`` to the bucket.
+
 It needs no AWS credentials and no network to synthesize.
 """
 
@@ -22,12 +25,19 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from ses_lambda_constructs import EmailReceiver, FunctionHardening, PrivateNetwork, Route
+from ses_lambda_constructs import (
+    EmailReceiver,
+    EmailTarget,
+    FunctionHardening,
+    PrivateNetwork,
+    Route,
+)
 from ses_lambda_constructs.acknowledgments import acknowledge
 
 
@@ -155,8 +165,89 @@ class HardenedSupport(Construct):
         )
 
 
+#: The demo's consumer: records a ticket per "Email Received" event, keyed by the message id
+#: (the events' idempotency key: a redelivered event rewrites the same ticket).
+TICKET_CODE = """
+import json
+import os
+
+import boto3
+
+s3 = boto3.client("s3")
+
+
+def handler(event, context):
+    detail = event["detail"]
+    text = detail.get("text") or {}
+    ticket = {
+        "ticket": detail["messageId"],
+        "receivedAt": detail["receivedAt"],
+        "from": detail["envelope"]["source"],
+        "to": detail["envelope"]["recipients"],
+        "subject": detail["headers"]["subject"],
+        "preview": (text.get("content") or "")[:200],
+        "attachments": [a["filename"] for a in detail["attachments"]],
+        "message": detail["location"]["messageKey"],
+    }
+    key = os.environ["TICKET_PREFIX"] + detail["messageId"] + ".json"
+    s3.put_object(
+        Bucket=os.environ["TICKET_BUCKET"],
+        Key=key,
+        Body=json.dumps(ticket, indent=2).encode(),
+        ContentType="application/json",
+    )
+    print(json.dumps({"ticket": key, "subject": ticket["subject"]}))
+    return {"ticket": key}
+"""
+
+
+class TicketFunction(Construct):
+    """The demo's consumer function: writes ``tickets/<messageId>.json`` to ``bucket``."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        bucket: s3.IBucket,
+        hardening: FunctionHardening | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        hardening = hardening or FunctionHardening()
+        log_group = hardening.log_group(self, "Logs")
+        role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+        log_group.grant_write(role)
+        self.function = hardening.function(
+            self,
+            "Function",
+            role=role,
+            log_group=log_group,
+            memory_size=256,
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            handler="index.handler",
+            code=lambda_.Code.from_inline(TICKET_CODE),
+            timeout=cdk.Duration.seconds(30),
+            description="ses-lambda-constructs demo: a ticket per received message",
+            environment={"TICKET_BUCKET": bucket.bucket_name, "TICKET_PREFIX": "tickets/"},
+        )
+        iam.Grant.add_to_principal(
+            grantee=self.function,
+            actions=["s3:PutObject"],
+            resource_arns=[bucket.arn_for_objects("tickets/*")],
+        )
+        bucket_ref = cdk.Stack.of(self).get_logical_id(bucket.node.default_child)  # type: ignore[arg-type]
+        cdk.Validations.of(role).acknowledge(
+            cdk.Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::<{bucket_ref}.Arn>/tickets/*]",
+                reason="Ticket keys are message ids, known only when mail arrives; the grant is "
+                "one action on the tickets/ prefix only.",
+            )
+        )
+
+
 class DemoStack(cdk.Stack):
-    """Mail to the demo recipients is stored in S3 and parsed by the reference handler."""
+    """Mail to the demo recipients is stored in S3, parsed by the reference handler, and
+    announced on the receiver's bus, where the demo's ticket function is subscribed."""
 
     def __init__(
         self,
@@ -185,6 +276,7 @@ class DemoStack(cdk.Stack):
                 self, "Zone", hosted_zone_id=hosted_zone_id, zone_name=hosted_zone_name
             )
         hardened_props: dict[str, object] = {}
+        ticket_hardening = None
         if hardened:
             support = HardenedSupport(self, "Hardened")
             hardened_props = {
@@ -195,6 +287,7 @@ class DemoStack(cdk.Stack):
                 "replication_destination": support.replica,
                 "alarm_topic": support.alarm_topic,
             }
+            ticket_hardening = support.network.function_hardening(support.hardening)
         self.receiver = EmailReceiver(
             self,
             "Receiver",
@@ -207,11 +300,20 @@ class DemoStack(cdk.Stack):
             **hardened_props,  # type: ignore[arg-type]
         )
         assert self.receiver.bucket is not None
+        # The demo's own consumer: a ticket for every processed message to the recipients.
+        self.tickets = TicketFunction(
+            self, "Tickets", bucket=self.receiver.bucket, hardening=ticket_hardening
+        )
+        self.receiver.subscribe(
+            "Tickets", EmailTarget.function(self.tickets.function), recipients=recipients
+        )
         cdk.CfnOutput(self, "RawMessageBucket", value=self.receiver.bucket.bucket_name)
         cdk.CfnOutput(self, "RuleSetName", value=self.receiver.rule_set_name)
         cdk.CfnOutput(
             self, "HandlerFunction", value=self.receiver.reference_handler().function.function_name
         )
+        cdk.CfnOutput(self, "EventBusName", value=self.receiver.event_bus.event_bus_name)
+        cdk.CfnOutput(self, "TicketFunction", value=self.tickets.function.function_name)
 
 
 def build_app(app: cdk.App | None = None) -> cdk.App:

@@ -5,7 +5,9 @@ start`` (foreground) and in-process by the tests.
 Besides the AWS APIs, the endpoint serves a few local paths under ``/_localcloud/``:
 ``health``; ``cfn-response/<token>`` (the ResponseURL given to custom resources);
 ``messages`` and ``messages/<id>?wait=<seconds>`` (what happened to received mail);
-``bounces``; ``sent?since=<n>`` (what SES sent: the outbox).
+``bounces``; ``sent?since=<n>`` (what SES sent: the outbox);
+``events[?message=<id>&wait=<seconds>]`` (EventBridge events put, the rules they matched and
+what each target did).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 from . import runtime
+from .eventbridge import delivery
 from .outbox import OUTBOX, relay_to
 
 log = logging.getLogger(__name__)
@@ -86,6 +89,17 @@ class LocalCloudApp:
             since = int(request.args.get("since", "0") or 0)
             sent = [message.summary() for message in OUTBOX.messages(since)]
             return _json({"sent": sent, "next": since + len(sent)})
+        if path == "events":
+            # EventBridge events put on any bus; ?message=<id>&wait=<s> waits for the
+            # deliveries of that message's events to finish.
+            of_message = request.args.get("message") or None
+            wait = min(float(request.args.get("wait", "0") or 0), 300.0)
+            found = (
+                delivery.JOURNAL.wait(of_message, wait)
+                if wait
+                else delivery.JOURNAL.events(of_message)
+            )
+            return _json({"events": [event.to_dict() for event in found]})
         return _json({"error": f"unknown local path {path}"}, 404)
 
 
@@ -272,6 +286,7 @@ class LocalCloud:
         from . import lambda_runner
 
         lambda_runner.shutdown()  # the functions are gone: so are their environments
+        delivery.JOURNAL.clear()
         if self.receiver is not None:
             self.receiver.records.clear()
             self.receiver.bounces.clear()

@@ -363,6 +363,45 @@ def test_state_machine_topic_and_other_targets_get_the_same_retry_and_queue() ->
     assert len(template.find_resources("AWS::SQS::Queue")) == 4  # the handler's and three DLQs
 
 
+def test_demo_stack_subscribes_its_ticket_function(demo_template: Template) -> None:
+    bus_id, _ = only(demo_template, "AWS::Events::EventBus")
+    _, rule = only(demo_template, "AWS::Events::Rule")
+    assert rule["Properties"]["EventBusName"] == {"Ref": bus_id}
+    assert rule["Properties"]["EventPattern"] == {
+        "source": ["ses-lambda-constructs"],
+        "detail-type": ["Email Received"],
+        "detail": {
+            "envelope": {
+                "recipients": [
+                    "support@mail.example.com",
+                    {"wildcard": "support+*@mail.example.com"},
+                ]
+            }
+        },
+    }
+    ticket_id, ticket = only(
+        demo_template,
+        "AWS::Lambda::Function",
+        {"Environment": {"Variables": Match.object_like({"TICKET_PREFIX": "tickets/"})}},
+    )
+    (target,) = rule["Properties"]["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [ticket_id, "Arn"]}
+    dlq_id = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+    demo_template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "MetricName": "ApproximateNumberOfMessagesVisible",
+            "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq_id, "QueueName"]}}],
+        },
+    )
+    statements = policy_statements(
+        demo_template, {"Ref": ticket["Properties"]["Role"]["Fn::GetAtt"][0]}
+    )
+    s3_resources = [str(s["Resource"]) for s in statements if s["Action"] == "s3:PutObject"]
+    assert len(s3_resources) == 1 and "/tickets/*" in s3_resources[0]
+    assert not [s for s in statements if str(s["Action"]).startswith("s3:Get")]
+
+
 def test_email_events_standalone_grants_put_events_on_its_bus_only() -> None:
     stack = cdk.Stack(cdk.App(), "Standalone", env=ACCOUNT_ENV)
     mail_events = EmailEvents(stack, "Mail")

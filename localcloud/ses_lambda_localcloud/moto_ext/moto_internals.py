@@ -51,6 +51,8 @@ from moto.cloudformation.utils import (
 from moto.cloudwatch.models import cloudwatch_backends
 from moto.core.common_models import CloudFormationModel
 from moto.core.responses import ActionResult, EmptyResult
+from moto.events.models import EventBus, EventPattern, EventsBackend, events_backends
+from moto.events.models import Rule as EventsRule
 from moto.iam.access_control import PermissionResult
 from moto.iam.models import iam_backends
 from moto.logs.models import logs_backends
@@ -99,6 +101,10 @@ __all__ = [
     "EmailResponse",
     "EmptyResult",
     "Event",
+    "EventBus",
+    "EventPattern",
+    "EventsBackend",
+    "EventsRule",
     "FakeBucket",
     "InvalidLambdaFunctionException",
     "InvalidParameterValue",
@@ -121,6 +127,7 @@ __all__ = [
     "cloudformation_backends",
     "cloudwatch_backends",
     "create_backend_app",
+    "events_backends",
     "generate_changeset_id",
     "generate_stack_id",
     "get_random_message_id",

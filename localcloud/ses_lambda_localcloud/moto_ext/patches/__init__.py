@@ -4,7 +4,7 @@ area. Each patch is small and says which moto behaviour it corrects. ``apply()``
 
 from __future__ import annotations
 
-from . import awslambda, change_sets, cloudformation, s3, server, ses, ses_sending
+from . import awslambda, change_sets, cloudformation, events, s3, server, ses, ses_sending
 
 _applied = False
 
@@ -20,6 +20,7 @@ def apply() -> None:
     ses_sending.apply()
     awslambda.apply()
     server.apply()
+    events.apply()
     _applied = True
 
 
