@@ -5,7 +5,8 @@
 4. send the documented sample message (AWS's documented SES event, as MIME) to the demo's
    recipient and to one address no rule matches (rejected with 550, and shown);
 5. send a message with an attachment;
-6. print what the deployed handler parsed (``message.json``), its result and its logs;
+6. print what the deployed handler parsed (``message.json``), its result and its logs, the
+   "Email Received" event it put on the bus, and what the demo's ticket consumer did with it;
 7. ``cdk destroy``, then stop the local cloud. Nothing is left running.
 
 Any failing step stops the demo with a message naming the step, and a non-zero exit status.
@@ -131,7 +132,40 @@ class Demo:
         say("    parsed by the deployed handler (message.json):")
         for line in json.dumps(documents[0], indent=2, ensure_ascii=False).splitlines():
             say(f"      {line}")
+        self.show_event(record, label)
         return documents
+
+    def show_event(self, record: dict[str, Any], label: str) -> None:
+        """The "Email Received" event the handler put, and what the ticket consumer did."""
+        events = self.target.local(f"events?message={record['message_id']}&wait=60", timeout=70)[
+            "events"
+        ]
+        received = [e for e in events if e["detail_type"] == "Email Received"]
+        if not received:
+            raise DemoFailed(f"the handler put no 'Email Received' event for {label}")
+        event = received[0]
+        say(
+            f"    the event the handler put on {event['bus']} "
+            f"(detail-type {event['detail_type']!r}):"
+        )
+        for line in json.dumps(event["event"], indent=2, ensure_ascii=False).splitlines():
+            say(f"      {line}")
+        results = [
+            attempt["result"]
+            for rule in event["matched"]
+            for outcome in rule["targets"]
+            for attempt in outcome["invocations"]
+            if attempt["ok"]
+        ]
+        if not results:
+            raise DemoFailed(f"no subscribed consumer processed the event of {label}")
+        say(f"    the ticket consumer's result: {json.dumps(results[0])}")
+        ticket = report.parsed_outputs(self.target, record)
+        for location, entry in ticket.items():
+            if "/tickets/" in location and "json" in entry:
+                say(f"    {location}:")
+                for line in json.dumps(entry["json"], indent=2, ensure_ascii=False).splitlines():
+                    say(f"      {line}")
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:

@@ -112,6 +112,7 @@ def render(
                         f"        {line}"
                         for line in log_lines(target, detail["logGroup"], detail["logStream"])
                     ]
+    lines += _events_text(target, record, logs=logs, documents=documents)
     for note in record.get("notes", []):
         lines.append(f"  note: {note}")
     if record.get("error"):
@@ -125,6 +126,58 @@ def render(
             if "json" in entry:
                 text = json.dumps(entry["json"], indent=2, ensure_ascii=False)
                 lines += [f"      {line}" for line in text.splitlines()]
+    return lines
+
+
+#: How long a report waits for the deliveries of a message's events to finish.
+EVENTS_WAIT_SECONDS = 30
+
+
+def _events_text(
+    target: Target, record: dict[str, Any], *, logs: bool, documents: bool
+) -> list[str]:
+    """The EventBridge events put for the message: the rules they matched, each target's
+    outcome and, for a function, its attempts (result, logs)."""
+    found = target.local(
+        f"events?message={record['message_id']}&wait={EVENTS_WAIT_SECONDS}",
+        timeout=EVENTS_WAIT_SECONDS + 10,
+    )["events"]
+    lines: list[str] = []
+    for event in found:
+        lines.append(
+            f"  event {event['detail_type']!r} from {event['source']} on bus {event['bus']} "
+            f"(id {event['event_id']})"
+        )
+        if documents:
+            text = json.dumps(event["event"], indent=2, ensure_ascii=False)
+            lines += [f"      {line}" for line in text.splitlines()]
+        unmatched = event["rules_checked"] - len(event["matched"])
+        for rule in event["matched"]:
+            lines.append(f"    rule {rule['rule']}: matched")
+            for outcome in rule["targets"]:
+                lines.append(
+                    f"      target {outcome['id']} {outcome['arn'].rsplit(':', 1)[-1]}: "
+                    f"{outcome['status']} after {outcome['attempts']} attempt(s)"
+                    + (f"  ERROR {outcome['error']}" if outcome.get("error") else "")
+                    + (
+                        f"  -> {outcome['dead_letter_queue'].rsplit(':', 1)[-1]}"
+                        if outcome.get("dead_letter_queue")
+                        else ""
+                    )
+                )
+                for attempt in outcome.get("invocations", []):
+                    result = attempt["result"] if attempt["ok"] else attempt["error"]
+                    lines.append(
+                        f"        invocation {attempt['requestId']}: "
+                        f"{'ok' if attempt['ok'] else 'error'} in {attempt['durationMs']} ms "
+                        f"-> {json.dumps(result)}"
+                    )
+                    if logs and attempt.get("logLines"):
+                        lines += [f"          {line}" for line in attempt["logLines"]]
+        if unmatched:
+            lines.append(f"    {unmatched} other rule(s) of the bus did not match")
+        if not event["complete"]:
+            lines.append(f"    (deliveries still running after {EVENTS_WAIT_SECONDS} s)")
     return lines
 
 
