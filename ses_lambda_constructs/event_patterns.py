@@ -73,6 +73,24 @@ _NUMERIC_OPERATORS = ("=", "<", "<=", ">", ">=")
 _NUMERIC_LIMIT = 5.0e9
 
 
+#: PutEventsRequestEntry ``Source``: 1 to 256 characters; ``aws.`` is reserved for AWS services
+#: (https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEventsRequestEntry.html).
+MAX_EVENT_SOURCE_LENGTH = 256
+
+
+def validate_event_source(prop: str, value: str) -> str:
+    """Check an event ``source`` the reference handler may put."""
+    if is_unresolved(value):
+        return value
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_EVENT_SOURCE_LENGTH:
+        raise ValidationError(
+            f"{prop} must be 1-{MAX_EVENT_SOURCE_LENGTH} characters; got {value!r}"
+        )
+    if value.startswith("aws."):
+        raise ValidationError(f"{prop} {value!r}: the 'aws.' prefix is reserved for AWS")
+    return value
+
+
 def email_event_pattern(
     *,
     event_source: str = DEFAULT_EVENT_SOURCE,
@@ -106,8 +124,7 @@ def email_event_pattern(
         (e.g. ``{"detail": {"verdicts": {"dmarc": ["PASS"]}}}``); it may not set a field that a
         filter above sets.
     """
-    if not isinstance(event_source, str) or not event_source:
-        raise ValidationError(f"event_source must be a non-empty string; got {event_source!r}")
+    validate_event_source("event_source", event_source)
     built: dict[str, Any] = {"source": [event_source]}
     if statuses is not None and detail_types is not None:
         raise ValidationError(

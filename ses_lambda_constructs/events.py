@@ -12,8 +12,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from .event_patterns import DEFAULT_EVENT_SOURCE, MailStatus
-from .limits import ValidationError, is_unresolved
+from .event_patterns import DEFAULT_EVENT_SOURCE, MailStatus, validate_event_source
+from .limits import ValidationError
 from .subscription import (
     MAX_TARGET_EVENT_AGE,
     MAX_TARGET_RETRY_ATTEMPTS,
@@ -46,10 +46,7 @@ class EmailEvents(Construct):
         :param alarm_topic: SNS topic every subscription's alarm notifies. Default: alarms only.
         """
         super().__init__(scope, id)
-        if not is_unresolved(event_source) and (
-            not isinstance(event_source, str) or not event_source.strip()
-        ):
-            raise ValidationError(f"event_source must be a non-empty string; got {event_source!r}")
+        validate_event_source("event_source", event_source)
         if event_bus is None:
             event_bus = events.EventBus(
                 self, "Bus", description="ses-lambda-constructs: one event per received message"

@@ -122,7 +122,8 @@ def test_raw_pattern_may_use_every_operator() -> None:
         ),
         ({"statuses": ["processed"]}, "statuses must be MailStatus values"),
         ({"detail_types": ["Email Sent"]}, "detail_types has 'Email Sent'"),
-        ({"event_source": ""}, "event_source must be a non-empty string"),
+        ({"event_source": ""}, "event_source must be 1-256 characters; got ''"),
+        ({"event_source": "aws.ses"}, "the 'aws.' prefix is reserved for AWS"),
         (
             {
                 "recipients": ["a@example.com"],
@@ -208,5 +209,5 @@ def test_fails_when_a_subscription_pattern_is_invalid(mail_events: EmailEvents) 
 
 def test_fails_when_the_event_source_is_empty() -> None:
     stack = cdk.Stack(cdk.App(), "Empty", env=ACCOUNT_ENV)
-    with pytest.raises(ValidationError, match="event_source must be a non-empty string"):
+    with pytest.raises(ValidationError, match="event_source must be 1-256 characters"):
         EmailEvents(stack, "Mail", event_source=" ")

@@ -18,7 +18,8 @@ def test_failed_event_waits_in_the_queue_and_replays_after_the_fix(
     function = result.outputs["HandlerFunction"]
     bucket = result.outputs["RawMessageBucket"]
     lambda_client, sqs, s3 = (target.client(name) for name in ("lambda", "sqs", "s3"))
-    (queue_url,) = sqs.list_queues()["QueueUrls"]
+    # the handler's on-failure queue (the demo's ticket subscription has a dead-letter queue too)
+    (queue_url,) = [u for u in sqs.list_queues()["QueueUrls"] if "ReceiverFailuresQueue" in u]
 
     # WHEN SES's event arrives but the raw message is not in the bucket: every attempt fails
     event = json.loads((FIXTURES / "ses-lambda-event.json").read_text())
