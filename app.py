@@ -38,7 +38,7 @@ from ses_lambda_constructs import (
     PrivateNetwork,
     Route,
 )
-from ses_lambda_constructs.acknowledgments import acknowledge
+from ses_lambda_constructs.acknowledgments import acknowledge, acknowledge_inline_policy
 
 
 def context_flag(app: cdk.App, key: str, default: bool) -> bool:
@@ -211,18 +211,21 @@ class TicketFunction(Construct):
         *,
         bucket: s3.IBucket,
         hardening: FunctionHardening | None = None,
+        reserved_concurrency: int | None = None,
     ) -> None:
         super().__init__(scope, id)
         hardening = hardening or FunctionHardening()
         log_group = hardening.log_group(self, "Logs")
         role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
         log_group.grant_write(role)
+        acknowledge_inline_policy(role)
         self.function = hardening.function(
             self,
             "Function",
             role=role,
             log_group=log_group,
             memory_size=256,
+            reserved_concurrency=reserved_concurrency,
             runtime=lambda_.Runtime.PYTHON_3_14,
             handler="index.handler",
             code=lambda_.Code.from_inline(TICKET_CODE),
@@ -302,7 +305,11 @@ class DemoStack(cdk.Stack):
         assert self.receiver.bucket is not None
         # The demo's own consumer: a ticket for every processed message to the recipients.
         self.tickets = TicketFunction(
-            self, "Tickets", bucket=self.receiver.bucket, hardening=ticket_hardening
+            self,
+            "Tickets",
+            bucket=self.receiver.bucket,
+            hardening=ticket_hardening,
+            reserved_concurrency=2 if hardened else None,
         )
         self.receiver.subscribe(
             "Tickets", EmailTarget.function(self.tickets.function), recipients=recipients

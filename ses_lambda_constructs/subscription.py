@@ -237,12 +237,13 @@ class EmailSubscription(Construct):
                 retention_period=Duration.days(14),
                 removal_policy=RemovalPolicy.RETAIN,
             )
-            acknowledge(
-                own_queue,
-                "AwsSolutions-SQS3",
-                "This queue is itself the dead-letter queue of an EventBridge target; its "
-                "messages are inspected and redriven by an operator.",
-            )
+            for finding in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"):
+                acknowledge(
+                    own_queue,
+                    finding,
+                    "This queue is itself the dead-letter queue of an EventBridge target; its "
+                    "messages are inspected and redriven by an operator.",
+                )
             dead_letter_queue = own_queue
         self.dead_letter_queue: sqs.IQueue = dead_letter_queue
 
@@ -322,3 +323,10 @@ def _send_function_failures(function: lambda_.IFunction, queue: sqs.IQueue) -> N
         retry_attempts=FUNCTION_RETRY_ATTEMPTS,
         max_event_age=FUNCTION_MAX_EVENT_AGE,
     )
+    for pack in ("Serverless", "HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"):
+        acknowledge(
+            function,
+            f"{pack}-LambdaDLQ",
+            "Failed asynchronous invocations go to an on-failure destination (the "
+            "subscription's dead-letter queue), which AWS recommends over a dead-letter queue.",
+        )
