@@ -7,11 +7,12 @@ import os
 import shutil
 import subprocess
 import sys
-import sysconfig
 import zipfile
 from pathlib import Path
 
 import pytest
+
+from tests.packaging_support import build_wheel, copy_source, fresh_virtualenv
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,41 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    # A copy of the source tree, so that the build leaves nothing behind in the repository.
-    source = out / "src"
-    shutil.copytree(
-        ROOT,
-        source,
-        ignore=shutil.ignore_patterns(
-            ".venv",
-            "node_modules",
-            ".cache",
-            ".git",
-            "cdk.out",
-            "build",
-            "*.egg-info",
-            "__pycache__",
-            ".local-cloud",
-        ),
-    )
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "-w",
-            str(out),
-            str(source),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    (built,) = out.glob("ses_lambda_constructs-*.whl")
-    return built
+    return build_wheel(copy_source(out / "src"), out, "ses_lambda_constructs-*.whl")
 
 
 def test_wheel_contains_the_handler_and_package_data(wheel: Path) -> None:
@@ -89,18 +56,7 @@ def test_consumer_app_outside_the_repo_synthesizes_from_the_wheel(
     wheel: Path, tmp_path: Path
 ) -> None:
     # GIVEN a fresh virtualenv holding only the wheel (its dependencies come from the dev env)
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    site = Path(
-        subprocess.run(
-            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-    )
-    (site / "dev-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    python, site = fresh_virtualenv(tmp_path / "venv")
     subprocess.run(
         [
             sys.executable,

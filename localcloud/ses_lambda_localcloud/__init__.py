@@ -1,8 +1,9 @@
-"""The local cloud: the demo stack deployed with the real CDK CLI to a local AWS endpoint (moto
-server with this project's extensions), and real mail over SMTP processed by the deployed rule
-set and handler code. No AWS account, no Docker.
+"""The local cloud: any CDK app that receives email with SES deployed with the real CDK CLI to a
+local AWS endpoint (moto server with this project's extensions), and real mail over SMTP
+processed by the deployed rule set and function code. No AWS account, no Docker.
 
-Never imported by the construct library; needs the ``local`` extra (moto, aiosmtpd, boto3).
+The distribution ``ses-lambda-localcloud`` (moto, aiosmtpd, boto3); never imported by the
+construct library.
 Importing ``ses_lambda_localcloud.moto_ext`` (done by ``server``) applies the moto
 extensions. Commands: ``ses-localcloud --help``.
 """

@@ -1,8 +1,10 @@
 """The CDK CLI run against the local cloud: which CLI, with what environment, and the
-bootstrap, deploy and destroy commands."""
+bootstrap, deploy and destroy commands, for any CDK app (the directory with ``cdk.json``)."""
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import shutil
 import subprocess
@@ -13,7 +15,8 @@ from pathlib import Path
 from . import runtime, tooling
 from .target import CommandError, Target, say, step
 
-DEFAULT_STACK = "SesLambdaDemo"
+#: Where ``deploy`` asks the CLI to write every deployed stack's outputs (``--outputs-file``).
+OUTPUTS_FILE = "outputs.json"
 
 
 def project_root(start: Path | None = None) -> Path:
@@ -22,20 +25,62 @@ def project_root(start: Path | None = None) -> Path:
     for candidate in (here, *here.parents):
         if (candidate / "cdk.json").exists():
             return candidate
-    raise CommandError("no cdk.json here or above: run this from the project (or pass --app)")
+    raise CommandError(
+        f"no cdk.json in {here} or above: run this from your CDK project's directory"
+    )
 
 
-def cdk_command(root: Path) -> list[str]:
-    """The pinned CLI: node_modules/.bin/cdk of the app's directory or a parent, or of the
-    checkout this package lives in."""
-    package_checkout = Path(__file__).resolve().parents[2]
-    for candidate in (root, *root.parents, package_checkout):
+def find_cdk(root: Path, explicit: str | None = None) -> list[str]:
+    """The CDK CLI as the project's users run it, in this order: ``explicit`` (``--cdk``: a
+    path or a command on PATH), the project's ``node_modules/.bin/cdk`` (in ``root`` or a
+    parent, as npm installs it), ``npx --no-install cdk`` if npx resolves one without
+    downloading anything, then ``cdk`` on PATH."""
+    if explicit:
+        path = Path(explicit).expanduser()
+        if path.is_file() and os.access(path, os.X_OK):
+            return [str(path.resolve())]
+        found = shutil.which(explicit)
+        if found:
+            return [found]
+        raise CommandError(f"--cdk {explicit}: no such executable file or command on PATH")
+    looked: list[str] = []
+    for candidate in (root, *root.parents):
         local = candidate / "node_modules" / ".bin" / "cdk"
         if local.exists():
             return [str(local)]
-    if shutil.which("npx"):
-        return ["npx", "--no-install", "cdk"]
-    raise CommandError("the pinned CDK CLI is not installed: run `npm ci` (or `make setup`)")
+    looked.append(f"node_modules/.bin/cdk in {root} and its parents")
+    npx = shutil.which("npx")
+    if npx is not None and _npx_resolves_cdk(npx, root):
+        return [npx, "--no-install", "cdk"]
+    looked.append("`npx --no-install cdk`" if npx else "npx (not on PATH)")
+    on_path = shutil.which("cdk")
+    if on_path is not None:
+        return [on_path]
+    looked.append("cdk on PATH")
+    raise CommandError(
+        "no CDK CLI found; looked for " + ", ".join(looked) + ". Install it in the project "
+        "(`npm install --save-dev aws-cdk`) or globally (`npm install -g aws-cdk`), or pass "
+        "--cdk PATH"
+    )
+
+
+@functools.cache
+def _npx_resolves_cdk(npx: str, root: Path) -> bool:
+    """Does ``npx --no-install cdk`` find a CLI (npm's cache or a global install)?"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(tooling.quiet_tooling())
+    try:
+        probe = subprocess.run(
+            [npx, "--no-install", "cdk", "--version"],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return probe.returncode == 0
 
 
 def cdk_environment(target: Target) -> dict[str, str]:
@@ -66,10 +111,12 @@ def run_cdk(
     label: str,
     echo: Callable[[str], None] = say,
     cwd: Path | None = None,
+    cdk: str | None = None,
 ) -> float:
     """Run one CDK CLI command with its output streaming through; returns the seconds taken."""
-    command = [*cdk_command(root), *arguments]
-    step(f"{label}: {' '.join(['cdk', *arguments])}")
+    cli = find_cdk(root, cdk)
+    command = [*cli, *arguments]
+    step(f"{label}: {' '.join(['cdk', *arguments])}  (CLI: {' '.join(cli)})")
     workdir = cwd or root
     env = cdk_environment(target)
     env["PWD"] = str(workdir)
@@ -105,8 +152,17 @@ def context_arguments(context: Sequence[str], app: str | None = None) -> list[st
     return arguments
 
 
+def stack_arguments(stacks: Sequence[str]) -> list[str]:
+    """The named stacks (CLI patterns allowed), or ``--all``: every stack of the app."""
+    return list(stacks) if stacks else ["--all"]
+
+
 def bootstrap(
-    target: Target, *, root: Path | None = None, echo: Callable[[str], None] = say
+    target: Target,
+    *,
+    root: Path | None = None,
+    echo: Callable[[str], None] = say,
+    cdk: str | None = None,
 ) -> float:
     """``cdk bootstrap`` of the local account and region.
 
@@ -122,20 +178,24 @@ def bootstrap(
         label="bootstrap",
         echo=echo,
         cwd=target.state_dir,
+        cdk=cdk,
     )
 
 
 def deploy(
     target: Target,
     *,
-    stack: str = DEFAULT_STACK,
+    stacks: Sequence[str] = (),
     context: Sequence[str] = (),
     bootstrap_first: bool = True,
     root: Path | None = None,
     echo: Callable[[str], None] = say,
     app: str | None = None,
+    cdk: str | None = None,
 ) -> dict[str, float]:
-    """``cdk bootstrap`` (unless told not to) and ``cdk deploy`` against the local endpoint."""
+    """``cdk bootstrap`` (unless told not to) and ``cdk deploy`` of the named stacks, or of
+    all the app's stacks, against the local endpoint. The outputs land in
+    :func:`deployed_outputs`."""
     root = root or project_root()
     if target.health() is None:
         raise CommandError(
@@ -144,13 +204,14 @@ def deploy(
         )
     timings: dict[str, float] = {}
     if bootstrap_first:
-        timings["bootstrap"] = bootstrap(target, root=root, echo=echo)
-    outputs = target.state_dir / "outputs.json"
+        timings["bootstrap"] = bootstrap(target, root=root, echo=echo, cdk=cdk)
+    outputs = target.state_dir / OUTPUTS_FILE
+    outputs.unlink(missing_ok=True)
     timings["deploy"] = run_cdk(
         target,
         [
             "deploy",
-            stack,
+            *stack_arguments(stacks),
             "--require-approval",
             "never",
             "--no-notices",
@@ -163,6 +224,7 @@ def deploy(
         root=root,
         label="deploy",
         echo=echo,
+        cdk=cdk,
     )
     return timings
 
@@ -170,18 +232,20 @@ def deploy(
 def destroy(
     target: Target,
     *,
-    stack: str = DEFAULT_STACK,
+    stacks: Sequence[str] = (),
     context: Sequence[str] = (),
     root: Path | None = None,
     echo: Callable[[str], None] = say,
     app: str | None = None,
+    cdk: str | None = None,
 ) -> float:
+    """``cdk destroy`` of the named stacks, or of all the app's stacks."""
     root = root or project_root()
     return run_cdk(
         target,
         [
             "destroy",
-            stack,
+            *stack_arguments(stacks),
             "--force",
             "--no-notices",
             "--output",
@@ -191,10 +255,28 @@ def destroy(
         root=root,
         label="destroy",
         echo=echo,
+        cdk=cdk,
     )
 
 
-def stack_outputs(target: Target, stack: str = DEFAULT_STACK) -> dict[str, str]:
+def deployed_outputs(target: Target) -> dict[str, dict[str, str]]:
+    """Each stack of the last ``deploy`` with its outputs (the CLI's ``--outputs-file``)."""
+    path = target.state_dir / OUTPUTS_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {
+        str(stack): {str(k): str(v) for k, v in (values or {}).items()}
+        for stack, values in data.items()
+        if isinstance(values, dict)
+    }
+
+
+def stack_outputs(target: Target, stack: str) -> dict[str, str]:
+    """One deployed stack's outputs, as CloudFormation describes them."""
     cloudformation = target.client("cloudformation")
     try:
         described = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]

@@ -1,10 +1,12 @@
 """``ses-localcloud <command>``: the local cloud's commands.
 
 start     run the local cloud in the foreground (Ctrl-C stops it)
-deploy    bootstrap and deploy the demo stack with the pinned CDK CLI
+deploy    cdk bootstrap + cdk deploy of the CDK app in this directory (all its stacks, or those
+          named), with the project's own CDK CLI; prints each stack's outputs
 send      send an .eml file, or a built-in sample, to an address over SMTP
-show      what happened to received mail: rules, actions, handler results and logs, objects
-destroy   destroy the demo stack with the CDK CLI
+show      what happened to received mail: rules, actions, handler results and logs, and every
+          object written while the message was processed
+destroy   cdk destroy of the app's stacks (all, or those named)
 stop      stop the local cloud started with ``start``
 status    is a local cloud running, and where
 """
@@ -32,6 +34,16 @@ def _target(args: argparse.Namespace) -> Target:
         smtp_port=getattr(args, "smtp_port", None),
         region=getattr(args, "region", None),
     )
+
+
+def _project(args: argparse.Namespace) -> Path:
+    """The CDK project: the nearest cdk.json; with --app, the working directory will do."""
+    try:
+        return cdk_cli.project_root()
+    except CommandError:
+        if args.app:
+            return Path.cwd().resolve()
+        raise
 
 
 def cmd_start(args: argparse.Namespace) -> int:
@@ -116,22 +128,32 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     target = _target(args)
     timings = cdk_cli.deploy(
         target,
-        stack=args.stack,
+        stacks=args.stacks,
         context=args.context,
         bootstrap_first=not args.no_bootstrap,
+        root=_project(args),
         app=args.app,
+        cdk=args.cdk,
     )
-    outputs = cdk_cli.stack_outputs(target, args.stack)
-    say("stack outputs:")
-    for key, value in outputs.items():
-        say(f"  {key} = {value}")
+    outputs = cdk_cli.deployed_outputs(target)
+    for stack, values in outputs.items():
+        say(f"{stack} outputs:" if values else f"{stack}: no outputs")
+        for key, value in values.items():
+            say(f"  {key} = {value}")
     say("timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
     return 0
 
 
 def cmd_destroy(args: argparse.Namespace) -> int:
     target = _target(args)
-    cdk_cli.destroy(target, stack=args.stack, context=args.context, app=args.app)
+    cdk_cli.destroy(
+        target,
+        stacks=args.stacks,
+        context=args.context,
+        root=_project(args),
+        app=args.app,
+        cdk=args.cdk,
+    )
     return 0
 
 
@@ -217,8 +239,8 @@ def _positive(text: str) -> int:
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="ses-localcloud",
-        description="A local AWS endpoint and SES receiver for the demo stack: no AWS account, "
-        "no Docker.",
+        description="A local AWS endpoint and SES receiver for any CDK app that receives email "
+        "with Amazon SES: real cdk deploy, real SMTP, no AWS account, no Docker.",
     )
     top.add_argument(
         "--state-dir",
@@ -267,8 +289,20 @@ def parser() -> argparse.ArgumentParser:
         ("destroy", "cdk destroy against the local cloud", cmd_destroy),
     ):
         sub = add(name, help_text)
-        sub.add_argument("--stack", default=cdk_cli.DEFAULT_STACK)
+        sub.add_argument(
+            "stacks",
+            nargs="*",
+            metavar="STACK",
+            help=f"stacks to {name}, as the CDK CLI takes them (default: all the app's stacks)",
+        )
         sub.add_argument("--app", default=None, help="the CDK app command (default: cdk.json's)")
+        sub.add_argument(
+            "--cdk",
+            default=None,
+            metavar="PATH",
+            help="the CDK CLI to run (default: the project's node_modules/.bin/cdk, then "
+            "`npx --no-install cdk`, then cdk on PATH)",
+        )
         sub.add_argument(
             "--context",
             "-c",
@@ -290,7 +324,7 @@ def parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="ADDRESS",
-        help="recipient (repeatable; default: the demo's first recipient)",
+        help='recipient (repeatable; default: the first of cdk.json\'s "recipients" context)',
     )
     send.add_argument("--from", dest="mail_from", default=None, help="envelope sender")
     send.add_argument(

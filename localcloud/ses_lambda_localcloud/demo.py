@@ -72,7 +72,7 @@ class Demo:
         if not (self.root / "lambda_src" / "handler.py").exists():
             missing.append("lambda_src/handler.py (the reference handler)")
         try:
-            cdk_cli.cdk_command(self.root)
+            cdk_cli.find_cdk(self.root)
         except CommandError as error:
             missing.append(str(error))
         if missing:

@@ -14,31 +14,26 @@ def messages(target: Target) -> list[dict[str, Any]]:
 
 
 def parsed_outputs(target: Target, record: dict[str, Any]) -> dict[str, Any]:
-    """Objects under any key holding the message id in the buckets its S3 actions wrote to,
-    with the content of JSON documents (the reference handler's message.json)."""
+    """Every object stored while the message was processed, in any bucket (SES's S3 action,
+    the reference handler, any function of the app), with the content of JSON documents (the
+    reference handler's message.json). An object overwritten or deleted since shows as it is
+    now, or as gone."""
     s3 = target.client("s3")
-    buckets = {
-        action["detail"]["bucket"]
-        for rule in record.get("rules", [])
-        for action in rule["actions"]
-        if action["type"] == "S3" and "bucket" in action.get("detail", {})
-    }
     found: dict[str, Any] = {}
-    for bucket in sorted(buckets):
-        paginator = s3.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=bucket):
-            for item in page.get("Contents") or []:
-                key = item["Key"]
-                if record["message_id"] not in key:
-                    continue
-                entry: dict[str, Any] = {"size": item["Size"]}
-                if key.endswith(".json"):
-                    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-                    try:
-                        entry["json"] = json.loads(body)
-                    except ValueError:
-                        entry["text"] = body.decode("utf-8", "replace")
-                found[f"s3://{bucket}/{key}"] = entry
+    for written in record.get("objects") or []:
+        bucket, key = written["bucket"], written["key"]
+        entry: dict[str, Any] = {"size": written["size"]}
+        if key.endswith(".json"):
+            try:
+                body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            except s3.exceptions.ClientError as error:
+                entry["text"] = f"(no longer readable: {error})"
+            else:
+                try:
+                    entry["json"] = json.loads(body)
+                except ValueError:
+                    entry["text"] = body.decode("utf-8", "replace")
+        found[f"s3://{bucket}/{key}"] = entry
     return found
 
 
@@ -126,6 +121,8 @@ def render(
             if "json" in entry:
                 text = json.dumps(entry["json"], indent=2, ensure_ascii=False)
                 lines += [f"      {line}" for line in text.splitlines()]
+            elif "text" in entry:
+                lines.append(f"      {entry['text']}")
     return lines
 
 

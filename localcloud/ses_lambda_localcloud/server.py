@@ -26,6 +26,7 @@ from werkzeug.wrappers import Request, Response
 
 from . import runtime
 from .eventbridge import delivery
+from .object_journal import JOURNAL
 from .outbox import OUTBOX, relay_to
 
 log = logging.getLogger(__name__)
@@ -287,6 +288,7 @@ class LocalCloud:
 
         lambda_runner.shutdown()  # the functions are gone: so are their environments
         delivery.JOURNAL.clear()
+        JOURNAL.clear()
         if self.receiver is not None:
             self.receiver.records.clear()
             self.receiver.bounces.clear()

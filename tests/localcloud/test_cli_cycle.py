@@ -55,7 +55,7 @@ def test_bootstrap_deploy_update_destroy_with_the_cdk_cli(
     run(
         "deploy",
         lambda: cdk_cli.deploy(
-            target, stack=STACK, root=CDK_APP, app=app, bootstrap_first=False, echo=lines.append
+            target, stacks=[STACK], root=CDK_APP, app=app, bootstrap_first=False, echo=lines.append
         ),
     )
     outputs = cdk_cli.stack_outputs(target, STACK)
@@ -67,7 +67,7 @@ def test_bootstrap_deploy_update_destroy_with_the_cdk_cli(
         "update",
         lambda: cdk_cli.deploy(
             target,
-            stack=STACK,
+            stacks=[STACK],
             root=CDK_APP,
             app=app,
             context=["handlerVersion=2"],
@@ -82,7 +82,7 @@ def test_bootstrap_deploy_update_destroy_with_the_cdk_cli(
         "destroy",
         lambda: cdk_cli.destroy(
             target,
-            stack=STACK,
+            stacks=[STACK],
             root=CDK_APP,
             app=app,
             context=["handlerVersion=2"],

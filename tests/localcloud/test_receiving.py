@@ -289,6 +289,63 @@ def test_lambda_event_has_the_documented_shape(rx: Setup) -> None:
     assert receipt["processingTimeMillis"] >= 0
 
 
+# Writes one object of its own, in a bucket no receipt action names.
+WRITER_CODE = """
+import json
+import boto3
+
+def handler(event, context):
+    mail = event["Records"][0]["ses"]["mail"]
+    boto3.client("s3").put_object(
+        Bucket="elsewhere",
+        Key=f"seen/{mail['messageId']}.json",
+        Body=json.dumps({"subject": mail["commonHeaders"]["subject"]}),
+    )
+"""
+
+
+def test_show_reports_every_object_written_while_the_message_was_processed(
+    rx: Setup, aws: Callable[[str], Any], target: Target
+) -> None:
+    s3 = aws("s3")
+    s3.create_bucket(Bucket="elsewhere")
+    s3.put_object(Bucket="elsewhere", Key="written-before.txt", Body=b"not this message's")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("index.py", WRITER_CODE)
+    role = aws("iam").get_role(RoleName="rx")["Role"]
+    writer = aws("lambda").create_function(
+        FunctionName="writer",
+        Runtime="python3.13",
+        Role=role["Arn"],
+        Handler="index.handler",
+        Code={"ZipFile": buffer.getvalue()},
+    )["FunctionArn"]
+    aws("lambda").add_permission(
+        FunctionName="writer",
+        StatementId="ses",
+        Action="lambda:InvokeFunction",
+        Principal="ses.amazonaws.com",
+        SourceAccount=ACCOUNT,
+        SourceArn=rule_arn("first"),
+    )
+    invoke = {"LambdaAction": {"FunctionArn": writer, "InvocationType": "RequestResponse"}}
+    rx.rule("first", [rx.s3("raw/"), invoke])
+
+    record = rx.send(subject="which objects")
+
+    message_id = record["message_id"]
+    assert record["status"] == "done", record
+    written = report.parsed_outputs(target, record)
+    assert sorted(written) == [
+        f"s3://elsewhere/seen/{message_id}.json",
+        f"s3://{BUCKET}/raw/{message_id}",
+    ]
+    assert written[f"s3://elsewhere/seen/{message_id}.json"]["json"] == {"subject": "which objects"}
+    lines = report.render(target, record, logs=False)
+    assert f"    s3://elsewhere/seen/{message_id}.json (28 bytes)" in lines
+
+
 def test_fails_to_create_a_rule_when_ses_may_not_write_to_the_bucket(
     rx: Setup, aws: Callable[[str], Any]
 ) -> None:

@@ -63,7 +63,7 @@ from moto.moto_server.werkzeug_app import (
     create_backend_app,
 )
 from moto.s3.exceptions import BucketNotEmpty
-from moto.s3.models import FakeBucket, s3_backends
+from moto.s3.models import FakeBucket, FakeKey, S3Backend, s3_backends
 from moto.ses.exceptions import (
     AlreadyExists,
     InvalidLambdaFunctionException,
@@ -106,6 +106,7 @@ __all__ = [
     "EventsBackend",
     "EventsRule",
     "FakeBucket",
+    "FakeKey",
     "InvalidLambdaFunctionException",
     "InvalidParameterValue",
     "InvalidS3ConfigurationException",
@@ -118,6 +119,7 @@ __all__ = [
     "RawMessage",
     "RuleDoesNotExist",
     "RuleSetDoesNotExist",
+    "S3Backend",
     "SESBackend",
     "SESV2Response",
     "SesValidationError",

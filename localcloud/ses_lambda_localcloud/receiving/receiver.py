@@ -33,6 +33,7 @@ from email.parser import BytesHeaderParser
 from pathlib import Path
 from typing import Any
 
+from ..object_journal import JOURNAL
 from . import mail as mailmod
 from .matching import identity_covers, matched_recipients, rule_enabled, rule_matches, split_address
 from .records import ActionRecord, MessageRecord, RuleRecord
@@ -209,12 +210,14 @@ class Receiver:
             record = self._queue.get()
             if record is None:
                 return
+            record.processing_started = time.time()
             try:
                 self.process(record)  # sets record.done, at once or when its invocations end
             except Exception as exc:  # never lose the worker; the record says what happened
                 log.exception("processing %s failed", record.message_id)
                 record.status = "failed"
                 record.error = f"{type(exc).__name__}: {exc}"
+                _collect_objects(record)
                 record.done.set()
 
     def wait(self, message_id: str, timeout: float) -> MessageRecord | None:
@@ -265,6 +268,7 @@ class Receiver:
                 record.notes.append(f"the message stays in the spool: {path}")
             log.info("processed %s: %s", record.message_id, _summary(record))
         finally:
+            _collect_objects(record)
             record.done.set()
 
     def _bounce_without_tls(
@@ -289,6 +293,15 @@ class Receiver:
             f"rule {rule['Name']}: TlsPolicy Require and the message arrived without TLS: "
             "SES bounces it; none of the rule's actions ran"
         )
+
+
+def _collect_objects(record: MessageRecord) -> None:
+    """Every object stored while the message was processed (from the start of its rule set's
+    run to the outcome of its last action, Event invocations included): SES's S3 action and
+    whatever the functions wrote, in any bucket. Messages whose processing overlaps (Event
+    invocations still running while the next message is processed) see each other's objects."""
+    started = record.processing_started or time.time()
+    record.objects = [write.to_dict() for write in JOURNAL.between(started, time.time())]
 
 
 def _subject(message: bytes) -> str | None:

@@ -42,6 +42,10 @@ class MessageRecord:
     tls: bool = False
     #: A matching rule has ScanEnabled: the verdicts were "scanned" (see ``verdicts``).
     scanned: bool = False
+    #: When the rule set's run began (``time.time()``).
+    processing_started: float | None = None
+    #: The objects stored while the message was processed (``object_journal``), oldest first.
+    objects: list[dict[str, Any]] = field(default_factory=list)
     done: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def to_dict(self) -> dict[str, Any]:

@@ -6,13 +6,34 @@ from __future__ import annotations
 from typing import Any
 
 from ... import policy
-from ..moto_internals import BucketNotEmpty, FakeBucket, PermissionResult, s3_backends
+from ...object_journal import JOURNAL
+from ..moto_internals import (
+    BucketNotEmpty,
+    FakeBucket,
+    FakeKey,
+    PermissionResult,
+    S3Backend,
+    s3_backends,
+)
 from .patching import patch
 
 
 def apply() -> None:
     _patch_s3_policy_conditions()
     _patch_s3_bucket_delete()
+    _patch_s3_journal()
+
+
+def _patch_s3_journal() -> None:
+    @patch(S3Backend, "put_object")
+    def put_object(
+        self: S3Backend, bucket_name: str, key_name: str, *args: Any, **kwargs: Any
+    ) -> FakeKey:
+        # Not a correction: every stored object (PutObject, CopyObject and
+        # CompleteMultipartUpload all end here) goes into the journal that `show` reads.
+        key: FakeKey = put_object.original(self, bucket_name, key_name, *args, **kwargs)  # type: ignore[attr-defined]
+        JOURNAL.add(bucket_name, key_name, key.size)
+        return key
 
 
 def _patch_s3_bucket_delete() -> None:
