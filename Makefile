@@ -25,8 +25,9 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# Two workers (pytest-xdist): each has its own session fixtures, local clouds on free ports.
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 # The handler suite, the 3.11/3.14 output parity and one local-cloud delivery under Python 3.14
 # (Lambda's python3.14 runtime): a python3.14 on PATH, else a cached Debian sid chroot in

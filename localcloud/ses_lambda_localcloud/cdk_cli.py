@@ -239,19 +239,21 @@ def destroy(
     app: str | None = None,
     cdk: str | None = None,
 ) -> float:
-    """``cdk destroy`` of the named stacks, or of all the app's stacks."""
+    """``cdk destroy`` of the named stacks, or of all the app's stacks.
+
+    With neither ``app`` nor ``context``, the CLI reads the cloud assembly of the last
+    ``deploy`` (``--app <state dir>/cdk.out``): it destroys what was deployed, without
+    synthesizing the app again. Otherwise it synthesizes the app as ``deploy`` does.
+    """
     root = root or project_root()
+    assembly = target.state_dir / "cdk.out"
+    if app is None and not context and (assembly / "manifest.json").exists():
+        source = ["--app", str(assembly)]
+    else:
+        source = ["--output", str(assembly), *context_arguments(context, app)]
     return run_cdk(
         target,
-        [
-            "destroy",
-            *stack_arguments(stacks),
-            "--force",
-            "--no-notices",
-            "--output",
-            str(target.state_dir / "cdk.out"),
-            *context_arguments(context, app),
-        ],
+        ["destroy", *stack_arguments(stacks), "--force", "--no-notices", *source],
         root=root,
         label="destroy",
         echo=echo,

@@ -1,5 +1,7 @@
-"""Abuse of the local SMTP receiver: each case answers with a clear SMTP code, is bounded in
-time, leaves the receiver working, and talks to localhost only."""
+"""Abuse of the local SMTP receiver: each case answers with a clear SMTP code, never leaves the
+client waiting (every socket operation has a timeout), leaves the receiver working, and talks
+to localhost only. No case asserts how long it took: on a loaded machine a 40 MB transfer is
+slow, and that is not a failure."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from ses_lambda_localcloud.target import Target
 from .conftest import SMTP_TIMEOUT, wait_until
 
 DOMAIN = "abuse.example.com"
-#: Every abuse case must be over within this many seconds.
+#: The client's socket timeout: no reply within this many seconds fails the case.
 BOUND = SMTP_TIMEOUT + 5
 
 
@@ -33,9 +35,7 @@ def receiving(fresh: LocalCloud, aws: Callable[[str], Any], target: Target) -> I
         Rule={"Name": "all", "Enabled": True, "Recipients": [DOMAIN], "Actions": []},
     )
     ses.set_active_receipt_rule_set(RuleSetName="abuse")
-    started = time.monotonic()
     yield target
-    assert time.monotonic() - started < BOUND, "an abuse case took too long"
     # The receiver still works for a well-behaved client.
     sent = sender.send(
         target,
@@ -146,7 +146,8 @@ def test_a_stalled_client_is_disconnected_with_421(receiving: Target) -> None:
         command(sock, reader, b"EHLO sleepy")
         reply = reader.readline()  # say nothing more, and wait
     assert reply.startswith(b"421 4.4.2")
-    assert SMTP_TIMEOUT - 0.5 < time.monotonic() - started < SMTP_TIMEOUT + 3
+    # Not before the idle timeout (no later than BOUND: the socket's timeout).
+    assert time.monotonic() - started > SMTP_TIMEOUT - 0.5
 
 
 def test_a_client_stalling_in_data_is_disconnected_and_nothing_is_stored(
