@@ -27,9 +27,6 @@ ROOT = HERE.parent.parent
 #: The documented SES Lambda event (a copy of shared/fixtures/ses-lambda-event.json).
 FIXTURES = ROOT / "tests" / "handler" / "events"
 
-#: The SMTP idle timeout of the session's local cloud (the stalled-client tests wait for it).
-SMTP_TIMEOUT = 1.5
-
 
 @pytest.fixture(scope="session")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
@@ -38,7 +35,6 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
         api_port=0,
         smtp_port=0,
         state_dir=state_dir,
-        smtp_timeout=SMTP_TIMEOUT,
         async_retry_delay=0.0,
     )
     local.start()

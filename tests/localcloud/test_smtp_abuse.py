@@ -18,11 +18,25 @@ from ses_lambda_localcloud import report, runtime, sender
 from ses_lambda_localcloud.server import LocalCloud
 from ses_lambda_localcloud.target import Target
 
-from .conftest import SMTP_TIMEOUT, wait_until
+from .conftest import wait_until
 
 DOMAIN = "abuse.example.com"
+#: The SMTP idle timeout while a stalled-client test runs (the session's cloud keeps the
+#: default 30 s, so that a slow transfer on a loaded machine is never mistaken for a stall).
+SMTP_TIMEOUT = 1.5
 #: The client's socket timeout: no reply within this many seconds fails the case.
 BOUND = SMTP_TIMEOUT + 5
+#: The client's socket timeout for the 40 MB transfer, which a loaded machine makes slow.
+TRANSFER_BOUND = 120
+
+
+@pytest.fixture
+def short_idle_timeout(cloud: LocalCloud) -> Iterator[float]:
+    """New SMTP connections time out after SMTP_TIMEOUT seconds of silence."""
+    default = cloud.smtp.idle_timeout
+    cloud.smtp.idle_timeout = SMTP_TIMEOUT
+    yield SMTP_TIMEOUT
+    cloud.smtp.idle_timeout = default
 
 
 @pytest.fixture
@@ -83,7 +97,7 @@ def test_oversized_data_is_refused_with_552_and_nothing_is_stored(receiving: Tar
     )
     assert len(body) > runtime.MAX_MESSAGE_BYTES
     before = len(report.messages(receiving))
-    with smtplib.SMTP("localhost", receiving.smtp_port, timeout=BOUND) as smtp:
+    with smtplib.SMTP("localhost", receiving.smtp_port, timeout=TRANSFER_BOUND) as smtp:
         smtp.ehlo()
         smtp.mail("big@example.org")
         smtp.rcpt(f"to@{DOMAIN}")
@@ -140,7 +154,9 @@ def test_commands_out_of_order_and_bad_addresses(receiving: Target) -> None:
         assert command(sock, reader, b"RCPT TO:<a@elsewhere.example.net>").startswith(b"550")
 
 
-def test_a_stalled_client_is_disconnected_with_421(receiving: Target) -> None:
+def test_a_stalled_client_is_disconnected_with_421(
+    receiving: Target, short_idle_timeout: float
+) -> None:
     started = time.monotonic()
     with raw_connection(receiving) as (sock, reader):
         command(sock, reader, b"EHLO sleepy")
@@ -151,7 +167,7 @@ def test_a_stalled_client_is_disconnected_with_421(receiving: Target) -> None:
 
 
 def test_a_client_stalling_in_data_is_disconnected_and_nothing_is_stored(
-    receiving: Target,
+    receiving: Target, short_idle_timeout: float
 ) -> None:
     before = len(report.messages(receiving))
     with raw_connection(receiving) as (sock, reader):
@@ -163,6 +179,24 @@ def test_a_client_stalling_in_data_is_disconnected_and_nothing_is_stored(
         reply = reader.readline()
     assert reply.startswith(b"421 4.4.2")
     assert len(report.messages(receiving)) == before
+
+
+def test_a_slow_but_steady_data_transfer_is_not_cut_off(
+    receiving: Target, short_idle_timeout: float
+) -> None:
+    # The whole DATA takes longer than the idle timeout, but no pause is as long as it.
+    with raw_connection(receiving) as (sock, reader):
+        command(sock, reader, b"EHLO steady")
+        command(sock, reader, b"MAIL FROM:<steady@example.org>")
+        command(sock, reader, f"RCPT TO:<to@{DOMAIN}>".encode())
+        assert command(sock, reader, b"DATA").startswith(b"354")
+        sock.sendall(b"Subject: slowly\r\n\r\n")
+        started = time.monotonic()
+        while time.monotonic() - started < 2 * SMTP_TIMEOUT:
+            sock.sendall(b"one more line\r\n")
+            time.sleep(SMTP_TIMEOUT / 5)
+        reply = command(sock, reader, b".")
+    assert reply.startswith(b"250 "), reply
 
 
 def test_too_many_connections_are_refused_with_421(receiving: Target, cloud: LocalCloud) -> None:

@@ -105,9 +105,15 @@ class _LocalSMTP(SMTP):
         await super().push(status)
 
     def _timeout_cb(self) -> None:
+        transport: Any = self.transport
+        if transport is not None and not transport.is_closing() and not transport.is_reading():
+            # Reading is paused because more than the reader's limit of the client's data is
+            # waiting for us (a slow, loaded machine working through a large DATA): the
+            # client is not idle, this side is behind. Wait another timeout.
+            self._reset_timeout()
+            return
         # aiosmtpd closes an idle connection without a word; say why first (RFC 5321 421).
         log.warning("closing an idle SMTP connection from %s", getattr(self.session, "peer", "?"))
-        transport: Any = self.transport
         if transport is not None and not transport.is_closing():
             transport.write(b"421 4.4.2 Timeout: closing the connection\r\n")
         super()._timeout_cb()  # type: ignore[no-untyped-call]
@@ -184,6 +190,15 @@ class SmtpServer(Controller):
         )
         self._max_connections = max_connections
         self._counter = [0]
+
+    @property
+    def idle_timeout(self) -> float:
+        """Seconds a client may stay silent before it is disconnected (new connections)."""
+        return float(self.SMTP_kwargs["timeout"])
+
+    @idle_timeout.setter
+    def idle_timeout(self, seconds: float) -> None:
+        self.SMTP_kwargs["timeout"] = seconds
 
     def factory(self) -> SMTP:
         return _LocalSMTP(
