@@ -23,7 +23,7 @@ import json
 import logging
 from collections.abc import Iterable, Iterator
 from datetime import timedelta
-from pathlib import Path
+from importlib import resources
 from typing import Any
 
 from .cfn import CustomResource
@@ -59,11 +59,13 @@ _RECEIVING_TYPES = ("AWS::SES::ReceiptRuleSet", "AWS::SES::ReceiptRule", "AWS::S
 
 
 def receiving_regions() -> tuple[str, ...]:
-    """The library's region list (its package data), else SES_FACTS.md's ten regions."""
-    data = Path(__file__).resolve().parents[2] / "data" / "receiving_regions.json"
+    """The construct library's region list (its package data ``data/receiving_regions.json``,
+    read without importing the CDK) when the library is installed, else the receiving regions
+    of https://docs.aws.amazon.com/ses/latest/dg/regions.html#region-receive-email."""
     try:
+        data = resources.files("ses_lambda_constructs").joinpath("data/receiving_regions.json")
         return tuple(json.loads(data.read_text(encoding="utf-8"))["regions"])
-    except (OSError, ValueError, KeyError):
+    except (ImportError, OSError, ValueError, KeyError):
         return _FALLBACK_RECEIVING_REGIONS
 
 
