@@ -1,7 +1,8 @@
 """Sample messages for ``send`` and the demo.
 
 ``documented_sample`` is the message of AWS's documented SES Lambda event
-(``../shared/fixtures/ses-lambda-event.json``) rebuilt as MIME: the headers the sender wrote
+(https://docs.aws.amazon.com/ses/latest/dg/receiving-email-action-lambda-event.html; a copy
+in the repository's ``tests/handler/events/``) rebuilt as MIME: the headers the sender wrote
 (everything but the Return-Path and Received headers that SES adds), with the To header and
 the envelope set to the address it is sent to. ``attachment_sample`` adds a text body in two
 forms and a CSV attachment.

@@ -24,7 +24,8 @@ from tests.infra.lint import assert_cfn_lint_clean
 HERE = Path(__file__).resolve().parent
 CDK_APP = HERE / "cdk_app"
 ROOT = HERE.parent.parent
-#: The documented SES Lambda event (a copy of shared/fixtures/ses-lambda-event.json).
+#: The documented SES Lambda event (a copy of the example in
+#: https://docs.aws.amazon.com/ses/latest/dg/receiving-email-action-lambda-event.html).
 FIXTURES = ROOT / "tests" / "handler" / "events"
 
 

@@ -1,4 +1,5 @@
-"""SES recipient matching (SES_FACTS.md "Recipient matching")."""
+"""SES recipient matching (the Recipients of a ReceiptRule:
+https://docs.aws.amazon.com/ses/latest/APIReference/API_ReceiptRule.html)."""
 
 from __future__ import annotations
 

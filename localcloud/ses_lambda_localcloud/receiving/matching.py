@@ -1,4 +1,6 @@
-"""SES's recipient matching for receipt rules (SES_FACTS.md "Recipient matching").
+"""SES's recipient matching for receipt rules (the Recipients of a ReceiptRule,
+https://docs.aws.amazon.com/ses/latest/APIReference/API_ReceiptRule.html, and the recipient
+conditions of https://docs.aws.amazon.com/ses/latest/dg/receiving-email-receipt-rules-console-walkthrough.html).
 
 - ``user@example.com`` matches that address, case-insensitively, and its ``user+label@`` forms;
 - ``example.com`` matches every address at that domain, not its subdomains;

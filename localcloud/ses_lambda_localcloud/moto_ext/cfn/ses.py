@@ -61,7 +61,8 @@ class ReceiptRuleSet(LocalModel):
         )
 
     def delete(self, account_id: str, region_name: str) -> None:
-        # Refused by SES while the set is active (SES_FACTS.md), as on AWS.
+        # Refused by SES while the set is active, as on AWS ("You cannot delete the active rule
+        # set": https://docs.aws.amazon.com/ses/latest/APIReference/API_DeleteReceiptRuleSet.html).
         _ses(account_id, region_name).delete_receipt_rule_set(self.physical_resource_id)
 
 
