@@ -9,7 +9,7 @@ CACHE := $(CURDIR)/.cache
 # the benchmarks and the local cloud (ses_lambda_localcloud.tooling reads it).
 include localcloud/ses_lambda_localcloud/tooling.env
 
-.PHONY: setup test test-py314 synth demo lint bench clean
+.PHONY: setup test test-py314 test-floor synth demo lint bench clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -34,6 +34,11 @@ test: setup
 # .cache/py314-sid (root and debootstrap). See docs/local-cloud.md, "Python 3.14 stage".
 test-py314: setup
 	.ci/py314
+
+# The lowest aws-cdk-lib and constructs pyproject.toml declares, in a fresh virtualenv: the demo
+# (default and hardened) and the examples synthesize with them.
+test-floor: setup
+	PYTHON=$(PYTHON) .ci/floor
 
 synth: setup
 	npx --no-install cdk synth --quiet
