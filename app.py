@@ -12,6 +12,10 @@ Configured by context (``cdk.json`` or ``-c key=value``):
 - ``hardened``: build the hardened configuration (default ``false``; README, "Hardened
   configuration"): a customer managed key, functions in a private VPC with endpoints, access
   logs, a replica bucket and an alarm topic;
+- ``nag``: check the app with cdk-nag while synthesizing (default ``false``; needs the dev
+  dependencies): the AwsSolutions and Serverless packs, and with ``hardened=true`` also HIPAA
+  Security, NIST 800-53 R5 and PCI DSS 3.2.1. Findings fail the synth and are written to
+  ``validation-report.json`` in the cloud assembly;
 - ``stackName``: default ``SesLambdaDemo``.
 
 The stack also subscribes a small consumer of its own (``TicketFunction``) to the "Email
@@ -338,7 +342,19 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
         hardened=context_flag(app, "hardened", False),
         description="ses-lambda-constructs demo: SES inbound mail into Lambda",
     )
+    if context_flag(app, "nag", False):
+        add_nag_packs(app, all_packs=context_flag(app, "hardened", False))
     return app
+
+
+def add_nag_packs(app: cdk.App, *, all_packs: bool) -> None:
+    """cdk-nag as policy-validation plugins: findings fail the synth."""
+    import cdk_nag  # a dev dependency: only needed when asked for
+
+    packs: list[type] = [cdk_nag.AwsSolutionsChecks, cdk_nag.ServerlessChecks]
+    if all_packs:
+        packs += [cdk_nag.HIPAASecurityChecks, cdk_nag.NIST80053R5Checks, cdk_nag.PCIDSS321Checks]
+    cdk.Validations.of(app).add_plugins(*(pack(app) for pack in packs))
 
 
 if __name__ == "__main__":
