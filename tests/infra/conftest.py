@@ -190,6 +190,25 @@ def add_packs(app: cdk.App, packs: Sequence[str] = tuple(NAG_PACKS)) -> None:
 
 
 @pytest.fixture(scope="session")
+def hardened_demo_stack() -> cdk.Stack:
+    """The demo app's hardened configuration, to be synthesized once under all five packs."""
+    app = demo_app.build_app(
+        cdk.App(
+            context={
+                "hostedZoneId": "Z0123456789ABCDEFGHIJ",
+                "hostedZoneName": "example.com",
+                "hardened": "true",
+                "stackName": "SesLambdaDemoHardened",
+            }
+        )
+    )
+    add_packs(app)
+    stack = app.node.find_child("SesLambdaDemoHardened")
+    assert isinstance(stack, cdk.Stack)
+    return stack
+
+
+@pytest.fixture(scope="session")
 def all_options_stack() -> cdk.Stack:
     """The all-options stack, synthesized once under all five cdk-nag packs."""
     app, stack = all_options_app()
