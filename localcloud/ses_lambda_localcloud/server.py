@@ -50,7 +50,8 @@ class LocalCloudApp:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         path = environ.get("PATH_INFO", "")
         if not path.startswith(self.PREFIX):
-            return self.moto(environ, start_response)
+            with delivery.serving():  # requests to the local cloud get its EventBridge delivery
+                return self.moto(environ, start_response)
         request = Request(environ)
         try:
             response = self.local(request, path[len(self.PREFIX) :])

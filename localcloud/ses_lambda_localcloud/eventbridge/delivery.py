@@ -23,6 +23,8 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +39,28 @@ DEFAULT_RETRY_ATTEMPTS = 185
 DEFAULT_EVENT_AGE_SECONDS = 86400
 #: How many put events the journal keeps (oldest forgotten first).
 JOURNAL_SIZE = 1000
+
+
+_serving = threading.local()
+
+
+@contextmanager
+def serving() -> Iterator[None]:
+    """Mark the current thread as answering a request to the local cloud's endpoint.
+
+    Only such PutEvents calls are delivered here; moto used directly in the same process (a
+    test's ``mock_aws``, sharing moto's backends) keeps moto's own delivery.
+    """
+    previous = getattr(_serving, "active", False)
+    _serving.active = True
+    try:
+        yield
+    finally:
+        _serving.active = previous
+
+
+def is_serving() -> bool:
+    return bool(getattr(_serving, "active", False))
 
 
 class DeliveryError(Exception):
