@@ -25,13 +25,12 @@ from __future__ import annotations
 import json
 import os
 from datetime import UTC, datetime
-from functools import cache
 from typing import IO, TYPE_CHECKING, Any
 
+from aws_io import download_raw_message, s3_client, ses_client
 from aws_lambda_powertools.logging import Logger
 from aws_lambda_powertools.metrics import Metrics, MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
-from handler import _download, s3_client
 from ses_mail import HandlerConfig, OutputWriteError, SesNotification, parse_event
 from ses_mail.forwarding import (
     MAX_LINE_BYTES,
@@ -49,7 +48,7 @@ from ses_mail.forwarding import (
 from ses_mail.keys import raw_message_key
 
 if TYPE_CHECKING:
-    from mypy_boto3_sesv2 import SESV2Client
+    pass
 
 SERVICE_NAME = os.environ.get("POWERTOOLS_SERVICE_NAME") or "ses-lambda-forwarder"
 METRICS_NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "SesLambdaConstructs"
@@ -67,18 +66,6 @@ class ForwardFailedError(Exception):
         )
         self.destination = destination
         self.code = code
-
-
-@cache
-def ses_client() -> SESV2Client:
-    """The module's one SES v2 client (v2: 40 MB messages; v1 sends at most 10 MB)."""
-    import boto3
-    from botocore.config import Config
-
-    client: SESV2Client = boto3.client(
-        "sesv2", config=Config(retries={"mode": "standard", "max_attempts": 3})
-    )
-    return client
 
 
 @metrics.log_metrics
@@ -142,7 +129,7 @@ def forward_notification(notification: SesNotification, config: ForwarderConfig)
     key = raw_message_key(config.raw_prefix, message_id)
     # The body must fit SES's limit once base64-encoded: 3/4 of it, plus room for the headers.
     read_limit = config.max_send_bytes * 3 // 4
-    with _download(
+    with download_raw_message(
         config.raw_bucket, key, message_id, HandlerConfig(max_message_bytes=read_limit)
     ) as (body, size):
         outcome["size"] = size
