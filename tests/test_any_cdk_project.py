@@ -13,6 +13,7 @@ import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,7 +31,7 @@ APP = textwrap.dedent(
 
     from ses_lambda_constructs import EmailReceiver, Route
 
-    # The user's own function: keeps every SES event it receives.
+    # The user's own function: keeps every SES event it receives, under its version.
     ECHO = """
     import json, os
     import boto3
@@ -39,7 +40,7 @@ APP = textwrap.dedent(
         message_id = event["Records"][0]["ses"]["mail"]["messageId"]
         boto3.client("s3").put_object(
             Bucket=os.environ["SEEN_BUCKET"],
-            Key=f"events/{message_id}.json",
+            Key=f"events/v{os.environ['ECHO_VERSION']}/{message_id}.json",
             Body=json.dumps(event),
         )
     """
@@ -53,7 +54,10 @@ APP = textwrap.dedent(
         runtime=lambda_.Runtime.PYTHON_3_12,
         handler="index.handler",
         code=lambda_.Code.from_inline(ECHO),
-        environment={"SEEN_BUCKET": seen.bucket_name},
+        environment={
+            "SEEN_BUCKET": seen.bucket_name,
+            "ECHO_VERSION": str(app.node.try_get_context("echoVersion") or "1"),
+        },
     )
     seen.grant_put(echo)
     EmailReceiver(
@@ -135,7 +139,7 @@ def venv(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def localcloud(venv: Path, project: Path) -> Iterator[tuple[Path, dict[str, str]]]:
+def localcloud(venv: Path, project: Path) -> Iterator[tuple[Path, dict[str, str], int]]:
     """``ses-localcloud start`` in the project, on free ports; stopped (or killed) after."""
     from ses_lambda_localcloud.server import free_port
     from ses_lambda_localcloud.target import Target
@@ -155,7 +159,7 @@ def localcloud(venv: Path, project: Path) -> Iterator[tuple[Path, dict[str, str]
     )
     try:
         Target(api_port=api_port).wait_until_up(timeout=120, process=process)
-        yield script, env
+        yield script, env, api_port
     finally:
         try:
             process.wait(timeout=30)
@@ -184,13 +188,29 @@ def run(script: Path, env: dict[str, str], cwd: Path, *arguments: str) -> str:
     return output
 
 
-@pytest.mark.slow
-def test_a_users_own_cdk_project_runs_start_deploy_send_show_destroy_stop(
-    localcloud: tuple[Path, dict[str, str]], project: Path, venv: Path
-) -> None:
-    script, env = localcloud
-    assert '"status": "running"' in run(script, env, project, "status")
+def send_to_both(script: Path, env: dict[str, str], project: Path) -> tuple[str, str]:
+    """Mail to the user's route and the reference-handler route; the report and the message id."""
+    sent = run(script, env, project, "send", "--to", ECHO, "--to", SUPPORT, "--quiet")
+    message_id = re.search(r"SMTP reply: 250 Ok (\S+)", sent)
+    assert message_id, sent
+    return sent, message_id.group(1)
 
+
+@pytest.mark.slow
+def test_a_users_own_cdk_project_runs_start_deploy_update_send_show_destroy_stop(
+    localcloud: tuple[Path, dict[str, str], int], project: Path, venv: Path
+) -> None:
+    # The one end-to-end run of the real CDK CLI against the local cloud: bootstrap, deploy,
+    # an update through a change set, destroy.
+    import boto3
+
+    script, env, api_port = localcloud
+    aws = boto3.Session(region_name="us-east-1")
+
+    def client(service: str) -> Any:
+        return aws.client(service, endpoint_url=f"http://localhost:{api_port}")
+
+    assert '"status": "running"' in run(script, env, project, "status")
     deployed = run(script, env, project, "deploy")
     # All the app's stacks, with the project's own CLI; and the stack's outputs printed.
     assert "cdk deploy --all" in deployed
@@ -200,22 +220,35 @@ def test_a_users_own_cdk_project_runs_start_deploy_send_show_destroy_stop(
     assert seen_bucket, deployed
     bucket = seen_bucket.group(1)
 
-    sent = run(script, env, project, "send", "--to", ECHO, "--to", SUPPORT, "--quiet")
-    message_id = re.search(r"SMTP reply: 250 Ok (\S+)", sent)
-    assert message_id, sent
-    mid = message_id.group(1)
+    sent, mid = send_to_both(script, env, project)
     # The user's function got the SES event; the reference handler wrote message.json.
-    assert f"s3://{bucket}/events/{mid}.json" in sent
+    assert f"s3://{bucket}/events/v1/{mid}.json" in sent
     assert '"eventSource": "aws:ses"' in sent
     assert re.search(rf"s3://\S+/parsed/{mid}/message\.json", sent), sent
-
     shown = run(script, env, project, "show", mid, "--no-logs")
-    assert f"s3://{bucket}/events/{mid}.json" in shown
+    assert f"s3://{bucket}/events/v1/{mid}.json" in shown
     assert re.search(rf"s3://\S+/parsed/{mid}/message\.json", shown), shown
     assert f"message {mid}  [done]" in shown
 
+    # An update: the function's configuration changes through a change set, and the next
+    # message runs the new version.
+    updated = run(script, env, project, "deploy", "-c", "echoVersion=2")
+    assert re.search(r"UPDATE_COMPLETE.*AWS::Lambda::Function", updated), updated[-4000:]
+    sent, mid = send_to_both(script, env, project)
+    assert f"s3://{bucket}/events/v2/{mid}.json" in sent
+
     destroyed = run(script, env, project, "destroy")
     assert "cdk destroy --all" in destroyed
+    summaries = client("cloudformation").list_stacks()["StackSummaries"]
+    assert {s["StackName"]: s["StackStatus"] for s in summaries}[STACK] == "DELETE_COMPLETE"
+    # The delete deactivated its own rule set, then deleted it.
+    assert client("ses").describe_active_receipt_rule_set().get("Metadata") is None
+    assert client("ses").list_receipt_rule_sets()["RuleSets"] == []
+    # The receiver's bucket has RemovalPolicy.RETAIN: it stays, as on AWS.
+    assert any(
+        b["Name"].startswith("scratchinbound-receiverstore")
+        for b in client("s3").list_buckets()["Buckets"]
+    ), client("s3").list_buckets()["Buckets"]
     stopped = run(script, env, project, "stop")
     assert "local cloud stopped" in stopped
     print(f"\nses-localcloud command timings (s): {TIMINGS}")

@@ -13,6 +13,39 @@ from .patching import patch
 
 def apply() -> None:
     _patch_lambda()
+    _patch_inline_code_update()
+
+
+def _patch_inline_code_update() -> None:
+    """A stack update of a function with inline code (``Code.ZipFile``) keeps it runnable.
+
+    CloudFormation's ``ZipFile`` is the plain source text, which Lambda stores as ``index.py``
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-lambda-function-code.html).
+    Moto zips it on create, but its update handed the plain text to ``update_function_code``,
+    which expects a base64 zip: the next invocation failed with "File is not a zip file".
+    """
+
+    @patch(LambdaFunction, "update_from_cloudformation_json")
+    def update_from_cloudformation_json(
+        original_resource: LambdaFunction,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> LambdaFunction:
+        code = cloudformation_json.get("Properties", {}).get("Code", {})
+        if isinstance(code.get("ZipFile"), str):
+            archive = LambdaFunction._create_zipfile_from_plaintext_code(code["ZipFile"])
+            cloudformation_json = {
+                **cloudformation_json,
+                "Properties": {
+                    **cloudformation_json["Properties"],
+                    "Code": {**code, "ZipFile": base64.b64encode(archive).decode()},
+                },
+            }
+        return update_from_cloudformation_json.original(  # type: ignore[attr-defined,no-any-return]
+            original_resource, new_resource_name, cloudformation_json, account_id, region_name
+        )
 
 
 class Throttled(LambdaClientError):
