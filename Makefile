@@ -9,7 +9,7 @@ CACHE := $(CURDIR)/.cache
 # the benchmarks and the local cloud (ses_lambda_localcloud.tooling reads it).
 include localcloud/ses_lambda_localcloud/tooling.env
 
-.PHONY: setup test test-py314 test-floor synth demo lint bench clean
+.PHONY: setup test test-py314 test-floor synth demo lint bench lock clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -49,6 +49,11 @@ demo: setup
 
 bench: setup
 	$(BIN)/python bench/run.py
+
+# Re-lock the functions' bundled dependencies (lambda_src/requirements.in -> requirements.txt,
+# every distribution pinned with its sha256) after changing requirements.in.
+lock: setup
+	$(BIN)/python tools/lock_lambda_requirements.py
 
 lint: setup
 	$(BIN)/ruff check .

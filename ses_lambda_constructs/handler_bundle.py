@@ -58,7 +58,7 @@ def reference_bundle(runtime: lambda_.Runtime, architecture: lambda_.Architectur
             handler_source(),
             runtime=runtime,
             architecture=architecture,
-            exclude=["__init__.py"],
+            exclude=["__init__.py", "requirements.in"],
             prune=HANDLER_BUNDLE_PRUNE,
         )
     return _BUNDLES[key]

@@ -49,6 +49,7 @@ def test_library_wheel_holds_no_local_cloud_code(wheel: Path) -> None:
     assert sorted(r.split(">")[0].split("<")[0].split("=")[0] for r in requires) == [
         "aws-cdk-lib",
         "constructs",
+        "jsii",
     ]
 
 
