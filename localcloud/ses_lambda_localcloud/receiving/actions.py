@@ -71,6 +71,7 @@ def s3_action(
                 "type": "S3",
                 "topicArn": body.get("TopicArn"),
                 "bucketName": bucket,
+                # Observed in real notifications, not in the guide's samples (docs/ses-facts.md).
                 "objectKeyPrefix": body.get("ObjectKeyPrefix") or "",
                 "objectKey": key,
             },
