@@ -14,7 +14,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_ses as ses
 from aws_cdk import aws_ses_actions as ses_actions
 from aws_cdk.assertions import Annotations, Match, Template
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ses_lambda_constructs import (
@@ -498,6 +498,8 @@ def test_an_opt_in_region_receives_without_storing() -> None:
 _NAME_CHARS = st.sampled_from(string.ascii_letters + string.digits + "_-./ ;")
 
 
+# No deadline or generation-speed check: the suite shares two cores with parallel workers.
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(_NAME_CHARS, max_size=70))
 def test_rule_and_rule_set_names_follow_their_own_rules(name: str) -> None:
     # ReceiptRule Name: [A-Za-z0-9_.-], ReceiptRuleSetMetadata Name: [A-Za-z0-9_-]; both start
