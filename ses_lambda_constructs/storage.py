@@ -41,9 +41,12 @@ class RawMessageStore(Construct):
 
     With ``encryption_key`` (default encryption SSE-KMS with a customer managed key), SES writes
     through :attr:`ses_role` instead, the S3 action's ``IamRoleArn``: SES then uses the role and
-    only the role, which may put objects under the prefix and generate data keys with the key;
-    its trust policy admits ``ses.amazonaws.com`` for this account and these rules only
-    (docs/ses-facts.md, "S3 action").
+    only the role, which may put objects under the prefix and use the key to encrypt, generate
+    data keys and decrypt (a multipart upload needs the last); its trust policy admits
+    ``ses.amazonaws.com`` for this account and these rules only (docs/ses-facts.md, "S3 action").
+
+    SES does not store into a bucket in an opt-in region: an S3 action into one is refused when
+    the rule is defined (:meth:`check_ses_can_store`).
 
     Objects written by SES's own ``KmsKeyArn`` option are client-side encrypted and cannot be
     read with a plain ``GetObject``; the store never asks SES for it.
