@@ -28,7 +28,7 @@ s3 = boto3.client("s3")
 def handler(event, context):
     email = ReceivedEmail.from_event(event)  # raises, naming the field, on a malformed event
     text = email.text_content or ""
-    if email.truncated:  # the event was cut to fit 256 KB: read the whole message.json
+    if email.truncated:  # the event was cut to fit 1 MB: read the whole message.json
         text = (email.read_message(s3).get("text") or {}).get("content") or ""
     for attachment in email.attachments:
         if attachment.content_type == "application/pdf":

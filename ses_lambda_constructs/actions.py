@@ -17,7 +17,7 @@ from aws_cdk import aws_ses_actions as ses_actions
 from aws_cdk.interfaces.aws_ses import IReceiptRuleRef
 from constructs import IConstruct
 
-from .limits import ValidationError, validate_name
+from .limits import ValidationError, validate_rule_name, validate_rule_set_name
 from .storage import SES_PRINCIPAL, RawMessageStore
 
 # CloudFormation's spelling of each invocation type (the Python enum's values are its names).
@@ -29,8 +29,8 @@ _INVOCATION_TYPES = {
 
 def receipt_rule_arn(scope: IConstruct, rule_set_name: str, rule_name: str) -> str:
     """``arn:<partition>:ses:<region>:<account>:receipt-rule-set/<set>:receipt-rule/<rule>``."""
-    validate_name("rule_set_name", rule_set_name)
-    validate_name("rule_name", rule_name)
+    validate_rule_set_name("rule_set_name", rule_set_name)
+    validate_rule_name("rule_name", rule_name)
     return Stack.of(scope).format_arn(
         service="ses",
         resource="receipt-rule-set",
@@ -50,6 +50,7 @@ class StoreRawMessage:
     """
 
     def __init__(self, store: RawMessageStore, *, rule_set_name: str, rule_name: str) -> None:
+        store.check_ses_can_store()
         self._store = store
         self._rule_set_name = rule_set_name
         self._rule_name = rule_name

@@ -1,9 +1,10 @@
 """SES receiving limits, name rules and the validation helpers every construct uses.
 
 Facts (docs/ses-facts.md, "Receiving regions" and "Quotas"): receiving exists in a fixed list of
-regions; quotas that cannot be raised are 200 rules per rule set, 10 actions per rule and 100
-recipients per rule; rule and rule-set names use letters, digits, ``_``, ``-`` and ``.``, start
-and end with a letter or digit, and are at most 64 characters long.
+regions, some of them opt-in regions where SES cannot store mail into S3; quotas that cannot be
+raised are 200 rules per rule set, 10 actions per rule and 500 recipients per rule; rule names
+use letters, digits, ``_``, ``-`` and ``.``, rule-set names the same without ``.``; both start
+and end with a letter or digit and are at most 64 characters long.
 
 Validation raises :class:`ValidationError` naming the prop and the value. Values that are still
 unresolved tokens at synth time are skipped: they can only be checked by CloudFormation.
@@ -20,11 +21,16 @@ from importlib import resources
 from aws_cdk import Token
 from constructs import Construct
 
+# SES Developer Guide, "Service quotas in Amazon SES", email receiving (none adjustable).
 MAX_RULES_PER_RULE_SET = 200
 MAX_ACTIONS_PER_RULE = 10
-MAX_RECIPIENTS_PER_RULE = 100
+#: "Maximum number of recipients per receipt rule | 500" (the same quotas page).
+MAX_RECIPIENTS_PER_RULE = 500
 MAX_NAME_LENGTH = 64
-#: The SES S3 action stores messages up to 40 MB, headers included.
+#: The SES S3 action stores messages up to 40 MB, headers included (SES Developer Guide, "Deliver
+#: to S3 bucket action"). The page does not say how many bytes its MB holds: read as 40 MiB, the
+#: larger reading, so that nothing SES stored is refused as too large (docs/ses-facts.md, "S3
+#: action").
 MAX_MESSAGE_BYTES = 40 * 1024 * 1024
 #: Longest object-key prefix accepted: S3 keys are at most 1024 bytes and SES appends the message
 #: id (about 40 characters) and the parsed output adds ``/message.json`` or attachment names.
@@ -32,7 +38,11 @@ MAX_PREFIX_LENGTH = 512
 
 EXTRA_REGIONS_CONTEXT_KEY = "ses-lambda-constructs:extraReceivingRegions"
 
-_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?$")
+# ReceiptRule Name: letters, digits, underscores, dashes and periods (API reference, ReceiptRule).
+_RULE_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?$")
+# ReceiptRuleSetMetadata Name: letters, digits, underscores and dashes only, no periods (API
+# reference, ReceiptRuleSetMetadata).
+_RULE_SET_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_-]*[A-Za-z0-9])?$")
 _LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
 _DOMAIN = re.compile(rf"^{_LABEL}(?:\.{_LABEL})+$")
 _LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
@@ -44,10 +54,24 @@ class ValidationError(ValueError):
 
 
 @cache
+def _regions_data() -> dict[str, list[str]]:
+    raw = resources.files("ses_lambda_constructs").joinpath("data/receiving_regions.json")
+    data: dict[str, list[str]] = json.loads(raw.read_text(encoding="utf-8"))
+    return data
+
+
 def builtin_receiving_regions() -> frozenset[str]:
     """Regions known to support SES email receiving, from ``data/receiving_regions.json``."""
-    raw = resources.files("ses_lambda_constructs").joinpath("data/receiving_regions.json")
-    return frozenset(json.loads(raw.read_text(encoding="utf-8"))["regions"])
+    return frozenset(_regions_data()["regions"])
+
+
+def opt_in_receiving_regions() -> frozenset[str]:
+    """The receiving regions that are opt-in regions (``optIn`` of the same file).
+
+    SES does not store mail into an S3 bucket in an opt-in region (SES Developer Guide, "Deliver
+    to S3 bucket action"); see :func:`validate_s3_action_region`.
+    """
+    return frozenset(_regions_data()["optIn"])
 
 
 def receiving_regions(scope: Construct | None = None) -> frozenset[str]:
@@ -75,16 +99,46 @@ def is_unresolved(value: object) -> bool:
     return isinstance(value, str) and Token.is_unresolved(value)
 
 
-def validate_name(prop: str, value: str) -> str:
-    """Check a receipt rule or rule set name against SES's naming rule."""
+def validate_rule_name(prop: str, value: str) -> str:
+    """Check a receipt rule name: letters, digits, ``_``, ``-`` and ``.``."""
     if is_unresolved(value):
         return value
-    if not value or len(value) > MAX_NAME_LENGTH or not _NAME.match(value):
+    if not value or len(value) > MAX_NAME_LENGTH or not _RULE_NAME.match(value):
         raise ValidationError(
             f"{prop} must be 1-{MAX_NAME_LENGTH} characters of letters, digits, '_', '-' or '.', "
             f"starting and ending with a letter or digit; got {value!r}"
         )
     return value
+
+
+def validate_rule_set_name(prop: str, value: str) -> str:
+    """Check a receipt rule set name: letters, digits, ``_`` and ``-`` (no ``.``)."""
+    if is_unresolved(value):
+        return value
+    if not value or len(value) > MAX_NAME_LENGTH or not _RULE_SET_NAME.match(value):
+        raise ValidationError(
+            f"{prop} must be 1-{MAX_NAME_LENGTH} characters of letters, digits, '_' or '-' (a "
+            f"rule set name cannot contain '.'), starting and ending with a letter or digit; "
+            f"got {value!r}"
+        )
+    return value
+
+
+def validate_s3_action_region(prop: str, bucket_region: str) -> None:
+    """Refuse an S3 action into a bucket in an opt-in region, which SES does not support.
+
+    ``bucket_region`` is the bucket's region (its stack's region for a bucket of this app); an
+    unresolved region is left to deploy time.
+    """
+    if is_unresolved(bucket_region):
+        return
+    if bucket_region in opt_in_receiving_regions():
+        raise ValidationError(
+            f"{prop} is in {bucket_region!r}, an opt-in region: SES does not store mail into "
+            "S3 buckets in opt-in regions. Store into a bucket in a region that is not opt-in "
+            "(pass one as raw_message_bucket, imported with its region), or receive without "
+            "storing raw messages (store_raw_messages=False, routes with your own function)"
+        )
 
 
 def validate_domain(prop: str, value: str) -> str:

@@ -35,9 +35,10 @@ from .limits import (
     MAX_RULES_PER_RULE_SET,
     ValidationError,
     validate_count,
-    validate_name,
     validate_prefix,
     validate_recipients,
+    validate_rule_name,
+    validate_rule_set_name,
 )
 from .reader import ReaderLayer, grant_read_objects
 from .reference_handler import ReferenceHandler
@@ -98,7 +99,7 @@ class EmailRoute(Construct):
     ) -> None:
         super().__init__(scope, id)
         self.recipients = validate_recipients(f"routes[{id}].recipients", route.recipients)
-        self.rule_name = validate_name(
+        self.rule_name = validate_rule_name(
             f"routes[{id}].rule_name",
             route.rule_name or Names.unique_resource_name(self, max_length=64, separator="-"),
         )
@@ -295,7 +296,7 @@ class EmailReceiver(Construct):
                 or Names.unique_resource_name(self, max_length=56, separator="-") + "-rules"
             )
             new_set = ses.ReceiptRuleSet(
-                self, "RuleSet", receipt_rule_set_name=validate_name("rule_set_name", name)
+                self, "RuleSet", receipt_rule_set_name=validate_rule_set_name("rule_set_name", name)
             )
             rule_set = new_set
         elif rule_set_name is not None:

@@ -18,7 +18,7 @@ from constructs import Construct
 from .acknowledgments import acknowledge
 from .hardening import FunctionHardening
 from .lambda_role import logging_only_role
-from .limits import ValidationError, validate_name
+from .limits import ValidationError, validate_rule_set_name
 
 _PROVIDER_CODE = Path(__file__).parent / "custom_resources" / "rule_set"
 #: Runtime of the custom resource's function (stdlib + boto3 only).
@@ -92,14 +92,14 @@ def fixed_rule_set_name(rule_set: ses.IReceiptRuleSet) -> str:
     """
     name = rule_set.receipt_rule_set_name
     if not Token.is_unresolved(name):
-        return validate_name("rule_set.receipt_rule_set_name", name)
+        return validate_rule_set_name("rule_set.receipt_rule_set_name", name)
     if isinstance(rule_set.node.scope, ActiveReceiptRuleSet):
         return name
     default_child = rule_set.node.default_child
     if isinstance(default_child, ses.CfnReceiptRuleSet):
         literal = default_child.rule_set_name
         if literal and not Token.is_unresolved(literal):
-            return validate_name("rule_set.receipt_rule_set_name", literal)
+            return validate_rule_set_name("rule_set.receipt_rule_set_name", literal)
     raise ValidationError(
         "rule_set must have a fixed name: define it with receipt_rule_set_name='...', import it "
         "with ReceiptRuleSet.from_receipt_rule_set_name(), or use ActiveReceiptRuleSet; got a rule "

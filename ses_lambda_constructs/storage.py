@@ -10,7 +10,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct, IConstruct
 
 from .acknowledgments import acknowledge, acknowledge_inline_policy, nag_arn
-from .limits import ValidationError, validate_prefix
+from .limits import ValidationError, is_unresolved, validate_prefix, validate_s3_action_region
 
 SES_PRINCIPAL = "ses.amazonaws.com"
 
@@ -41,9 +41,12 @@ class RawMessageStore(Construct):
 
     With ``encryption_key`` (default encryption SSE-KMS with a customer managed key), SES writes
     through :attr:`ses_role` instead, the S3 action's ``IamRoleArn``: SES then uses the role and
-    only the role, which may put objects under the prefix and generate data keys with the key;
-    its trust policy admits ``ses.amazonaws.com`` for this account and these rules only
-    (docs/ses-facts.md, "S3 action").
+    only the role, which may put objects under the prefix and use the key to encrypt, generate
+    data keys and decrypt (a multipart upload needs the last); its trust policy admits
+    ``ses.amazonaws.com`` for this account and these rules only (docs/ses-facts.md, "S3 action").
+
+    SES does not store into a bucket in an opt-in region: an S3 action into one is refused when
+    the rule is defined (:meth:`check_ses_can_store`).
 
     Objects written by SES's own ``KmsKeyArn`` option are client-side encrypted and cannot be
     read with a plain ``GetObject``; the store never asks SES for it.
@@ -224,7 +227,10 @@ class RawMessageStore(Construct):
                 )
             )
             # The S3Action reference lists kms:Encrypt and kms:GenerateDataKey for the role.
-            encryption_key.grant(role, "kms:Encrypt", "kms:GenerateDataKey")
+            # kms:Decrypt too: a multipart upload into an SSE-KMS bucket needs kms:Decrypt and
+            # kms:GenerateDataKey (Amazon S3 User Guide, "Using server-side encryption with AWS
+            # KMS keys (SSE-KMS)"), and a large message may be written in parts.
+            encryption_key.grant(role, "kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt")
             acknowledge(
                 role,
                 f"AwsSolutions-IAM5[Resource::<{nag_arn(self, bucket)}>/{self.object_key_prefix}*]",
@@ -233,6 +239,19 @@ class RawMessageStore(Construct):
             )
             acknowledge_inline_policy(role)
             self.ses_role = role
+
+    def check_ses_can_store(self) -> None:
+        """Raise :class:`ValidationError` if SES cannot store into this bucket at all.
+
+        SES does not support S3 buckets in opt-in regions as a destination for inbound mail (SES
+        Developer Guide, "Deliver to S3 bucket action"). The bucket's region is its stack's, or
+        the region it was imported with; an unresolved region is left to deploy time.
+        """
+        name = self.bucket.bucket_name
+        validate_s3_action_region(
+            "the bucket SES stores raw messages in" + ("" if is_unresolved(name) else f" ({name})"),
+            self.bucket.env.region,
+        )
 
     def allow_ses_put(self, scope: IConstruct, *, source_arn: str) -> IConstruct | None:
         """Let SES store messages for the receipt rule ``source_arn``; return what to depend on.

@@ -16,7 +16,7 @@ from .bundling import python_code
 from .handler_bundle import DEFAULT_RUNTIME, reference_bundle
 from .hardening import FunctionHardening
 from .lambda_role import logging_only_role
-from .limits import ValidationError, validate_name
+from .limits import ValidationError, validate_rule_name
 from .verdicts import Verdict
 
 
@@ -75,7 +75,7 @@ class VerdictGate(Construct):
                 "queue holds failed asynchronous invocations, which this function never has.",
             )
         self.function: lambda_.IFunction = function
-        self.rule_name = validate_name(
+        self.rule_name = validate_rule_name(
             "verdict gate rule_name",
             rule_name or Names.unique_resource_name(self, max_length=64, separator="-"),
         )

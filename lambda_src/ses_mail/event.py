@@ -90,7 +90,9 @@ class SesNotification:
     source: str
     """Envelope sender (``mail.source``, the SMTP ``MAIL FROM``)."""
     destination: tuple[str, ...]
-    """``mail.destination``: every envelope recipient of the message."""
+    """``mail.destination``: the To and Cc addresses of the message's header (SES guide,
+    "Contents of notifications for Amazon SES email receiving"); the envelope recipients are in
+    ``recipients``."""
     recipients: tuple[str, ...]
     """``receipt.recipients``: the envelope recipients that this receipt rule matched."""
     timestamp: str | None

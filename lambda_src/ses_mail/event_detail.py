@@ -2,11 +2,12 @@
 
 The detail's schema is ``email_event.schema.json`` beside this file. ``build_entry`` is the only
 producer: it turns a ``message.json`` document into one ``PutEvents`` entry whose size, computed
-the way EventBridge computes it, stays under the 256 KB entry limit. Sources for the limit and
-the size rule: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html
-(Time counts 14 bytes when given; Source, DetailType, Detail and each Resources entry count the
-bytes of their UTF-8 form) and the PutEvents API reference ("the total entry size must be less
-than 256KB").
+the way EventBridge computes it, stays within the 1 MB entry limit. The size rule:
+https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html (Time counts 14
+bytes when given; Source, DetailType, Detail and each Resources entry count the bytes of their
+UTF-8 form). The limit: AWS raised it from 256 KB to 1 MB for EventBridge event buses (AWS Compute
+Blog, "More room to build: serverless services now support payloads up to 1 MB", 2026-01-29);
+see ``MAX_ENTRY_BYTES`` for how many bytes that is taken to be.
 
 What is cut to fit, in this order, each step only when the previous one was not enough:
 
@@ -41,8 +42,14 @@ DETAIL_TYPES: Mapping[str, str] = {
 }
 """``detail-type`` of the event for each ``status``."""
 
-MAX_ENTRY_BYTES = 256 * 1024 - 1
-"""The largest entry size that is less than 256 KB (PutEvents: "must be less than 256KB")."""
+EVENTBRIDGE_ENTRY_LIMIT_BYTES = 1_000_000
+"""EventBridge's entry limit, 1 MB, read as 1,000,000 bytes: AWS's pages do not say whether
+their MB is 10^6 or 2^20 bytes, and the smaller reading fits under both (docs/ses-facts.md,
+"EventBridge")."""
+MAX_ENTRY_BYTES = EVENTBRIDGE_ENTRY_LIMIT_BYTES - 1
+"""The largest entry the builder produces: below 1 MB under either reading of MB, so an entry
+is accepted whether the limit is inclusive or, as the 256 KB limit was ("must be less than
+256KB", PutEvents API reference), exclusive."""
 TIME_BYTES = 14
 """What a given ``Time`` adds to the entry size (eb-putevent-size.html)."""
 

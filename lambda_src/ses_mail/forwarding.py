@@ -57,7 +57,9 @@ from .verdicts import VerdictPolicy
 
 #: SES v2 (and SMTP) sends messages up to 40 MB after base64 encoding; SES v1 only 10 MB
 #: (https://docs.aws.amazon.com/ses/latest/dg/quotas.html, "Message quotas"). Read as decimal
-#: megabytes, the smaller reading.
+#: megabytes, the smaller reading, as a sender must; the local cloud's SendEmail uses the same
+#: number. Received mail has its own limit, ``mime.DEFAULT_MAX_MESSAGE_BYTES`` (docs/ses-facts.md,
+#: "Sending (the forwarder)").
 MAX_SEND_BASE64_BYTES = 40_000_000
 #: RFC 5321 section 4.5.3.1.6: at most 1,000 octets per line including CRLF; the RawMessage
 #: reference repeats it for SES.

@@ -36,7 +36,10 @@ from .text import decode_bytes, recover_text, without_controls
 
 DEFAULT_MAX_MESSAGE_BYTES = 40 * 1024 * 1024
 """SES's S3 action stores messages up to 40 MB, headers included (SES Developer Guide,
-https://docs.aws.amazon.com/ses/latest/dg/receiving-email-action-s3.html)."""
+https://docs.aws.amazon.com/ses/latest/dg/receiving-email-action-s3.html). The page does not say
+how many bytes its MB holds: read as 40 MiB, the larger reading, so that no message SES stored is
+refused as too large; the library and the local cloud use the same number (docs/ses-facts.md,
+"S3 action"). Sending has its own limit, ``forwarding.MAX_SEND_BASE64_BYTES``."""
 FEED_CHUNK_BYTES = 1 << 16
 MAX_DEFECTS = 100
 LINE_OVERHEAD_BYTES = 80

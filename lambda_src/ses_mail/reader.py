@@ -164,7 +164,7 @@ class MailHeaders:
 class Body:
     content: str
     truncated: bool
-    """``content`` is a prefix of the body (the event must stay under 256 KB)."""
+    """``content`` is a prefix of the body (the event must stay within EventBridge's 1 MB)."""
     size: int
     """Size in bytes (UTF-8) of the whole body."""
 

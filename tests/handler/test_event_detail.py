@@ -210,7 +210,8 @@ def test_an_entry_exactly_at_the_limit_is_sent_whole(detail_validator: Any) -> N
 
     entry = entry_of(document)
 
-    assert entry_size(entry) == MAX_ENTRY_BYTES == 256 * 1024 - 1
+    # EventBridge entries may be 1 MB; the budget stays below it under either reading of MB.
+    assert entry_size(entry) == MAX_ENTRY_BYTES == 999_999
     detail = detail_of(entry)
     detail_validator.validate(detail)
     assert detail["truncated"] is False
@@ -239,10 +240,24 @@ def test_one_byte_over_the_limit_cuts_the_text_at_a_character_boundary(
     assert detail["html"] is None
 
 
+def test_a_body_between_256_kb_and_1_mb_is_sent_whole(detail_validator: Any) -> None:
+    # The entry limit is 1 MB since AWS raised it from 256 KB: a 600 KB text is no longer cut.
+    text = "ö" * 300_000  # 600 000 bytes of UTF-8
+
+    entry = entry_of(with_bodies(text, "<p>html</p>"))
+
+    detail = detail_of(entry)
+    detail_validator.validate(detail)
+    assert 600_000 < entry_size(entry) <= MAX_ENTRY_BYTES
+    assert detail["truncated"] is False
+    assert detail["text"] == {"content": text, "truncated": False, "size": 600_000}
+    assert detail["html"]["truncated"] is False
+
+
 def test_text_keeps_priority_over_html() -> None:
     # GIVEN a text that fits alone, and an html body that does not fit beside it
     text = "plain body " * 1000
-    html = "<p>" + "html body " * 40000 + "</p>"
+    html = "<p>" + "html body " * 120_000 + "</p>"
 
     detail = detail_of(entry_of(with_bodies(text, html)))
 
@@ -253,14 +268,14 @@ def test_text_keeps_priority_over_html() -> None:
 
 
 def test_a_huge_text_leaves_no_room_for_html() -> None:
-    text = "ü" * 200_000  # 400 000 bytes of UTF-8
+    text = "ü" * 600_000  # 1 200 000 bytes of UTF-8
     html = "<p>short</p>"
 
     entry = entry_of(with_bodies(text, html))
 
     detail = detail_of(entry)
     assert entry_size(entry) <= MAX_ENTRY_BYTES
-    assert detail["text"]["truncated"] is True and detail["text"]["size"] == 400_000
+    assert detail["text"]["truncated"] is True and detail["text"]["size"] == 1_200_000
     assert MAX_ENTRY_BYTES - entry_size(entry) < 2  # filled to the last whole character
     assert detail["html"]["truncated"] is True and detail["html"]["size"] == len(html)
     assert html.startswith(detail["html"]["content"]) and len(detail["html"]["content"]) <= 1
@@ -285,7 +300,7 @@ def test_attachments_are_capped_from_the_end_when_bodies_are_not_enough(
     template = processed_document("nested-multipart.eml")["attachments"][0]
     document["attachments"] = [
         dict(template, index=index, filename=f"{index}-" + "n" * 200, key=f"k/{index}" * 20)
-        for index in range(2000)
+        for index in range(5000)
     ]
 
     entry = entry_of(document)
@@ -295,7 +310,7 @@ def test_attachments_are_capped_from_the_end_when_bodies_are_not_enough(
     assert entry_size(entry) <= MAX_ENTRY_BYTES
     assert detail["truncated"] is True
     kept = detail["attachments"]
-    assert 0 < len(kept) < 2000
+    assert 0 < len(kept) < 5000
     assert [item["index"] for item in kept] == list(range(len(kept)))
     assert detail["text"]["truncated"] is True
 
@@ -303,7 +318,7 @@ def test_attachments_are_capped_from_the_end_when_bodies_are_not_enough(
 def test_pathological_headers_are_clipped_as_the_last_resort(detail_validator: Any) -> None:
     document = with_bodies(None, None)
     document["headers"] = copy.deepcopy(document["headers"])
-    document["headers"]["subject"] = "S" * 400_000
+    document["headers"]["subject"] = "S" * 1_200_000
     document["headers"]["references"] = [f"<{n}@example.com>" for n in range(50_000)]
 
     entry = entry_of(document)

@@ -64,7 +64,9 @@ def test_ses_writes_the_sse_kms_bucket_through_a_role(all_options_template: Temp
             "Resource": {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/raw/*"]]},
         },
         {
-            "Action": ["kms:Encrypt", "kms:GenerateDataKey"],
+            # S3Action reference: kms:Encrypt and kms:GenerateDataKey; S3 (SSE-KMS): a multipart
+            # upload needs kms:Decrypt as well.
+            "Action": ["kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt"],
             "Effect": "Allow",
             "Resource": key_arn(template),
         },

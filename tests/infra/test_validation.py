@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Callable
 
 import aws_cdk as cdk
@@ -12,7 +13,9 @@ from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_ses as ses
 from aws_cdk import aws_ses_actions as ses_actions
-from aws_cdk.assertions import Annotations, Match
+from aws_cdk.assertions import Annotations, Match, Template
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ses_lambda_constructs import (
     EmailReceiver,
@@ -21,6 +24,12 @@ from ses_lambda_constructs import (
     ReferenceHandler,
     Route,
     ValidationError,
+)
+from ses_lambda_constructs.limits import (
+    builtin_receiving_regions,
+    opt_in_receiving_regions,
+    validate_rule_name,
+    validate_rule_set_name,
 )
 from tests.infra.conftest import make_stack, synth
 
@@ -78,11 +87,20 @@ def test_fails_when_a_recipient_is_malformed(recipient: str) -> None:
     )
 
 
-def test_fails_when_a_rule_has_more_than_100_recipients() -> None:
-    many = [f"user{i}@example.com" for i in range(101)]
+def test_a_rule_with_500_recipients_synthesizes() -> None:
+    # SES quotas page, email receiving: "Maximum number of recipients per receipt rule | 500".
+    stack = make_stack()
+    many = [f"user{i}@example.com" for i in range(500)]
+    receiver(stack, routes=[route(stack, recipients=many)])
+    (rule,) = synth(stack).find_resources("AWS::SES::ReceiptRule").values()
+    assert rule["Properties"]["Rule"]["Recipients"] == many
+
+
+def test_fails_when_a_rule_has_more_than_500_recipients() -> None:
+    many = [f"user{i}@example.com" for i in range(501)]
     fails(
         lambda s: receiver(s, routes=[route(s, recipients=many)]),
-        "routes[Inbox].recipients has 101 recipients; SES allows at most 100 per rule",
+        "routes[Inbox].recipients has 501 recipients; SES allows at most 500 per rule",
     )
 
 
@@ -151,23 +169,23 @@ def test_fails_when_the_verdict_gate_takes_the_200th_rule() -> None:
     fails(build, "routes has 201 rules in one rule set; SES allows at most 200")
 
 
-def test_fails_in_add_route_when_the_verdict_gate_gets_more_than_100_recipients() -> None:
+def test_fails_in_add_route_when_the_verdict_gate_gets_more_than_500_recipients() -> None:
     stack = make_stack()
     rx = receiver(stack, verdict_gate=True)
     fn = own_function(stack)
-    rx.add_route(Route(id="A", recipients=[f"a{i}@example.com" for i in range(60)], function=fn))
+    rx.add_route(Route(id="A", recipients=[f"a{i}@example.com" for i in range(300)], function=fn))
     # the same addresses in another case are one recipient to SES, not two
-    rx.add_route(Route(id="B", recipients=[f"A{i}@example.com" for i in range(60)], function=fn))
+    rx.add_route(Route(id="B", recipients=[f"A{i}@example.com" for i in range(300)], function=fn))
+    # 500 in all is the quota: accepted
+    rx.add_route(Route(id="C", recipients=[f"c{i}@example.com" for i in range(200)], function=fn))
     with pytest.raises(
         ValidationError,
         match=re.escape(
-            "verdict_gate recipients (every route's, with routes[C]) has 101 recipients; "
-            "SES allows at most 100 per rule"
+            "verdict_gate recipients (every route's, with routes[D]) has 501 recipients; "
+            "SES allows at most 500 per rule"
         ),
     ):
-        rx.add_route(
-            Route(id="C", recipients=[f"c{i}@example.com" for i in range(41)], function=fn)
-        )
+        rx.add_route(Route(id="D", recipients=["d@example.com"], function=fn))
 
 
 def test_imported_function_warning_names_the_rule_arn() -> None:
@@ -202,8 +220,26 @@ def test_fails_when_a_rule_name_is_invalid(name: str) -> None:
 def test_fails_when_a_rule_set_name_is_invalid() -> None:
     fails(
         lambda s: EmailReceiver(s, "Receiver", rule_set_name="bad/name"),
-        "rule_set_name must be 1-64 characters of letters, digits, '_', '-' or '.', starting and ending with a letter or digit; got 'bad/name'",
+        "rule_set_name must be 1-64 characters of letters, digits, '_' or '-' (a rule set name "
+        "cannot contain '.'), starting and ending with a letter or digit; got 'bad/name'",
     )
+
+
+def test_fails_when_a_rule_set_name_has_a_period() -> None:
+    # ReceiptRuleSetMetadata Name: letters, digits, underscores and dashes only.
+    fails(
+        lambda s: EmailReceiver(s, "Receiver", rule_set_name="mail.rules"),
+        "rule_set_name must be 1-64 characters of letters, digits, '_' or '-' (a rule set name "
+        "cannot contain '.'), starting and ending with a letter or digit; got 'mail.rules'",
+    )
+
+
+def test_a_rule_name_with_a_period_synthesizes() -> None:
+    # ReceiptRule Name: periods are allowed (unlike in a rule set's name).
+    stack = make_stack()
+    receiver(stack, routes=[route(stack, rule_name="support.inbox")])
+    (rule,) = synth(stack).find_resources("AWS::SES::ReceiptRule").values()
+    assert rule["Properties"]["Rule"]["Name"] == "support.inbox"
 
 
 def test_fails_when_two_routes_share_a_rule_name() -> None:
@@ -354,18 +390,18 @@ def test_fails_when_expiring_an_imported_bucket() -> None:
 
 
 def test_region_without_receiving_is_an_error_annotation() -> None:
-    stack = make_stack(env=cdk.Environment(account="111122223333", region="eu-south-1"))
+    stack = make_stack(env=cdk.Environment(account="111122223333", region="ap-east-1"))
     receiver(stack, routes=[route(stack)])
     Annotations.from_stack(stack).has_error(
         "/TestStack/Receiver",
-        Match.string_like_regexp("region 'eu-south-1' cannot receive email with SES"),
+        Match.string_like_regexp("region 'ap-east-1' cannot receive email with SES"),
     )
 
 
 def test_extra_receiving_regions_come_from_context() -> None:
     stack = make_stack(
-        env=cdk.Environment(account="111122223333", region="eu-south-1"),
-        **{"ses-lambda-constructs:extraReceivingRegions": ["eu-south-1"]},
+        env=cdk.Environment(account="111122223333", region="ap-east-1"),
+        **{"ses-lambda-constructs:extraReceivingRegions": ["ap-east-1"]},
     )
     receiver(stack, routes=[route(stack)])
     Annotations.from_stack(stack).has_no_error("*", Match.any_value())
@@ -388,3 +424,97 @@ def test_imported_bucket_without_policy_access_warns() -> None:
     Annotations.from_stack(stack).has_warning(
         "*", Match.string_like_regexp("The bucket their-bucket is imported")
     )
+
+
+#: The email receiving endpoints of the AWS General Reference ("Amazon SES endpoints and quotas").
+RECEIVING_REGIONS = {
+    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "sa-east-1",
+    "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1", "eu-north-1", "eu-south-1",
+    "il-central-1", "me-south-1", "af-south-1", "ap-south-1", "ap-northeast-1", "ap-northeast-2",
+    "ap-northeast-3", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3",
+}  # fmt: skip
+OPT_IN_RECEIVING_REGIONS = {
+    "af-south-1",
+    "ap-southeast-3",
+    "eu-south-1",
+    "il-central-1",
+    "me-south-1",
+}
+
+
+def test_the_builtin_regions_are_the_22_receiving_regions() -> None:
+    assert builtin_receiving_regions() == RECEIVING_REGIONS
+    assert opt_in_receiving_regions() == OPT_IN_RECEIVING_REGIONS
+
+
+def test_a_stack_in_eu_north_1_synthesizes() -> None:
+    stack = make_stack(env=cdk.Environment(account="111122223333", region="eu-north-1"))
+    receiver(stack, routes=[route(stack)])
+    Annotations.from_stack(stack).has_no_error("*", Match.any_value())
+    template = synth(stack)
+    assert len(template.find_resources("AWS::SES::ReceiptRule")) == 1
+
+
+@pytest.mark.parametrize("region", sorted(RECEIVING_REGIONS - OPT_IN_RECEIVING_REGIONS))
+def test_every_receiving_region_that_is_not_opt_in_takes_a_storing_route(region: str) -> None:
+    stack = make_stack(env=cdk.Environment(account="111122223333", region=region))
+    receiver(stack, routes=[route(stack)])
+    Annotations.from_stack(stack).has_no_error("*", Match.any_value())
+
+
+@pytest.mark.parametrize("region", sorted(OPT_IN_RECEIVING_REGIONS))
+def test_fails_to_store_into_a_bucket_in_an_opt_in_region(region: str) -> None:
+    stack = make_stack(env=cdk.Environment(account="111122223333", region=region))
+    with pytest.raises(
+        ValidationError,
+        match=re.escape(
+            f"the bucket SES stores raw messages in is in {region!r}, an opt-in region: SES does "
+            "not store mail into S3 buckets in opt-in regions"
+        ),
+    ):
+        receiver(stack, routes=[route(stack)])
+
+
+def test_an_opt_in_region_receives_into_a_bucket_of_another_region() -> None:
+    stack = make_stack(env=cdk.Environment(account="111122223333", region="il-central-1"))
+    bucket = s3.Bucket.from_bucket_attributes(
+        stack, "Elsewhere", bucket_name="mail-eu-central-1", region="eu-central-1"
+    )
+    receiver(stack, raw_message_bucket=bucket, routes=[route(stack)])
+    Annotations.from_stack(stack).has_no_error("*", Match.any_value())
+    (rule,) = Template.from_stack(stack).find_resources("AWS::SES::ReceiptRule").values()
+    (store, _) = rule["Properties"]["Rule"]["Actions"]
+    assert store["S3Action"]["BucketName"] == "mail-eu-central-1"
+
+
+def test_an_opt_in_region_receives_without_storing() -> None:
+    stack = make_stack(env=cdk.Environment(account="111122223333", region="me-south-1"))
+    receiver(stack, store_raw_messages=False, routes=[route(stack, store_raw_message=False)])
+    Annotations.from_stack(stack).has_no_error("*", Match.any_value())
+    (rule,) = Template.from_stack(stack).find_resources("AWS::SES::ReceiptRule").values()
+    assert [list(action) for action in rule["Properties"]["Rule"]["Actions"]] == [["LambdaAction"]]
+
+
+_NAME_CHARS = st.sampled_from(string.ascii_letters + string.digits + "_-./ ;")
+
+
+# No deadline or generation-speed check: the suite shares two cores with parallel workers.
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(_NAME_CHARS, max_size=70))
+def test_rule_and_rule_set_names_follow_their_own_rules(name: str) -> None:
+    # ReceiptRule Name: [A-Za-z0-9_.-], ReceiptRuleSetMetadata Name: [A-Za-z0-9_-]; both start
+    # and end with a letter or digit and have 1 to 64 characters.
+    def allowed(extra: str) -> bool:
+        return (
+            0 < len(name) <= 64
+            and all(c.isascii() and (c.isalnum() or c in extra) for c in name)
+            and name[0].isalnum()
+            and name[-1].isalnum()
+        )
+
+    for check, extra in ((validate_rule_name, "_-."), (validate_rule_set_name, "_-")):
+        if allowed(extra):
+            assert check("name", name) == name
+        else:
+            with pytest.raises(ValidationError, match=re.escape(f"got {name!r}")):
+                check("name", name)

@@ -245,7 +245,7 @@ def test_parameters_with_use_previous_value(fresh: LocalCloud, aws: Callable[[st
     [
         ("us-east-1", "AWS::Made::Up", "Unrecognized resource types: [AWS::Made::Up]"),
         (
-            "eu-north-1",
+            "ap-east-1",
             "AWS::SES::ReceiptRuleSet",
             "Unrecognized resource types: [AWS::SES::ReceiptRuleSet]",
         ),

@@ -324,3 +324,49 @@ def test_a_hundred_recipients_are_accepted_as_rfc_5321_requires(rx: Setup) -> No
     assert code == 250
     record = delivered(rx.target, reply.decode().split()[-1])
     assert len(record["recipients"]) == runtime.MAX_RECIPIENTS
+
+
+def padded_headers(total: int) -> bytes:
+    """Header fields (``X-Pad-<n>: xxx...``) of about ``total`` bytes in all."""
+    count = total // 1000 + 1
+    return b"".join(b"X-Pad-%03d: " % i + b"x" * 986 + b"\r\n" for i in range(count))
+
+
+def test_lambda_events_keep_50_kb_of_headers_and_notifications_10_kb(
+    rx: Setup, aws: Callable[[str], Any]
+) -> None:
+    # SES quotas page, email receiving: 50 KB of headers in a Lambda function's event; the SNS
+    # notification keeps 10 KB (notification contents, mail object).
+    topic, queue_url = topic_to_queue(aws, "fidelity-headers")
+    rx.rule("headers", [{"SNSAction": {"TopicArn": topic}}, rx.invoke()])
+    message = b"Subject: wide\r\n" + padded_headers(30_000) + b"\r\nbody\r\n"
+
+    message_id = smtp_send(rx.target, message, [f"someone@{DOMAIN}"])
+    event_mail = lambda_event(delivered(rx.target, message_id))["Records"][0]["ses"]["mail"]
+    (note,) = notifications(aws, queue_url, 1)
+
+    # THEN the Lambda event has all ~30 KB of them, the notification only the first 10 KB
+    assert event_mail["headersTruncated"] is False
+    assert [h["name"] for h in event_mail["headers"]][-1] == "X-Pad-030"
+    assert note["mail"]["headersTruncated"] is True
+    kept = sum(len(h["name"]) + len(h["value"]) for h in note["mail"]["headers"])
+    assert 8 * 1024 < kept <= 10 * 1024
+
+
+def test_mail_destination_is_the_to_and_cc_header_not_the_envelope(rx: Setup) -> None:
+    # Notification contents: mail.destination lists the To/Cc addresses of the header;
+    # receipt.recipients the envelope recipients the rule matched.
+    rx.rule("invoke", [rx.invoke()])
+    message = (
+        b"From: a@example.org\r\nTo: List <list@lists.example.net>\r\n"
+        b"Cc: other@example.com, Third <third@example.com>\r\nSubject: s\r\n\r\nx\r\n"
+    )
+    message_id = smtp_send(rx.target, message, [f"someone@{DOMAIN}", f"another@{DOMAIN}"])
+    ses = lambda_event(delivered(rx.target, message_id))["Records"][0]["ses"]
+
+    assert ses["mail"]["destination"] == [
+        "list@lists.example.net",
+        "other@example.com",
+        "third@example.com",
+    ]
+    assert ses["receipt"]["recipients"] == [f"someone@{DOMAIN}", f"another@{DOMAIN}"]

@@ -8,6 +8,8 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ses_lambda_localcloud import samples
 from ses_lambda_localcloud.receiving import mail
@@ -67,13 +69,36 @@ def test_mail_object_matches_the_documented_event() -> None:
     )
 
 
-def test_headers_beyond_10_kb_are_truncated() -> None:
+def test_headers_beyond_10_kb_are_truncated_in_notifications() -> None:
     filler = "".join(f"X-Filler-{i}: {'x' * 200}\r\n" for i in range(80))
     raw = (filler + "Subject: big\r\n\r\nbody\r\n").encode()
-    result = mail.mail_object(raw, message_id="m", mail_from="a@b.c", moment=datetime.now(UTC))
+    result = mail.mail_object(
+        raw,
+        message_id="m",
+        mail_from="a@b.c",
+        moment=datetime.now(UTC),
+        headers_limit=mail.SNS_HEADERS_LIMIT_BYTES,
+    )
     assert result["headersTruncated"] is True
     assert sum(len(h["name"]) + len(h["value"]) for h in result["headers"]) <= 10 * 1024
     assert result["commonHeaders"]["subject"] == "big"  # common headers read all headers
+
+
+# No deadline or generation-speed check: the suite shares two cores with parallel workers.
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.integers(min_value=1, max_value=4000), min_size=1, max_size=40))
+def test_lambda_events_cut_headers_beyond_50_kb(sizes: list[int]) -> None:
+    # "Maximum email headers size that can be published using an AWS Lambda function | 50 KB"
+    # (SES quotas page); the default of mail_object is the Lambda event's limit.
+    raw = "".join(f"X-F{i}: {'y' * n}\r\n" for i, n in enumerate(sizes)).encode() + b"\r\nb"
+    result = mail.mail_object(raw, message_id="m", mail_from="a@b.c", moment=datetime.now(UTC))
+    counted = [len(f"X-F{i}") + n + 4 for i, n in enumerate(sizes)]
+    kept = len(result["headers"])
+    assert [h["value"] for h in result["headers"]] == ["y" * n for n in sizes[:kept]]
+    assert sum(counted[:kept]) <= 50 * 1024
+    assert result["headersTruncated"] is (kept < len(sizes))
+    if kept < len(sizes):  # cut only where the next field would cross 50 KB
+        assert sum(counted[: kept + 1]) > 50 * 1024
 
 
 def test_encoded_subject_and_several_recipients() -> None:

@@ -369,13 +369,23 @@ def test_fails_to_create_a_rule_when_ses_may_not_invoke_the_function(rx: Setup) 
 
 
 def test_rule_quotas_are_enforced(rx: Setup) -> None:
-    with pytest.raises(ClientError, match="SES allows 100"):
+    # SES quotas page, email receiving: 500 recipients per receipt rule, 10 actions per rule.
+    rx.ses.create_receipt_rule(
+        RuleSetName=RULE_SET,
+        Rule={
+            "Name": "five-hundred",
+            "Enabled": True,
+            "Recipients": [f"r{i}@{DOMAIN}" for i in range(500)],
+            "Actions": [],
+        },
+    )
+    with pytest.raises(ClientError, match="has 501 recipients; SES allows 500"):
         rx.ses.create_receipt_rule(
             RuleSetName=RULE_SET,
             Rule={
                 "Name": "many",
                 "Enabled": True,
-                "Recipients": [f"r{i}@{DOMAIN}" for i in range(101)],
+                "Recipients": [f"r{i}@{DOMAIN}" for i in range(501)],
                 "Actions": [],
             },
         )

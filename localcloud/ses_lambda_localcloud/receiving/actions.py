@@ -71,6 +71,7 @@ def s3_action(
                 "type": "S3",
                 "topicArn": body.get("TopicArn"),
                 "bucketName": bucket,
+                # Observed in real notifications, not in the guide's samples (docs/ses-facts.md).
                 "objectKeyPrefix": body.get("ObjectKeyPrefix") or "",
                 "objectKey": key,
             },
@@ -105,7 +106,10 @@ def lambda_action(
             {
                 "eventSource": "aws:ses",
                 "eventVersion": "1.0",
-                "ses": {"mail": run.mail(), "receipt": receipt},
+                "ses": {
+                    "mail": run.mail(headers_limit=mailmod.LAMBDA_HEADERS_LIMIT_BYTES),
+                    "receipt": receipt,
+                },
             }
         ]
     }

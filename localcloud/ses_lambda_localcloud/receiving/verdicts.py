@@ -2,9 +2,10 @@
 
 SES scans for spam and viruses when a matching rule has ``ScanEnabled`` and checks SPF, DKIM
 and DMARC; it reports the results in the event's ``receipt`` (``spamVerdict`` ... ``dmarcVerdict``,
-statuses PASS, FAIL, GRAY, PROCESSING_FAILED, DISABLED; guide, "Contents of notifications for
-Amazon SES email receiving",
-https://docs.aws.amazon.com/ses/latest/dg/receiving-email-notifications-contents.html) and in
+statuses PASS, FAIL and GRAY in the guide, "Contents of notifications for Amazon SES email
+receiving", https://docs.aws.amazon.com/ses/latest/dg/receiving-email-notifications-contents.html;
+PROCESSING_FAILED and DISABLED as observed in real events, not from a documented list: see
+docs/ses-facts.md, "The stored copy and the event shapes") and in
 the header fields it prepends to the stored copy (``X-SES-Spam-Verdict``,
 ``X-SES-Virus-Verdict``, ``Received-SPF``, ``Authentication-Results``; guide, "Sample incoming
 email event", https://docs.aws.amazon.com/ses/latest/dg/receiving-email-action-lambda-event.html).
