@@ -16,6 +16,8 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ses_lambda_constructs import (
     EmailReceiver,
@@ -346,3 +348,39 @@ def test_every_dashboard_metric_is_one_the_functions_or_aws_emit(
     # ... and every alarm the receiver defines, in one alarm-status widget.
     [status] = [w for w in body["widgets"] if w["type"] == "alarm"]
     assert len(status["properties"]["alarms"]) == len(receiver_alarms(receiver)) == 7
+
+
+# --- properties ------------------------------------------------------------------------------
+
+
+@given(name=st.text(min_size=1, max_size=40))
+@settings(max_examples=60, deadline=None)
+def test_a_metric_name_is_accepted_exactly_when_the_function_emits_it(
+    receiver_stack: tuple[cdk.Stack, EmailReceiver, ReceiverDashboard], name: str
+) -> None:
+    _, receiver, _ = receiver_stack
+    metrics = receiver.handler.metrics  # type: ignore[union-attr]
+    if name in emitted_by("handler.py"):
+        assert metrics.metric(name).metric_name == name
+    else:
+        with pytest.raises(ValidationError, match="is not emitted by") as raised:
+            metrics.metric(name)
+        assert repr(name) in str(raised.value)
+
+
+@given(seconds=st.integers(min_value=1, max_value=3 * 86_400))
+@settings(max_examples=40, deadline=None)
+def test_dashboard_periods_are_the_ones_cloudwatch_has(seconds: int) -> None:
+    # CloudWatch User Guide, "CloudWatch concepts", Periods: 1, 5, 10, 30 s or a multiple of 60.
+    valid = seconds in (1, 5, 10, 30) or seconds % 60 == 0
+    stack = make_stack()
+    receiver = EmailReceiver(
+        stack, "Receiver", rule_set_name="p", routes=[Route(id="R", recipients=["r@example.com"])]
+    )
+    if valid:
+        assert (
+            receiver.dashboard(period=cdk.Duration.seconds(seconds)).period.to_seconds() == seconds
+        )
+    else:
+        with pytest.raises(ValidationError, match=f"got {seconds} s"):
+            receiver.dashboard(period=cdk.Duration.seconds(seconds))
