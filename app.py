@@ -318,6 +318,9 @@ class DemoStack(cdk.Stack):
         self.receiver.subscribe(
             "Tickets", EmailTarget.function(self.tickets.function), recipients=recipients
         )
+        # Mail flow, failures, latency and alarms on one CloudWatch dashboard (defined last, so
+        # that it shows the subscription above).
+        self.dashboard = self.receiver.dashboard()
         cdk.CfnOutput(self, "RawMessageBucket", value=self.receiver.bucket.bucket_name)
         cdk.CfnOutput(self, "RuleSetName", value=self.receiver.rule_set_name)
         cdk.CfnOutput(

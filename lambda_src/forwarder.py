@@ -32,6 +32,7 @@ from aws_lambda_powertools.logging import Logger
 from aws_lambda_powertools.metrics import Metrics, MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 from ses_mail import HandlerConfig, OutputWriteError, SesNotification, parse_event
+from ses_mail import metric_names as names
 from ses_mail.forwarding import (
     MAX_LINE_BYTES,
     Delivery,
@@ -50,8 +51,8 @@ from ses_mail.keys import raw_message_key
 if TYPE_CHECKING:
     pass
 
-SERVICE_NAME = os.environ.get("POWERTOOLS_SERVICE_NAME") or "ses-lambda-forwarder"
-METRICS_NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "SesLambdaConstructs"
+SERVICE_NAME = os.environ.get("POWERTOOLS_SERVICE_NAME") or names.FORWARDER_SERVICE
+METRICS_NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or names.NAMESPACE
 
 logger = Logger(service=SERVICE_NAME)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
@@ -73,10 +74,13 @@ class ForwardFailedError(Exception):
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Forward every record of an SES event; see the module docstring for the outcomes."""
     config = ForwarderConfig.from_environ(os.environ)
+    metrics.add_dimension(
+        name=names.FUNCTION_DIMENSION, value=names.function_name(context, SERVICE_NAME)
+    )
     try:
         notifications = parse_event(event)
     except Exception:
-        metrics.add_metric(name="InvalidEvents", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=names.INVALID_EVENTS, unit=MetricUnit.Count, value=1)
         logger.exception("event rejected: not an SES receipt event")
         raise
     failures: list[Exception] = []
@@ -84,10 +88,11 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     for notification in notifications:
         logger.set_correlation_id(notification.message_id)
         logger.append_keys(message_id=notification.message_id)
+        metrics.add_metric(name=names.MESSAGES_RECEIVED, unit=MetricUnit.Count, value=1)
         try:
             results.append(forward_notification(notification, config))
         except Exception as error:
-            metrics.add_metric(name="ForwardsFailed", unit=MetricUnit.Count, value=1)
+            metrics.add_metric(name=names.FORWARDS_FAILED, unit=MetricUnit.Count, value=1)
             logger.exception(
                 "message not forwarded; the invocation fails so that it is retried",
                 extra={"error_type": type(error).__name__},
@@ -108,7 +113,7 @@ def forward_notification(notification: SesNotification, config: ForwarderConfig)
     }
     failed = config.verdict_policy.failed(notification.verdicts)
     if failed:
-        metrics.add_metric(name="ForwardsRefusedByVerdict", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=names.FORWARDS_REFUSED_BY_VERDICT, unit=MetricUnit.Count, value=1)
         logger.warning("message not forwarded: verdicts failed", extra={"verdicts": failed})
         return _finish(config, outcome, "rejected", reason=f"verdicts failed: {', '.join(failed)}")
     deliveries, loops = plan_deliveries(notification.recipients, config)
@@ -117,7 +122,7 @@ def forward_notification(notification: SesNotification, config: ForwarderConfig)
             "status": "loop",
             "reason": "destination is inside a receiving domain",
         }
-        metrics.add_metric(name="ForwardLoopsBlocked", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=names.FORWARD_LOOPS_BLOCKED, unit=MetricUnit.Count, value=1)
         logger.error(
             "destination is inside a receiving domain: not forwarded (it would loop)",
             extra={"destination": loop.destination, "recipient": loop.recipient},
@@ -155,7 +160,7 @@ def _forward(
         return _not_forwarded(config, outcome, "unparseable", str(error), size)
     hops = hop_count(section)
     if hops >= config.max_hops:
-        metrics.add_metric(name="ForwardLoopsBlocked", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=names.FORWARD_LOOPS_BLOCKED, unit=MetricUnit.Count, value=1)
         logger.error(
             "message already forwarded the maximum number of times: not forwarded again",
             extra={"hops": hops, "max_hops": config.max_hops},
@@ -185,7 +190,7 @@ def _forward(
         outcome["destinations"][delivery.destination] = entry
         if base64_size(total) > config.max_send_bytes:
             entry.update(status="too_large", reason=f"{total} bytes is over SES's send limit")
-            metrics.add_metric(name="ForwardsTooLarge", unit=MetricUnit.Count, value=1)
+            metrics.add_metric(name=names.FORWARDS_TOO_LARGE, unit=MetricUnit.Count, value=1)
             continue
         marker = forward_marker_key(config.forward_prefix, message_id, delivery.destination)
         if not _claim(config.raw_bucket or "", marker, message_id, delivery):
@@ -205,7 +210,7 @@ def _forward(
                 )
                 continue
             entry["status"] = "duplicate"
-            metrics.add_metric(name="ForwardsDeduplicated", unit=MetricUnit.Count, value=1)
+            metrics.add_metric(name=names.FORWARDS_DEDUPLICATED, unit=MetricUnit.Count, value=1)
             logger.info(
                 "copy already sent (or being sent) by an earlier invocation: not sent again",
                 extra={"destination": delivery.destination, "marker": marker},
@@ -225,7 +230,7 @@ def _forward(
                 else type(error).__name__
             )
             entry.update(status="failed", error=error_code, detail=str(error)[:500])
-            metrics.add_metric(name="ForwardsRejectedBySes", unit=MetricUnit.Count, value=1)
+            metrics.add_metric(name=names.FORWARDS_REJECTED_BY_SES, unit=MetricUnit.Count, value=1)
             hint = (
                 " (in the SES sandbox every destination must be a verified identity)"
                 if error_code == "MessageRejected"
@@ -254,8 +259,8 @@ def _forward(
             json.dumps({"status": "sent", "sesMessageId": sent_id, "at": _now()}).encode(),
             message_id,
         )
-        metrics.add_metric(name="ForwardsSent", unit=MetricUnit.Count, value=1)
-        metrics.add_metric(name="ForwardedBytes", unit=MetricUnit.Bytes, value=total)
+        metrics.add_metric(name=names.FORWARDS_SENT, unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=names.FORWARDED_BYTES, unit=MetricUnit.Bytes, value=total)
         logger.info(
             "copy sent",
             extra={
@@ -279,7 +284,7 @@ def _forward(
 def _not_forwarded(
     config: ForwarderConfig, outcome: dict[str, Any], status: str, reason: str, size: int
 ) -> dict[str, Any]:
-    metrics.add_metric(name="MessagesNotForwarded", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=names.MESSAGES_NOT_FORWARDED, unit=MetricUnit.Count, value=1)
     logger.warning(
         "message not forwarded; outcome recorded, raw message kept",
         extra={"reason": status, "detail": reason, "size": size},

@@ -15,11 +15,12 @@ from typing import Any
 
 from aws_lambda_powertools.logging import Logger
 from aws_lambda_powertools.metrics import Metrics, MetricUnit
+from ses_mail import metric_names as names
 from ses_mail.event import parse_event
 from ses_mail.verdicts import VerdictPolicy, disposition
 
-SERVICE_NAME = os.environ.get("POWERTOOLS_SERVICE_NAME") or "ses-verdict-gate"
-METRICS_NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "SesLambdaConstructs"
+SERVICE_NAME = os.environ.get("POWERTOOLS_SERVICE_NAME") or names.GATE_SERVICE
+METRICS_NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or names.NAMESPACE
 
 logger = Logger(service=SERVICE_NAME)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
@@ -31,6 +32,9 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     """Answer SES with the disposition for the message(s) of ``event``."""
     setting = os.environ.get("REJECT_ON_VERDICTS")
     policy = VerdictPolicy() if setting is None else VerdictPolicy.from_setting(setting)
+    metrics.add_dimension(
+        name=names.FUNCTION_DIMENSION, value=names.function_name(context, SERVICE_NAME)
+    )
     try:
         notifications = parse_event(event)
     except Exception:
@@ -40,10 +44,10 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     for notification in notifications:
         logger.set_correlation_id(notification.message_id)
         failed = policy.failed(notification.verdicts)
-        metrics.add_metric(name="MessagesChecked", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=names.MESSAGES_CHECKED, unit=MetricUnit.Count, value=1)
         if failed:
             rejected = True
-            metrics.add_metric(name="MessagesRejected", unit=MetricUnit.Count, value=1)
+            metrics.add_metric(name=names.MESSAGES_REJECTED, unit=MetricUnit.Count, value=1)
         logger.info(
             "verdicts checked",
             extra={

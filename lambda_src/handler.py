@@ -61,12 +61,13 @@ from ses_mail import (
     parse_message,
     raw_message_key,
 )
+from ses_mail import metric_names as names
 
 if TYPE_CHECKING:
     from mypy_boto3_events.type_defs import PutEventsRequestEntryTypeDef
 
-SERVICE_NAME = os.environ.get("POWERTOOLS_SERVICE_NAME") or "ses-lambda-handler"
-METRICS_NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "SesLambdaConstructs"
+SERVICE_NAME = os.environ.get("POWERTOOLS_SERVICE_NAME") or names.HANDLER_SERVICE
+METRICS_NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or names.NAMESPACE
 
 logger = Logger(service=SERVICE_NAME)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
@@ -77,10 +78,13 @@ metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Process every record of an SES event; see the module docstring for the outcomes."""
     config = HandlerConfig.from_environ(os.environ)
+    metrics.add_dimension(
+        name=names.FUNCTION_DIMENSION, value=names.function_name(context, SERVICE_NAME)
+    )
     try:
         notifications = parse_event(event)
     except Exception:
-        metrics.add_metric(name="InvalidEvents", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=names.INVALID_EVENTS, unit=MetricUnit.Count, value=1)
         logger.exception("event rejected: not an SES receipt event")
         raise
     stop = False
@@ -89,11 +93,12 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     for notification in notifications:
         logger.set_correlation_id(notification.message_id)
         logger.append_keys(message_id=notification.message_id)
+        metrics.add_metric(name=names.MESSAGES_RECEIVED, unit=MetricUnit.Count, value=1)
         try:
             document = process_notification(notification, config)
             publish_event(notification, config, document)
         except Exception as error:
-            metrics.add_metric(name="MessagesFailed", unit=MetricUnit.Count, value=1)
+            metrics.add_metric(name=names.MESSAGES_FAILED, unit=MetricUnit.Count, value=1)
             logger.exception(
                 "message not processed; the invocation will fail so that it is retried",
                 extra={"error_type": type(error).__name__},
@@ -124,7 +129,7 @@ def process_notification(notification: SesNotification, config: HandlerConfig) -
     )
     failed = config.verdict_policy.failed(notification.verdicts)
     if failed:
-        metrics.add_metric(name="MessagesRejected", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=names.MESSAGES_REJECTED, unit=MetricUnit.Count, value=1)
         return _store_outcome(
             notification, config, build_document(notification, raw=raw, rejected_by=failed)
         )
@@ -184,7 +189,7 @@ def publish_event(
     try:
         response = events_client().put_events(Entries=[cast("PutEventsRequestEntryTypeDef", entry)])
     except (BotoCoreError, ClientError) as error:
-        metrics.add_metric(name="EventsFailed", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=names.EVENTS_FAILED, unit=MetricUnit.Count, value=1)
         logger.error("PutEvents call failed", extra={**context, "error": str(error)})
         raise EventPublishError(notification.message_id, bus, str(error)) from error
     result = (response.get("Entries") or [{}])[0]
@@ -194,10 +199,10 @@ def publish_event(
         # Elements": https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html).
         code = result.get("ErrorCode", "no EventId")
         problem = f"{code}: {result.get('ErrorMessage', 'entry not accepted')}"
-        metrics.add_metric(name="EventsFailed", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=names.EVENTS_FAILED, unit=MetricUnit.Count, value=1)
         logger.error("PutEvents refused the entry", extra={**context, "error": problem})
         raise EventPublishError(notification.message_id, bus, problem)
-    metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=names.EVENTS_PUBLISHED, unit=MetricUnit.Count, value=1)
     logger.info("event put", extra={**context, "event_id": result["EventId"]})
 
 
@@ -213,9 +218,9 @@ def _parse_and_store(
         return _store_unparsed(notification, config, raw, error)
     keys = _store_attachments(notification, config, parsed)
     document = build_document(notification, raw=raw, parsed=parsed, attachment_keys=keys)
-    metrics.add_metric(name="MessagesProcessed", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="MessageBytes", unit=MetricUnit.Bytes, value=parsed.size)
-    metrics.add_metric(name="Attachments", unit=MetricUnit.Count, value=len(keys))
+    metrics.add_metric(name=names.MESSAGES_PROCESSED, unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=names.MESSAGE_BYTES, unit=MetricUnit.Bytes, value=parsed.size)
+    metrics.add_metric(name=names.ATTACHMENTS, unit=MetricUnit.Count, value=len(keys))
     logger.info(
         "message parsed",
         extra={
@@ -262,7 +267,12 @@ def _store_unparsed(
     raw: RawLocation,
     error: UnparseableMessageError,
 ) -> dict[str, Any]:
-    metrics.add_metric(name="MessagesNotParsed", unit=MetricUnit.Count, value=1)
+    too_large = error.code == "too_large"
+    metrics.add_metric(
+        name=names.MESSAGES_TOO_LARGE if too_large else names.MESSAGES_UNPARSEABLE,
+        unit=MetricUnit.Count,
+        value=1,
+    )
     logger.warning(
         "message not parsed; outcome stored, raw message kept",
         extra={"reason": error.code, "detail": error.problem, "size": raw.size},

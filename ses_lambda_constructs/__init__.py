@@ -51,6 +51,8 @@ _EXPORTS = {
     "EmailSubscription": "subscription",
     "EmailTarget": "subscription",
     "ReaderLayer": "reader",
+    "ReceiverDashboard": "dashboard",
+    "FunctionMetrics": "metrics",
 }
 
 __all__ = [
@@ -72,6 +74,7 @@ __all__ = [
     "Forwarder",
     "ForwardingRoute",
     "FunctionHardening",
+    "FunctionMetrics",
     "InvocationFailures",
     "InvokeFunction",
     "LocalPythonBundler",
@@ -81,6 +84,7 @@ __all__ = [
     "RawMessageStore",
     "ReaderLayer",
     "ReceiptRuleSetActivation",
+    "ReceiverDashboard",
     "ReceivingDomain",
     "ReferenceHandler",
     "Route",
@@ -112,6 +116,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from .actions import InvokeFunction, StoreRawMessage, receipt_rule_arn
     from .bundling import LocalPythonBundler, PythonBundle
+    from .dashboard import ReceiverDashboard
     from .domain import DnsRecord, Domain, ReceivingDomain, inbound_smtp_endpoint
     from .event_patterns import (
         DEFAULT_EVENT_SOURCE,
@@ -133,6 +138,7 @@ if TYPE_CHECKING:
         ValidationError,
         receiving_regions,
     )
+    from .metrics import FunctionMetrics
     from .network import PrivateNetwork
     from .reader import ReaderLayer
     from .receiver import EmailReceiver, EmailRoute, Route

@@ -38,6 +38,7 @@ from .limits import (
     validate_prefix,
     validate_recipient,
 )
+from .metrics import ForwarderMetrics, FunctionMetrics, metric_names
 from .storage import RawMessageStore
 from .verdicts import Verdict
 
@@ -180,7 +181,7 @@ class _Deferred(Sequence[str]):
         return len(self._read())
 
 
-class Forwarder(Construct):
+class Forwarder(ForwarderMetrics, Construct):
     """The reference forwarder function, its least-privilege role and failure handling.
 
     It may read the raw prefix, read and write objects under ``forward_prefix`` (outcomes and
@@ -355,6 +356,13 @@ class Forwarder(Construct):
         )
         self.function: lambda_.IFunction = function
         self.log_group: logs.ILogGroup = log_group
+        #: The metrics the function emits; see also the ``metric_*`` methods.
+        self.metrics = FunctionMetrics(
+            function=function,
+            service=service_name,
+            namespace=metrics_namespace,
+            emitted=metric_names().FORWARDER_METRICS,
+        )
         store.grant_read_raw(self.function)
         iam.Grant.add_to_principal(
             grantee=self.function,

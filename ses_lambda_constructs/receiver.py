@@ -22,6 +22,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from .actions import InvokeFunction, StoreRawMessage
+from .dashboard import ReceiverDashboard
 from .domain import Domain, ReceivingDomain, check_receiving_region
 from .domain_checks import RecipientDomainCheck, receiving_domain_names
 from .event_patterns import DEFAULT_EVENT_SOURCE, MailStatus
@@ -40,6 +41,7 @@ from .limits import (
     validate_rule_name,
     validate_rule_set_name,
 )
+from .metrics import ReceiverMetrics
 from .reader import ReaderLayer, grant_read_objects
 from .reference_handler import ReferenceHandler
 from .rule_set import ReceiptRuleSetActivation, fixed_rule_set_name
@@ -137,7 +139,7 @@ class EmailRoute(Construct):
         )
 
 
-class EmailReceiver(Construct):
+class EmailReceiver(ReceiverMetrics, Construct):
     """Receive email with SES into Lambda: the whole pipeline in one construct.
 
     By default it defines a receipt rule set with a fixed name (not activated), a raw-message
@@ -582,6 +584,20 @@ class EmailReceiver(Construct):
             rule_name=rule_name,
             description=description,
             enabled=enabled,
+        )
+
+    def dashboard(
+        self,
+        id: str = "Dashboard",
+        *,
+        dashboard_name: str | None = None,
+        period: Duration = Duration.minutes(5),
+    ) -> ReceiverDashboard:
+        """A CloudWatch dashboard of this receiver (see :class:`ReceiverDashboard`): call it
+        after the routes and subscriptions are added. The ``metric_*`` methods give the same
+        metrics one by one."""
+        return ReceiverDashboard(
+            self, id, receiver=self, dashboard_name=dashboard_name, period=period
         )
 
     def reader_layer(self) -> lambda_.ILayerVersion:

@@ -23,6 +23,7 @@ from .limits import (
     validate_disjoint_prefixes,
     validate_prefix,
 )
+from .metrics import FunctionMetrics, metric_names
 from .storage import RawMessageStore
 from .verdicts import Verdict
 
@@ -137,6 +138,13 @@ class ReferenceHandler(Construct):
         self.function: lambda_.IFunction = function
         self.log_group: logs.ILogGroup = log_group
         self.event_bus = event_bus
+        #: The metrics the function emits (``metrics.metric("MessagesProcessed")``).
+        self.metrics = FunctionMetrics(
+            function=function,
+            service=(environment or {}).get("POWERTOOLS_SERVICE_NAME", service_name),
+            namespace=(environment or {}).get("POWERTOOLS_METRICS_NAMESPACE", metrics_namespace),
+            emitted=metric_names().HANDLER_METRICS,
+        )
         if event_bus is not None:
             event_bus.grant_put_events_to(function)
         store.grant_read_raw(function)

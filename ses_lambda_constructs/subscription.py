@@ -37,6 +37,7 @@ from constructs import Construct
 from .acknowledgments import acknowledge
 from .event_patterns import DEFAULT_EVENT_SOURCE, MailStatus, email_event_pattern
 from .limits import ValidationError, is_unresolved
+from .metrics import rule_metric
 
 #: EventBridge's RetryPolicy bounds (API_RetryPolicy: MaximumRetryAttempts 0-185,
 #: MaximumEventAgeInSeconds 60-86400), which are also its defaults' upper ends.
@@ -290,6 +291,7 @@ class EmailSubscription(Construct):
                 "undeliverable events are dropped.",
             )
         self.rule: events.IRule = rule
+        self._event_bus = event_bus
         if target.invoked_function is not None:
             _send_function_failures(target.invoked_function, dead_letter_queue)
 
@@ -307,6 +309,30 @@ class EmailSubscription(Construct):
         )
         if alarm_topic is not None:
             self.alarm.add_alarm_action(cloudwatch_actions.SnsAction(alarm_topic))
+
+    def metric_deliveries(self, **options: Any) -> cloudwatch.Metric:
+        """Events the rule delivered to its target, successful or failed for good
+        (``AWS/Events`` ``Invocations``)."""
+        return rule_metric(self.rule, self._event_bus, "Invocations", **options)
+
+    def metric_failed_deliveries(self, **options: Any) -> cloudwatch.Metric:
+        """Deliveries that failed for good, after EventBridge's retries
+        (``AWS/Events`` ``FailedInvocations``; sent only when not zero)."""
+        return rule_metric(self.rule, self._event_bus, "FailedInvocations", **options)
+
+    def metric_dead_letters(self, **options: Any) -> cloudwatch.Metric:
+        """Events EventBridge sent to the dead-letter queue (``InvocationsSentToDlq``)."""
+        return rule_metric(self.rule, self._event_bus, "InvocationsSentToDlq", **options)
+
+    def metric_dead_letters_waiting(self, **options: Any) -> cloudwatch.Metric:
+        """Undelivered events waiting in the dead-letter queue
+        (``ApproximateNumberOfMessagesVisible``, maximum over the period)."""
+        metric: cloudwatch.Metric = (
+            self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                **{"period": Duration.minutes(5), "statistic": "Maximum", **options}
+            )
+        )
+        return metric
 
 
 def _send_function_failures(function: lambda_.IFunction, queue: sqs.IQueue) -> None:

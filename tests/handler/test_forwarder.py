@@ -501,3 +501,36 @@ def test_a_header_section_over_1_mib_is_not_forwarded(aws: Any) -> None:
     invoke(documented_event())
     assert sent() == []
     assert outcome(aws)["status"] == "unparseable"
+
+
+def test_metrics_count_the_message_the_copies_and_the_loops_per_function(
+    aws: Any, forward_env: Callable[..., None], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN one destination outside the receiving domains and one inside them
+    forward_env(
+        FORWARD_DESTINATIONS=json.dumps({RECIPIENT: ["team@sub.example.com", DESTINATIONS[0]]})
+    )
+    store(aws, build(*BASIC))
+
+    # WHEN the message is forwarded
+    invoke(documented_event())
+
+    # THEN the metrics count it, with the names the constructs read and the function's name
+    documents = [
+        json.loads(line)
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("{") and '"_aws"' in line
+    ]
+    values: dict[str, float] = {}
+    for document in documents:
+        [dimensions] = document["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
+        assert sorted(dimensions) == ["FunctionName", "service"]
+        assert document["FunctionName"] == FakeLambdaContext().function_name
+        for definition in document["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
+            value = document[definition["Name"]]
+            values[definition["Name"]] = values.get(definition["Name"], 0) + (
+                sum(value) if isinstance(value, list) else value
+            )
+    assert values["MessagesReceived"] == 1
+    assert values["ForwardsSent"] == 1
+    assert values["ForwardLoopsBlocked"] == 1

@@ -280,7 +280,7 @@ def test_rejected_mail_is_recorded_without_reading_the_body(
     assert document["headers"]["dateIso"] == "2015-10-07T12:34:56-07:00"
     assert document["raw"] == {"source": None, "bucket": BUCKET, "key": RAW_KEY, "size": None}
     metrics = emitted_metrics(capsys.readouterr().out)
-    assert metric_values(metrics) == {"MessagesRejected": 1}
+    assert metric_values(metrics) == {"MessagesReceived": 1, "MessagesRejected": 1}
 
 
 def test_processing_twice_rewrites_the_same_keys(s3: Any) -> None:
@@ -496,11 +496,46 @@ def test_logs_carry_the_message_id_but_no_addresses_or_bodies(
     for secret in ("janedoe@example.com", "johndoe@example.com", "Hello John", "Quarterly"):
         assert secret not in output
     assert metric_values(metrics) == {
+        "MessagesReceived": 1,
         "MessagesProcessed": 1,
         "MessageBytes": len(email_bytes("plain-7bit.eml")),
         "Attachments": 0,
     }
     assert metrics[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "SesLambdaConstructsTests"
+
+
+def test_too_large_and_unparseable_are_counted_apart_per_function(
+    s3: Any, capsys: pytest.CaptureFixture[str], handler_env: Callable[..., None]
+) -> None:
+    # GIVEN a message over MAX_MESSAGE_BYTES, then one nested past the parsing limit
+    handler_env(MAX_MESSAGE_BYTES="1000")
+    store_raw(s3, "nested-multipart.eml")
+    invoke(documented_event())
+    too_large = emitted_metrics(capsys.readouterr().out)
+    handler_env(MAX_MESSAGE_BYTES=None)
+    parts = b"Content-Type: text/plain\r\n\r\nleaf\r\n"
+    for depth in range(1500):
+        boundary = b"b%d" % depth
+        parts = b"Content-Type: multipart/mixed; boundary=%s\r\n\r\n--%s\r\n%s--%s--\r\n" % (
+            boundary,
+            boundary,
+            parts,
+            boundary,
+        )
+    s3.put_object(Bucket=BUCKET, Key=RAW_KEY, Body=b"From: a@example.com\r\n" + parts)
+
+    # WHEN it is handled
+    invoke(documented_event())
+    unparseable = emitted_metrics(capsys.readouterr().out)
+
+    # THEN each outcome has its own metric, and every metric names the function it came from
+    assert metric_values(too_large) == {"MessagesReceived": 1, "MessagesTooLarge": 1}
+    assert metric_values(unparseable) == {"MessagesReceived": 1, "MessagesUnparseable": 1}
+    for document in too_large + unparseable:
+        [dimensions] = document["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
+        assert sorted(dimensions) == ["FunctionName", "service"]
+        assert document["FunctionName"] == FakeLambdaContext().function_name
+        assert document["service"] == handler.SERVICE_NAME
 
 
 def test_attachment_metrics_count_every_stored_file(
