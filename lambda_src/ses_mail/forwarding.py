@@ -414,19 +414,18 @@ def _encoded_words(text: str) -> list[str]:
     """``text`` as RFC 2047 "B" encoded words of UTF-8, split between characters.
 
     Spaces are encoded inside the words: the white space between two encoded words is not
-    part of the text (RFC 2047 section 6.2). A word ends after a space of the text where one
-    is near, so that a reader that wrongly keeps that white space (Python 3.11's parser does)
-    shows a doubled space rather than a word cut in two.
+    part of the text (RFC 2047 section 6.2). A word ends after the last space that fits in
+    it, if any, so that a reader that wrongly keeps that white space (Python 3.11's parser
+    does) shows a doubled space rather than a word cut in two.
     """
     words: list[str] = []
     chunk: list[bytes] = []
     size = 0
     for char in text:
         data = char.encode("utf-8")
-        if size + len(data) > _ENCODED_WORD_BYTES and chunk:
+        while size + len(data) > _ENCODED_WORD_BYTES and chunk:
             cut = max((i + 1 for i, piece in enumerate(chunk) if piece == b" "), default=0)
-            if cut < len(chunk) // 2:
-                cut = len(chunk)
+            cut = cut or len(chunk)
             words.append(_b_word(b"".join(chunk[:cut])))
             chunk = chunk[cut:]
             size = sum(len(piece) for piece in chunk)
@@ -444,27 +443,43 @@ def _b_word(data: bytes) -> str:
 def _phrase_tokens(name: str) -> list[str]:
     """A display name (clean text) as the words of an RFC 5322 phrase.
 
-    ASCII names stay readable: atoms when every word is one, else one quoted string (which may
-    be folded at its spaces: RFC 5322 section 3.2.4 allows folding white space inside it).
-    Names with other characters, with very long words, or that would read as encoded words
-    become encoded words (RFC 2047 section 5 allows them in a phrase).
+    The name's words are taken in runs. A run of ASCII words stays readable: atoms when every
+    word is one, else one quoted string (which may be folded at its spaces: RFC 5322 section
+    3.2.4 allows folding white space inside it). A run of words with other characters, very
+    long words or text that would read as an encoded word becomes encoded words (RFC 2047
+    section 5 (3) allows them in a phrase); the space between two runs is the white space
+    between two words of the phrase, which readers keep.
     """
-    if not name:
-        return []
-    words = name.split(" ")
-    if (
-        name.isascii()
-        and name.isprintable()
-        and "=?" not in name
-        and all(len(word) <= MAX_PLAIN_WORD_CHARS for word in words)
-    ):
-        if all(_ATOM.fullmatch(word) for word in words):
-            return words
-        quoted = [word.replace("\\", "\\\\").replace('"', '\\"') for word in words]
-        quoted[0] = '"' + quoted[0]
-        quoted[-1] += '"'
-        return quoted
-    return _encoded_words(name)
+    tokens: list[str] = []
+    words = name.split(" ") if name else []
+    start = 0
+    while start < len(words):
+        plain = _plain(words[start])
+        end = start + 1
+        while end < len(words) and _plain(words[end]) == plain:
+            end += 1
+        run = words[start:end]
+        if not plain:
+            tokens.extend(_encoded_words(" ".join(run)))
+        elif all(_ATOM.fullmatch(word) for word in run):
+            tokens.extend(run)
+        else:
+            quoted = [word.replace("\\", "\\\\").replace('"', '\\"') for word in run]
+            quoted[0] = '"' + quoted[0]
+            quoted[-1] += '"'
+            tokens.extend(quoted)
+        start = end
+    return tokens
+
+
+def _plain(word: str) -> bool:
+    """``word`` can be written as it is in a phrase (an atom or inside a quoted string)."""
+    return (
+        word.isascii()
+        and word.isprintable()
+        and "=?" not in word
+        and len(word) <= MAX_PLAIN_WORD_CHARS
+    )
 
 
 def _text_tokens(value: str) -> list[str]:
