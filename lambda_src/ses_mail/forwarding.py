@@ -54,7 +54,7 @@ from typing import IO
 
 from .errors import ConfigurationError
 from .headers import MessageHeaders, read_headers
-from .text import recover_text, without_controls
+from .text import recover_escapes, without_controls
 from .verdicts import VerdictPolicy
 
 #: SES v2 (and SMTP) sends messages up to 40 MB after base64 encoding; SES v1 only 10 MB
@@ -390,7 +390,6 @@ _ENCODED_WORD_BYTES = 45
 _ENCODED_WORD_SHAPE = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
 #: RFC 5322 section 3.2.3: the characters of an atom.
 _ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+")
-_ESCAPED_BYTES = re.compile("[\udc80-\udcff]+")
 
 
 def _clean_text(value: str) -> str:
@@ -398,16 +397,9 @@ def _clean_text(value: str) -> str:
 
     Bytes the parser could not decode arrive as surrogate escapes (an encoded word with invalid
     UTF-8, a multibyte character split across two encoded words, the ``unknown-8bit`` charset,
-    raw 8-bit bytes). Each run of them is read as UTF-8 when it is valid UTF-8 (which rejoins a
-    split character), else as Windows-1252, the rule the handler applies to 8-bit headers.
+    raw 8-bit bytes); :func:`~.text.recover_escapes` reads them as the handler does.
     """
-    if not value.isascii():
-        value = _ESCAPED_BYTES.sub(
-            lambda run: recover_text(run.group()),
-            value,
-        )
-        value = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in value)
-    return " ".join(without_controls(value).split())
+    return " ".join(without_controls(recover_escapes(value)).split())
 
 
 def _encoded_words(text: str) -> list[str]:

@@ -16,7 +16,7 @@ from email import policy as email_policy
 from email import utils as email_utils
 from email.message import Message
 
-from .text import recover_text, without_controls
+from .text import recover_escapes, recover_text, without_controls
 
 DEFAULT_MAX_HEADER_CHARS = 32_768
 
@@ -164,7 +164,7 @@ def _addresses(name: str, value: str | None, defects: list[str]) -> tuple[Addres
         except Exception:
             return (Address(name="", address=without_controls(value)),)
     return tuple(
-        Address(name=without_controls(display), address=without_controls(spec))
+        Address(name=without_controls(recover_escapes(display)), address=without_controls(spec))
         for display, spec in found
         if spec.strip() not in _EMPTY_ADDRESSES or (display and not spec)
     )

@@ -244,3 +244,20 @@ def test_only_content_after_the_closing_boundary_is_a_defect(
     )
     defects = parse_message(raw).defects
     assert defects == ([] if defect is None else [f"{defect} (RFC 2046 section 5.1.1)"])
+
+
+# --- display names whose encoded words do not decode -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "name"),
+    [
+        (b"=?utf-8?B?SsO=?= =?utf-8?B?vHJnZW4=?=", "Jürgen"),  # a character split in two
+        (b"=?utf-8?Q?M=FCller?=", "Müller"),  # Latin-1 labelled UTF-8
+        (b"=?unknown-8bit?Q?M=FCller?=", "Müller"),
+        (b"=?utf-8?B?w6E=?= =?utf-8?B?/w==?=", "áÿ"),
+    ],
+)
+def test_display_names_with_undecodable_bytes_are_read_as_text(value: bytes, name: str) -> None:
+    raw = b"From: " + value + b" <j@example.de>\r\n\r\nx\r\n"
+    assert parse_message(raw).headers.from_ == (Address(name, "j@example.de"),)
