@@ -373,17 +373,16 @@ def _crlf(raw: bytes) -> bytes:
 # holds a line break, so folding can never produce an empty line (which would end the header
 # section), and every token is short enough for its line to stay within the limits below.
 
-#: RFC 5322 section 2.1.1: a line should be at most 78 characters and must be at most 998,
+#: RFC 5322 section 2.1.1: a line should be at most 78 characters (and must be at most 998),
 #: without the CRLF.
 FOLD_WIDTH = 78
-MAX_LINE_CHARS = 998
 #: RFC 2047 section 2: an encoded word is at most 75 characters.
 MAX_ENCODED_WORD_CHARS = 75
 #: RFC 5321 section 4.5.3.1.3: a path (an address with its angle brackets) is at most 256
 #: octets, so an address at most 254.
 MAX_ADDRESS_CHARS = 254
 #: Longest word written as it is (longer words become encoded words, which split anywhere);
-#: well within ``MAX_LINE_CHARS`` with a field name, quotes and a folding space around it.
+#: with a field name, quotes and a folding space around it, well within 998 characters.
 MAX_PLAIN_WORD_CHARS = 900
 #: UTF-8 bytes per ``=?utf-8?b?...?=`` word: 45 bytes are 60 base64 characters, 72 in all.
 _ENCODED_WORD_BYTES = 45
