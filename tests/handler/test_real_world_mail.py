@@ -13,6 +13,7 @@ from typing import Any
 import handler
 import pytest
 from handler_support import (
+    BUCKET,
     FUZZ,
     MESSAGE_ID,
     PARSED_PREFIX,
@@ -214,7 +215,7 @@ def test_a_part_after_the_closing_boundary_is_recorded_in_message_json(
     s3: Any, schema_validator: Any
 ) -> None:
     raw = email_bytes("after-closing-boundary.eml")
-    s3.put_object(Bucket="ses-mail-test-bucket", Key=f"{RAW_PREFIX}{MESSAGE_ID}", Body=raw)
+    s3.put_object(Bucket=BUCKET, Key=f"{RAW_PREFIX}{MESSAGE_ID}", Body=raw)
 
     handler.lambda_handler(documented_event(), FakeLambdaContext())
 
