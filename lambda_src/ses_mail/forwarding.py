@@ -41,18 +41,20 @@ The rules applied, with their sources (see docs/forwarding.md):
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email import policy as email_policy
 from email.headerregistry import Address as HeaderAddress
 from email.parser import BytesParser
-from email.utils import formataddr
 from typing import IO
 
 from .errors import ConfigurationError
 from .headers import MessageHeaders, read_headers
+from .text import recover_escapes, without_controls
 from .verdicts import VerdictPolicy
 
 #: SES v2 (and SMTP) sends messages up to 40 MB after base64 encoding; SES v1 only 10 MB
@@ -313,9 +315,10 @@ def rewrite_headers(
         display = first.address  # an unusable address still tells the reader who wrote
     if not address and envelope_sender and _usable(envelope_sender):
         address = _ascii_address(envelope_sender)
+    display = _clean_text(display)
     shown = display or address
     name = f"{shown} via {recipient}" if shown else f"via {recipient}"
-    new_from = _mailbox(name, from_address)
+    from_field, _ = _mailbox_field("From", name, _ascii_address(from_address))
 
     kept: list[bytes] = []
     removed: list[str] = []
@@ -332,18 +335,20 @@ def rewrite_headers(
         kept.append(_crlf(item.raw))
 
     reply_to: str | None = None
-    added: list[str] = [f"From: {new_from}"]
+    added: list[str] = [from_field]
     if section.first("reply-to") is None and address:
-        reply_to = _mailbox(display, address)
-        added.append(f"Reply-To: {reply_to}")
+        reply_field, reply_to = _mailbox_field("Reply-To", display, address)
+        added.append(reply_field)
     elif original.reply_to:
         reply_to = ", ".join(a.address for a in original.reply_to)  # kept as sent
     original_from = section.first("from")
     if original_from is not None:
-        added.append(_fold(ORIGINAL_FROM_HEADER, _ascii_value(original_from)))
-    added.append(f"{ORIGINAL_TO_HEADER}: {_ascii_address(recipient)}")
+        added.append(_field(ORIGINAL_FROM_HEADER, _text_tokens(_clean_text(original_from.value))))
+    added.append(_field(ORIGINAL_TO_HEADER, _text_tokens(_clean_text(_ascii_address(recipient)))))
     if original.message_id:
-        added.append(_fold(ORIGINAL_MESSAGE_ID_HEADER, original.message_id))
+        added.append(
+            _field(ORIGINAL_MESSAGE_ID_HEADER, _text_tokens(_clean_text(original.message_id)))
+        )
     hops = hop_count(section) + 1
     added.append(f"{HOPS_HEADER}: {hops}")
     header = b"".join(line.encode("ascii", "replace") + b"\r\n" for line in added)
@@ -363,10 +368,172 @@ def _crlf(raw: bytes) -> bytes:
     return b"".join(line + b"\r\n" for line in lines)
 
 
-def _mailbox(name: str, address: str) -> str:
-    """``name <address>`` with the name quoted or RFC 2047 encoded as needed (ASCII out)."""
-    name = " ".join(name.replace("\r", " ").replace("\n", " ").split())
-    return formataddr((name, _ascii_address(address)), charset="utf-8")
+# --- writing the added fields ------------------------------------------------------------------
+#
+# Every added field is built as a list of tokens (atoms, the pieces of one quoted string, encoded
+# words, an angle address) and folded once, with CRLF, at the spaces between tokens. No token
+# holds a line break, so folding can never produce an empty line (which would end the header
+# section), and every token is short enough for its line to stay within the limits below.
+
+#: RFC 5322 section 2.1.1: a line should be at most 78 characters (and must be at most 998),
+#: without the CRLF.
+FOLD_WIDTH = 78
+#: RFC 2047 section 2: an encoded word is at most 75 characters.
+MAX_ENCODED_WORD_CHARS = 75
+#: RFC 5321 section 4.5.3.1.3: a path (an address with its angle brackets) is at most 256
+#: octets, so an address at most 254.
+MAX_ADDRESS_CHARS = 254
+#: Longest word written as it is (longer words become encoded words, which split anywhere);
+#: with a field name, quotes and a folding space around it, well within 998 characters.
+MAX_PLAIN_WORD_CHARS = 900
+#: UTF-8 bytes per ``=?utf-8?b?...?=`` word: 45 bytes are 60 base64 characters, 72 in all.
+_ENCODED_WORD_BYTES = 45
+_ENCODED_WORD_SHAPE = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
+#: RFC 5322 section 3.2.3: the characters of an atom.
+_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+")
+
+
+def _clean_text(value: str) -> str:
+    """``value`` as one line of proper text: whitespace collapsed, controls removed.
+
+    Bytes the parser could not decode arrive as surrogate escapes (an encoded word with invalid
+    UTF-8, a multibyte character split across two encoded words, the ``unknown-8bit`` charset,
+    raw 8-bit bytes); :func:`~.text.recover_escapes` reads them as the handler does.
+    """
+    return " ".join(without_controls(recover_escapes(value)).split())
+
+
+def _encoded_words(text: str) -> list[str]:
+    """``text`` as RFC 2047 "B" encoded words of UTF-8, split between characters.
+
+    Spaces are encoded inside the words: the white space between two encoded words is not
+    part of the text (RFC 2047 section 6.2). A word ends after the last space that fits in
+    it, if any, so that a reader that wrongly keeps that white space (Python 3.11's parser
+    does) shows a doubled space rather than a word cut in two.
+    """
+    words: list[str] = []
+    chunk: list[bytes] = []
+    size = 0
+    for char in text:
+        data = char.encode("utf-8")
+        while size + len(data) > _ENCODED_WORD_BYTES and chunk:
+            cut = max((i + 1 for i, piece in enumerate(chunk) if piece == b" "), default=0)
+            cut = cut or len(chunk)
+            words.append(_b_word(b"".join(chunk[:cut])))
+            chunk = chunk[cut:]
+            size = sum(len(piece) for piece in chunk)
+        chunk.append(data)
+        size += len(data)
+    if chunk:
+        words.append(_b_word(b"".join(chunk)))
+    return words
+
+
+def _b_word(data: bytes) -> str:
+    return "=?utf-8?b?" + base64.b64encode(data).decode("ascii") + "?="
+
+
+def _phrase_tokens(name: str) -> list[str]:
+    """A display name (clean text) as the words of an RFC 5322 phrase.
+
+    The name's words are taken in runs. A run of ASCII words stays readable: atoms when every
+    word is one, else one quoted string (which may be folded at its spaces: RFC 5322 section
+    3.2.4 allows folding white space inside it). A run of words with other characters, very
+    long words or text that would read as an encoded word becomes encoded words (RFC 2047
+    section 5 (3) allows them in a phrase); the space between two runs is the white space
+    between two words of the phrase, which readers keep.
+    """
+    tokens: list[str] = []
+    words = name.split(" ") if name else []
+    start = 0
+    while start < len(words):
+        plain = _plain(words[start])
+        end = start + 1
+        while end < len(words) and _plain(words[end]) == plain:
+            end += 1
+        run = words[start:end]
+        if not plain:
+            tokens.extend(_encoded_words(" ".join(run)))
+        elif all(_ATOM.fullmatch(word) for word in run):
+            tokens.extend(run)
+        else:
+            quoted = [word.replace("\\", "\\\\").replace('"', '\\"') for word in run]
+            quoted[0] = '"' + quoted[0]
+            quoted[-1] += '"'
+            tokens.extend(quoted)
+        start = end
+    return tokens
+
+
+def _plain(word: str) -> bool:
+    """``word`` can be written as it is in a phrase (an atom or inside a quoted string)."""
+    return (
+        word.isascii()
+        and word.isprintable()
+        and "=?" not in word
+        and len(word) <= MAX_PLAIN_WORD_CHARS
+    )
+
+
+def _text_tokens(value: str) -> list[str]:
+    """Unstructured text (clean) as tokens: ASCII words as they are, runs of other words (and
+    of over-long words) as encoded words (RFC 2047 section 5 (1))."""
+    tokens: list[str] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        if run:
+            # The white space after a preceding encoded word would be dropped by readers.
+            lead = " " if tokens and _ENCODED_WORD_SHAPE.fullmatch(tokens[-1]) else ""
+            tokens.extend(_encoded_words(lead + " ".join(run)))
+            run.clear()
+
+    for word in value.split():
+        if _too_long_encoded_word(word):
+            run.append(_decoded(word))  # written again in words of at most 75 characters
+        elif word.isascii() and len(word) <= MAX_PLAIN_WORD_CHARS:
+            flush()
+            tokens.append(word)
+        else:
+            run.append(word)
+    flush()
+    return tokens
+
+
+def _too_long_encoded_word(word: str) -> bool:
+    return any(
+        len(found.group()) > MAX_ENCODED_WORD_CHARS for found in _ENCODED_WORD_SHAPE.finditer(word)
+    )
+
+
+def _decoded(word: str) -> str:
+    """``word`` with its encoded words decoded (as the stdlib reads unstructured text)."""
+    try:
+        text = str(email_policy.default.header_factory("x-original-from", word))
+    except Exception:  # hostile encoded words: keep the word as sent
+        return word
+    return _clean_text(text) or word
+
+
+def _field(name: str, tokens: Sequence[str]) -> str:
+    """``name: token token ...`` folded with CRLF before a token that would pass 78 columns."""
+    start = f"{name}:"
+    lines: list[str] = []
+    current = start
+    for token in tokens:
+        if len(current) + 1 + len(token) > FOLD_WIDTH and current != start:
+            lines.append(current)
+            current = " " + token
+        else:
+            current += " " + token
+    lines.append(current)
+    return "\r\n".join(lines)
+
+
+def _mailbox_field(name: str, display: str, address: str) -> tuple[str, str]:
+    """The field ``name: display <address>`` folded, and its value unfolded."""
+    field_text = _field(name, [*_phrase_tokens(_clean_text(display)), f"<{address}>"])
+    return field_text, " ".join(field_text.split(" ", 1)[1].split())
 
 
 def _usable(address: str) -> bool:
@@ -374,7 +541,8 @@ def _usable(address: str) -> bool:
     local, at, domain = address.rpartition("@")
     if not at or not local or not domain or any(c.isspace() or ord(c) < 32 for c in address):
         return False
-    return _ascii_address(address).isascii()
+    ascii_form = _ascii_address(address)
+    return ascii_form.isascii() and len(ascii_form) <= MAX_ADDRESS_CHARS
 
 
 def _ascii_address(address: str) -> str:
@@ -388,38 +556,6 @@ def _ascii_address(address: str) -> str:
         return str(HeaderAddress(username=local, domain=domain).addr_spec)
     except (ValueError, IndexError):
         return f"{local}@{domain}"
-
-
-def _ascii_value(item: HeaderField) -> str:
-    """A field value as 7-bit text: RFC 2047 encoded when the original carried raw UTF-8."""
-    value = item.value
-    if value.isascii():
-        return value
-    from email.header import Header
-
-    text = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return Header(text, "utf-8").encode()
-
-
-def _fold(name: str, value: str, width: int = 76) -> str:
-    """``name: value`` folded at spaces so that no line exceeds 998 characters."""
-    words = value.split(" ")
-    lines: list[str] = []
-    current = f"{name}:"
-    for word in words:
-        if len(current) + 1 + len(word) > width and current.strip() != f"{name}:":
-            lines.append(current)
-            current = " " + word
-        else:
-            current += " " + word
-    lines.append(current)
-    out: list[str] = []
-    for line in lines:
-        while len(line) > 998:
-            out.append(line[:998])
-            line = " " + line[998:]
-        out.append(line)
-    return "\r\n".join(out)
 
 
 # --- where a message goes ----------------------------------------------------------------------

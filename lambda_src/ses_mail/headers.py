@@ -16,7 +16,7 @@ from email import policy as email_policy
 from email import utils as email_utils
 from email.message import Message
 
-from .text import recover_text, without_controls
+from .text import recover_escapes, recover_text, without_controls
 
 DEFAULT_MAX_HEADER_CHARS = 32_768
 
@@ -145,6 +145,12 @@ def _addresses(name: str, value: str | None, defects: list[str]) -> tuple[Addres
     if value is None or not value.strip():
         return ()
     value = _ADJACENT_ENCODED_WORDS.sub(r"\1", value)
+    value, quoted = _quote_unquoted_names(value)
+    if quoted:
+        defects.append(
+            f"{name} header: a display name with special characters (such as @) was not quoted;"
+            " the address in angle brackets was read as the mailbox"
+        )
     try:
         header = email_policy.default.header_factory(name, value)
         _note_header_defects(name, header, defects)
@@ -158,10 +164,79 @@ def _addresses(name: str, value: str | None, defects: list[str]) -> tuple[Addres
         except Exception:
             return (Address(name="", address=without_controls(value)),)
     return tuple(
-        Address(name=without_controls(display), address=without_controls(spec))
+        Address(name=without_controls(recover_escapes(display)), address=without_controls(spec))
         for display, spec in found
         if spec.strip() not in _EMPTY_ADDRESSES or (display and not spec)
     )
+
+
+def _split_top_level(value: str) -> list[str]:
+    """``value`` split at the commas outside quoted strings, comments and angle brackets."""
+    items: list[str] = []
+    start = depth = 0
+    quoted = angle = escaped = False
+    for index, char in enumerate(value):
+        if escaped:
+            escaped = False
+        elif char == "\\" and (quoted or depth):
+            escaped = True
+        elif quoted:
+            quoted = char != '"'
+        elif char == '"':
+            quoted = True
+        elif char == "(":
+            depth += 1
+        elif char == ")" and depth:
+            depth -= 1
+        elif depth:
+            continue
+        elif char == "<":
+            angle = True
+        elif char == ">":
+            angle = False
+        elif char == "," and not angle:
+            items.append(value[start:index])
+            start = index + 1
+    items.append(value[start:])
+    return items
+
+
+def _quote_unquoted_names(value: str) -> tuple[str, bool]:
+    """Quote display names that carry special characters unquoted, e.g. the phishing form
+    ``billing@bank.example <attacker@evil.example>``; ``(value, whether one was quoted)``.
+
+    RFC 5322 section 3.4: a mailbox is ``[display-name] angle-addr``, and the mailbox is the
+    address in the angle brackets. A display name with ``@`` (or ``[``, ``]``) unquoted is not
+    valid syntax, and the stdlib parser then reads the display text as the address; the meaning
+    is clear, so the name is quoted before parsing. Group syntax (``name: ...;``), quoted
+    strings and comments are left as they are.
+    """
+    if "<" not in value or not any(c in value for c in "@[]"):
+        return value, False
+    items = _split_top_level(value)
+    changed = False
+    for index, item in enumerate(items):
+        stripped = item.strip()
+        group = suffix = ""
+        if stripped.endswith(";"):  # the last mailbox of a group
+            stripped, suffix = stripped[:-1].rstrip(), ";"
+        head, colon, rest = stripped.partition(":")
+        if colon and not any(c in head for c in '"(<'):  # the first mailbox of a group
+            group, stripped = head + colon, rest.strip()
+        opening = stripped.rfind("<")
+        if not stripped.endswith(">") or opening <= 0:
+            continue
+        name = stripped[:opening].strip()
+        if (
+            not name
+            or any(c in name for c in '"()<>:;\\')
+            or not any(c in name for c in "@[]")
+            or "<" in stripped[opening + 1 :]
+        ):
+            continue
+        items[index] = f' {group}"{name}" {stripped[opening:]}{suffix}'
+        changed = True
+    return (",".join(items), True) if changed else (value, False)
 
 
 def _unstructured(name: str, value: str | None, defects: list[str]) -> str | None:

@@ -19,6 +19,7 @@ All of these raise :class:`~.errors.UnparseableMessageError` (a limit) or nothin
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -47,6 +48,9 @@ LINE_OVERHEAD_BYTES = 80
 of 49+ bytes rounded up by the allocator, plus list slots)."""
 
 _BODY_TYPES = ("text/plain", "text/html")
+_LINE_BREAK = re.compile(r"\r?\n")
+_QUOTED_PAIR = re.compile(r"\\(.)")
+_PART_HEADER = re.compile(r"^content-(?:type|disposition|transfer-encoding)[ \t]*:", re.I | re.M)
 _MIME_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]{1,64}/[a-z0-9!#$&^_.+-]{1,128}")
 
 
@@ -282,6 +286,21 @@ class _GuardedMessage(EmailMessage):
             budget.header()
         super().set_raw(name, value)
 
+    def get_boundary(self, failobj: Any = None) -> Any:
+        """The boundary, also when it is unquoted and holds ``=`` or another special character.
+
+        ``boundary=----=_NextPart_000_...`` (as Outlook-era mailers wrote it) is not valid
+        RFC 2045 syntax (section 5.1: such a value must be quoted), and ``policy.default`` cuts
+        it at the ``=``, so no part is found. The meaning is clear: the value runs to the next
+        ``;``, as the stdlib's ``compat32`` policy reads it.
+        """
+        boundary = super().get_boundary(failobj)
+        raw = raw_header(self, "content-type")
+        found = _raw_params(raw).get("boundary") if raw is not None else None
+        if found is not None and not found[1] and found[0] and found[0] != boundary:
+            return found[0]
+        return boundary
+
     def get_content_type(self) -> str:
         content_type = super().get_content_type()
         budget = self._budget
@@ -412,6 +431,7 @@ def _walk(root: Message, defects: list[str]) -> Iterator[tuple[Message, str, str
         children: list[object] | None = None
         if isinstance(payload, list) and content_type.startswith("multipart/"):
             children = payload
+            _note_epilogue(part, label, defects)
         yield part, part_id or "1", content_type, children is None
         if children is not None:
             prefix = f"{part_id}." if part_id else ""
@@ -420,6 +440,25 @@ def _walk(root: Message, defects: list[str]) -> Iterator[tuple[Message, str, str
                 for number, child in reversed(list(enumerate(children, start=1)))
                 if isinstance(child, Message)
             )
+
+
+def _note_epilogue(part: Message, label: str, defects: list[str]) -> None:
+    """Record content after a multipart's closing boundary.
+
+    RFC 2046 section 5.1.1 has readers ignore the epilogue, so nothing in it is reported as a
+    body or an attachment; but a part placed there is a known way to slip a file past scanners
+    that read it, so a consumer is told it was there (and whether it looks like a MIME part).
+    """
+    epilogue = part.epilogue
+    if not isinstance(epilogue, str) or not epilogue.strip():
+        return
+    size = len(epilogue.strip().encode("utf-8", "surrogateescape"))
+    shape = " that looks like a MIME part" if _PART_HEADER.search(epilogue) else ""
+    _add(
+        defects,
+        f"part {label}: {size} bytes after the closing boundary{shape} were ignored"
+        " (RFC 2046 section 5.1.1)",
+    )
 
 
 def _content_type(part: Message, part_id: str, defects: list[str]) -> str:
@@ -451,9 +490,74 @@ def _filename(part: Message, part_id: str, defects: list[str]) -> str | None:
         return None
     if isinstance(name, tuple):  # an RFC 2231 value the stdlib left undecoded
         name = name[2]
+    unquoted = _unquoted_filename(part)
+    if unquoted is not None:
+        name = unquoted
     if not isinstance(name, str):
         return None
     return without_controls(recover_text(name)).strip() or None
+
+
+def _unquoted_filename(part: Message) -> str | None:
+    """The file name when the sender left it unquoted, read up to the next ``;`` and with its
+    RFC 2047 encoded words decoded; ``None`` when it was quoted, RFC 2231-encoded or absent.
+
+    RFC 2045 section 5.1 wants such values quoted, and ``policy.default`` keeps only the first
+    word (``filename=my report.pdf``) or nothing (``filename==?utf-8?B?...?=``). Mail user
+    agents read the whole value (RFC 2183 names the parameter; RFC 2047 section 5 does not allow
+    encoded words in parameters, but many mailers write them). The same place is looked up as by
+    ``Message.get_filename``: ``filename`` of Content-Disposition, else ``name`` of Content-Type.
+    """
+    for header, param in (("content-disposition", "filename"), ("content-type", "name")):
+        raw = raw_header(part, header)
+        if raw is None:
+            continue
+        params = _raw_params(raw)
+        if any(key.startswith(param + "*") for key in params):
+            return None  # RFC 2231: the stdlib decodes it
+        found = params.get(param)
+        if found is None:
+            continue
+        value, quoted = found
+        if quoted or not value:
+            return None
+        if "=?" in value:
+            with contextlib.suppress(Exception):  # hostile encoded words: kept as sent
+                value = str(email_policy.default.header_factory("x-filename", value))
+        return value
+    return None
+
+
+def _raw_params(value: str) -> dict[str, tuple[str, bool]]:
+    """The parameters of a Content-Type or Content-Disposition value as the stdlib's
+    ``compat32`` policy reads them: each from its ``=`` to the next ``;`` outside a quoted
+    string. ``{lower-case name: (value, was it quoted)}``; the first occurrence wins."""
+    value = _LINE_BREAK.sub("", value)
+    params: dict[str, tuple[str, bool]] = {}
+    segments: list[str] = []
+    start = 0
+    quoted = escaped = False
+    for index, char in enumerate(value):
+        if escaped:
+            escaped = False
+        elif char == "\\" and quoted:
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif char == ";" and not quoted:
+            segments.append(value[start:index])
+            start = index + 1
+    segments.append(value[start:])
+    for segment in segments[1:]:
+        name, equals, text = segment.partition("=")
+        name, text = name.strip().lower(), text.strip()
+        if not equals or not name or name in params:
+            continue
+        if len(text) >= 2 and text[0] == text[-1] == '"':
+            params[name] = (_QUOTED_PAIR.sub(r"\1", text[1:-1]), True)
+        else:
+            params[name] = (text, False)
+    return params
 
 
 def _content_id(part: Message) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import re
 from email import charset as email_charset
 
 # Pure-Python codecs that are quadratic or refuse errors="replace"; a hostile Content-Type may
@@ -64,6 +65,25 @@ def recover_text(value: str) -> str:
     except UnicodeEncodeError:
         return value.encode("utf-8", "replace").decode("utf-8")
     return decode_bytes(raw, None)
+
+
+_ESCAPED_BYTES = re.compile("[\udc80-\udcff]+")
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def recover_escapes(value: str) -> str:
+    """``value`` with the bytes a decoder left as surrogate escapes turned into text.
+
+    The stdlib decodes an encoded word whose bytes are invalid in its charset (a multibyte
+    character split across two encoded words, stray 8-bit bytes, ``unknown-8bit``) with
+    ``surrogateescape``. Each run of escapes is read as UTF-8 when it is valid UTF-8 (which
+    joins a split character again), else as Windows-1252, the rule of :func:`recover_text`;
+    any other lone surrogate becomes U+FFFD.
+    """
+    if value.isascii() or not _SURROGATES.search(value):
+        return value
+    value = _ESCAPED_BYTES.sub(lambda run: recover_text(run.group()), value)
+    return _SURROGATES.sub("\ufffd", value)
 
 
 def without_controls(value: str) -> str:

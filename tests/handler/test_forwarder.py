@@ -534,3 +534,32 @@ def test_metrics_count_the_message_the_copies_and_the_loops_per_function(
     assert values["MessagesReceived"] == 1
     assert values["ForwardsSent"] == 1
     assert values["ForwardLoopsBlocked"] == 1
+
+
+def test_a_long_raw_utf8_name_reaches_the_destination_with_every_field(aws: Any) -> None:
+    # A From display name in raw UTF-8 (RFC 6532) long enough that its encoded form folds.
+    store(
+        aws,
+        build(
+            "From: Jürgen Müller-Lüdenscheidt <juergen@example.de>",
+            f"To: {RECIPIENT}",
+            "Cc: Omar <omar@example.org>",
+            "Subject: Angebot",
+            "Date: Tue, 01 Dec 2026 10:00:00 +0100",
+            "MIME-Version: 1.0",
+            "Content-Type: text/plain; charset=utf-8",
+            "References: <a@example.de>",
+            "X-Forward-Hops: 1",
+            body="Guten Tag.\r\n",
+        ),
+    )
+    invoke(documented_event())
+    first, _ = sent()  # one copy per destination
+    copy_ = sent_mime(first)
+    assert copy_["From"].addresses[0].addr_spec == RECIPIENT
+    assert copy_["Subject"] == "Angebot"
+    assert copy_["Content-Type"].content_type == "text/plain"
+    assert copy_["References"] == "<a@example.de>"
+    assert copy_["X-Forward-Hops"] == "2"
+    assert first.raw.endswith(b"\r\n\r\nGuten Tag.\r\n")
+    assert max(len(line) for line in first.raw.split(b"\r\n")) <= 998
