@@ -1,4 +1,4 @@
-"""Reply text: precision and cost of the candidate libraries on ``reply_corpus.py``.
+"""Reply text: precision and cost of the candidate libraries on ``tests/handler/reply_corpus.py``.
 
 Run ``python bench/reply_text_bench.py`` (with quotequail installed beside the project to compare
 it too). For each candidate: how many replies it extracts exactly (white space normalised), how
@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent / "lambda_src")]
+sys.path[:0] = [str(HERE.parent / "tests" / "handler"), str(HERE.parent / "lambda_src")]
 
 from reply_corpus import CASES  # noqa: E402
 
@@ -31,9 +31,10 @@ def _norm(text: str | None) -> str:
 
 
 def _ours(text: str) -> tuple[str, str | None]:
+    from reply_split import split_reply
     from ses_mail.replies import reply_text
 
-    found = reply_text(text)
+    found = reply_text(text, split=split_reply)
     assert found is not None
     return found.text, found.signature
 
@@ -127,21 +128,23 @@ def main() -> None:
     for name, (extract, requirements) in CANDIDATES.items():
         print(measure(name, extract, requirements))
     html = [case for case in CASES if case.html]
+    from reply_split import split_reply
     from ses_mail.replies import reply_text
 
     good = 0
     for case in html:
-        found = reply_text(None, case.html)
+        found = reply_text(None, case.html, split=split_reply)
         good += found is not None and _norm(found.text) == _norm(case.reply)
     print(f"\nHTML-only bodies (text made from the HTML): {good}/{len(html)} replies exact.")
-    big = "Short answer.\n\nOn Tue, Dec 1, 2026 at 10:02 AM A <a@example.com> wrote:\n" + (
-        "> " + "quoted history line " * 4 + "\n"
-    ) * 12_000
+    big = (
+        "Short answer.\n\nOn Tue, Dec 1, 2026 at 10:02 AM A <a@example.com> wrote:\n"
+        + ("> " + "quoted history line " * 4 + "\n") * 12_000
+    )
     start = time.perf_counter()
-    reply_text(big)
+    reply_text(big, split=split_reply)
     print(
         f"A {len(big) / 1e6:.1f} MB text body: {(time.perf_counter() - start) * 1e3:.1f} ms "
-        "(only the first 64 KiB are read)."
+        "(only the start is read)."
     )
 
 

@@ -40,6 +40,7 @@ from aws_io import (
 from aws_lambda_powertools.logging import Logger
 from aws_lambda_powertools.metrics import Metrics, MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
+from reply_split import split_reply
 from ses_mail import (
     DISPOSITION_CONTINUE,
     DISPOSITION_STOP_RULE_SET,
@@ -60,6 +61,7 @@ from ses_mail import (
     parse_event,
     parse_message,
     raw_message_key,
+    read_conversation,
 )
 
 if TYPE_CHECKING:
@@ -211,8 +213,17 @@ def _parse_and_store(
         parsed = parse_message(source, config.parse_limits())
     except UnparseableMessageError as error:
         return _store_unparsed(notification, config, raw, error)
+    # Read before the attachments are stored and released: a delivery report is one of them.
+    conversation = read_conversation(
+        parsed,
+        ses_message_id=notification.message_id,
+        envelope_source=notification.source,
+        split=split_reply,
+    )
     keys = _store_attachments(notification, config, parsed)
-    document = build_document(notification, raw=raw, parsed=parsed, attachment_keys=keys)
+    document = build_document(
+        notification, raw=raw, parsed=parsed, attachment_keys=keys, conversation=conversation
+    )
     metrics.add_metric(name="MessagesProcessed", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="MessageBytes", unit=MetricUnit.Bytes, value=parsed.size)
     metrics.add_metric(name="Attachments", unit=MetricUnit.Count, value=len(keys))

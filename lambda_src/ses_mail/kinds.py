@@ -164,9 +164,7 @@ def _vendor_auto_reply(message: Message, precedence: str | None) -> str | None:
     if _field(message, "x-autorespond") is not None:
         return "X-Autorespond"
     suppress = _field(message, "x-auto-response-suppress")
-    if suppress is not None and "all" in {
-        item.strip().lower() for item in suppress.split(",")
-    }:
+    if suppress is not None and "all" in {item.strip().lower() for item in suppress.split(",")}:
         return "X-Auto-Response-Suppress: All"
     if precedence == "auto_reply":
         return "Precedence: auto_reply"

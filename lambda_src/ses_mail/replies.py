@@ -1,10 +1,13 @@
 """The reply's own text: the body without the quoted history and without the signature.
 
-The splitting is mail-parser-reply's (``mailparser_reply``, pinned in ``requirements.txt``): it
-knows the attribution lines and header blocks that Gmail, Outlook, Apple Mail, Thunderbird and
-the mobile clients write in the languages of :data:`LANGUAGES`, and the usual signature starts
-(``-- ``, "Sent from my iPhone", "Regards," and their translations). This module adds two rules
-of its own, language-independent:
+The first split (the reply above the first attribution line or header block, and its signature)
+is a :data:`Splitter`. The reference handler passes mail-parser-reply's (``reply_split.py``
+beside ``handler.py``; ``mailparser_reply`` pinned in ``requirements.txt``), which knows the
+attribution lines and header blocks that Gmail, Outlook, Apple Mail, Thunderbird and the mobile
+clients write in the languages of :data:`LANGUAGES` and the usual signature starts ("Sent from my
+iPhone", "Regards," and their translations). This package stays stdlib-only, so without a
+splitter :func:`split_signature` is used: only the ``-- `` signature separator of RFC 3676
+section 4.3. Then two rules of this module, language-independent:
 
 - after the library's split, lines quoted with ``>`` (RFC 3676 section 4.5) are dropped, and so
   is the line just before a quoted block when it ends with a colon (the attribution line, in
@@ -23,10 +26,14 @@ is taken as part of the reply. The measured precision is in BENCHMARKS.md ("Repl
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
 from html.parser import HTMLParser
-from typing import Any
+
+Splitter = Callable[[str], tuple[str, "str | None", bool]]
+"""``split(body) -> (reply, signature or None, found)``: the text above the first quote header,
+its signature, and whether a quote header was found (``body`` has no line over
+:data:`MAX_LINE_CHARS` characters)."""
 
 FIRST_WINDOW_CHARS = 2_048
 MAX_REPLY_SOURCE_CHARS = 4_096
@@ -50,7 +57,8 @@ LANGUAGES: tuple[str, ...] = (
     "sv",
     "zh",
 )
-"""The languages whose attribution lines and signatures mail-parser-reply 1.36 knows."""
+"""The languages whose attribution lines and signatures mail-parser-reply 1.36 knows (the
+splitter of the reference handler)."""
 
 MAX_LINE_CHARS = 200
 """Longer lines are broken (with a marker, removed afterwards) before the library reads them."""
@@ -73,8 +81,13 @@ class ReplyText:
     """The body was longer than :data:`MAX_REPLY_SOURCE_CHARS`; only its start was read."""
 
 
-def reply_text(text: str | None, html: str | None = None) -> ReplyText | None:
-    """The reply's own text from the decoded bodies; ``None`` when the message has neither."""
+def reply_text(
+    text: str | None, html: str | None = None, *, split: Splitter | None = None
+) -> ReplyText | None:
+    """The reply's own text from the decoded bodies; ``None`` when the message has neither.
+
+    ``split`` does the first split (default :func:`split_signature`)."""
+    split = split or split_signature
     if text is not None:
         source, body = "text", text
     elif html is not None:
@@ -85,7 +98,8 @@ def reply_text(text: str | None, html: str | None = None) -> ReplyText | None:
     input_cut = False
     for window in (FIRST_WINDOW_CHARS, MAX_REPLY_SOURCE_CHARS):
         input_cut = len(body) > window
-        reply, signature, found = _split(_wrap_long_lines(body[:window]))
+        reply, signature, found = split(_wrap_long_lines(body[:window]))
+        found = found or any(_QUOTED.match(line) for line in reply.split("\n"))
         if found or not input_cut:
             break
     return ReplyText(
@@ -96,15 +110,15 @@ def reply_text(text: str | None, html: str | None = None) -> ReplyText | None:
     )
 
 
-def _split(body: str) -> tuple[str, str | None, bool]:
-    """The first reply, its signature, and whether a quote header or a quoted line ended it."""
-    message = _parser().read(body)
-    if not message.replies:
-        return body.strip(), None, False
-    first = message.replies[0]
-    signature = first.signatures.strip() if first.signatures else ""
-    found = len(message.replies) > 1 or any(_QUOTED.match(line) for line in body.split("\n"))
-    return first.body, signature or None, found
+def split_signature(body: str) -> tuple[str, str | None, bool]:
+    """The stdlib splitter: the signature starts at the last ``-- `` line (RFC 3676 section
+    4.3, "sig dash": dash, dash, space); no quote headers are known."""
+    lines = body.split("\n")
+    for index in range(len(lines) - 1, -1, -1):
+        if lines[index] == "-- ":
+            reply = "\n".join(lines[:index]).strip()
+            return reply, "\n".join(lines[index:]).strip() or None, False
+    return body.strip(), None, False
 
 
 def _wrap_long_lines(body: str) -> str:
@@ -127,15 +141,6 @@ def _wrap_long_lines(body: str) -> str:
 
 def _unwrap(text: str) -> str:
     return text.replace(_BREAK + "\n", "").replace(_BREAK, "")
-
-
-@cache
-def _parser() -> Any:
-    # Imported on first use: the reader layer ships ses_mail without the library, and a
-    # function that never asks for reply text does not need it.
-    from mailparser_reply import EmailReplyParser
-
-    return EmailReplyParser(languages=list(LANGUAGES))
 
 
 def _drop_quotes(text: str) -> str:

@@ -50,8 +50,8 @@ def thread_of(
     ses_message_id: str,
 ) -> Thread:
     """The thread of a message, from its (already decoded) identifier headers."""
-    for value in references:
-        root = _bare(value)
+    for reference in references:
+        root = _bare(reference)
         if root:
             return _thread(root, "references")
     for source, value in (("in-reply-to", in_reply_to), ("message-id", message_id)):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from ses_mail.threads import THREAD_ID_HEX_CHARS, thread_id, thread_of
@@ -57,7 +59,7 @@ def test_every_reply_in_a_chain_has_the_root_s_thread_id(ids: list[str], cut: in
     trimmed (keeping the first entry) as clients do for long threads."""
     root = thread_of(message_id=ids[0], in_reply_to=None, references=(), ses_message_id="s")
     references: list[str] = []
-    for parent, message_id in zip(ids, ids[1:], strict=False):
+    for parent, message_id in itertools.pairwise(ids):
         references = [*references, parent]
         keep = cut % (len(references)) + 1
         trimmed = [references[0], *references[len(references) - keep + 1 :]]

@@ -3,7 +3,7 @@
 Written for this project after the layouts of Gmail, Outlook (desktop and web), Apple Mail,
 Thunderbird and the mobile clients, in several languages. Each case is the decoded body of one
 reply (plain text, and for some an HTML body too), the reply's own text and its signature.
-Used by ``reply_text_bench.py`` and by the tests of ``ses_mail.replies``.
+Used by the tests of ``ses_mail.replies`` and by ``bench/reply_text_bench.py``.
 """
 
 from __future__ import annotations
