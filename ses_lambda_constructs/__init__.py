@@ -44,6 +44,7 @@ _EXPORTS = {
     "RawMessageStore": "storage",
     "DEFAULT_EVENT_SOURCE": "event_patterns",
     "DETAIL_TYPES": "event_patterns",
+    "MailKind": "event_patterns",
     "MailStatus": "event_patterns",
     "email_event_pattern": "event_patterns",
     "validate_event_pattern": "event_patterns",
@@ -75,6 +76,7 @@ __all__ = [
     "InvocationFailures",
     "InvokeFunction",
     "LocalPythonBundler",
+    "MailKind",
     "MailStatus",
     "PrivateNetwork",
     "PythonBundle",
@@ -116,6 +118,7 @@ if TYPE_CHECKING:
     from .event_patterns import (
         DEFAULT_EVENT_SOURCE,
         DETAIL_TYPES,
+        MailKind,
         MailStatus,
         email_event_pattern,
         validate_event_pattern,

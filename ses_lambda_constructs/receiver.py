@@ -24,7 +24,7 @@ from constructs import Construct
 from .actions import InvokeFunction, StoreRawMessage
 from .domain import Domain, ReceivingDomain, check_receiving_region
 from .domain_checks import RecipientDomainCheck, receiving_domain_names
-from .event_patterns import DEFAULT_EVENT_SOURCE, MailStatus
+from .event_patterns import DEFAULT_EVENT_SOURCE, MailKind, MailStatus
 from .events import EmailEvents
 from .failures import InvocationFailures
 from .forwarding import Forwarder, ForwardingRoute
@@ -547,6 +547,7 @@ class EmailReceiver(Construct):
         subject_wildcard: Sequence[str] | None = None,
         statuses: Sequence[MailStatus] | None = None,
         detail_types: Sequence[str] | None = None,
+        kinds: Sequence[MailKind] | None = None,
         pattern: Mapping[str, Any] | None = None,
         retry_attempts: int = MAX_TARGET_RETRY_ATTEMPTS,
         max_event_age: Duration = MAX_TARGET_EVENT_AGE,
@@ -560,7 +561,8 @@ class EmailReceiver(Construct):
         Filters combine with AND, the values of one filter with OR: ``recipients`` and
         ``senders`` (``user@example.com``, also ``user+label@``; ``example.com``;
         ``.example.com``), ``subject_prefix``, ``subject_wildcard``, ``statuses`` (default:
-        processed mail only) or ``detail_types``, and a raw ``pattern`` merged in. The target
+        processed mail only) or ``detail_types``, ``kinds`` (:class:`MailKind`, default: every
+        kind), and a raw ``pattern`` merged in. The target
         gets ``retry_attempts`` (default 185) within ``max_event_age`` (default 24 hours), then
         the subscription's dead-letter queue, alarmed like the handler's failures (the alarm
         notifies ``alarm_topic``). See :class:`EmailSubscription`.
@@ -574,6 +576,7 @@ class EmailReceiver(Construct):
             subject_wildcard=subject_wildcard,
             statuses=statuses,
             detail_types=detail_types,
+            kinds=kinds,
             pattern=pattern,
             retry_attempts=retry_attempts,
             max_event_age=max_event_age,

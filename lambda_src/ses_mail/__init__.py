@@ -67,7 +67,7 @@ from .keys import (
     raw_message_key,
     safe_filename,
 )
-from .kinds import KINDS, MailKind, ReportedRecipient, classify
+from .kinds import KINDS, Classification, ReportedRecipient, classify
 from .mime import (
     DEFAULT_MAX_MESSAGE_BYTES,
     Attachment,
@@ -103,13 +103,13 @@ __all__ = [
     "VERDICT_NAMES",
     "Address",
     "Attachment",
+    "Classification",
     "ConfigurationError",
     "Conversation",
     "EmailEventError",
     "EventPublishError",
     "HandlerConfig",
     "InvalidEventError",
-    "MailKind",
     "MessageHeaders",
     "MessageUnavailableError",
     "OutputWriteError",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .kinds import MailKind, classify
+from .kinds import Classification, classify
 from .mime import ParsedMessage
 from .replies import ReplyText, Splitter, html_to_text, reply_text
 from .threads import Thread, thread_of
@@ -23,7 +23,7 @@ MAX_HTML_TEXT_SOURCE_CHARS = 1024 * 1024
 class Conversation:
     """The conversation facts of one message."""
 
-    kind: MailKind
+    kind: Classification
     thread: Thread
     reply: ReplyText | None
     """The reply's own text, from the text body or else the HTML body; ``None`` with neither."""

@@ -99,7 +99,7 @@ class ReportedRecipient:
 
 
 @dataclass(frozen=True, slots=True)
-class MailKind:
+class Classification:
     """The classification of one message."""
 
     kind: str
@@ -118,7 +118,7 @@ class MailKind:
     notes: tuple[str, ...] = field(default=(), compare=False)
 
 
-def classify(message: Message, *, envelope_source: str | None = None) -> MailKind:
+def classify(message: Message, *, envelope_source: str | None = None) -> Classification:
     """Classify ``message`` (a parsed tree; only its top level and report parts are read).
 
     ``envelope_source`` is the SMTP ``MAIL FROM`` (SES ``mail.source``); ``None`` when unknown.
@@ -134,27 +134,29 @@ def classify(message: Message, *, envelope_source: str | None = None) -> MailKin
     auto_value = _token(auto_submitted)
     precedence = _token(_field(message, "precedence"))
     if auto_value == "auto-replied":
-        return MailKind(AUTO_REPLY, f"Auto-Submitted: {auto_value}")
+        return Classification(AUTO_REPLY, f"Auto-Submitted: {auto_value}")
     vendor = _vendor_auto_reply(message, precedence)
     if vendor:
-        return MailKind(AUTO_REPLY, vendor)
+        return Classification(AUTO_REPLY, vendor)
     if auto_value and auto_value != "no":
-        return MailKind(AUTO_GENERATED, f"Auto-Submitted: {auto_value}")
+        return Classification(AUTO_GENERATED, f"Auto-Submitted: {auto_value}")
     if report_type == "disposition-notification":
-        return MailKind(AUTO_GENERATED, "multipart/report; report-type=disposition-notification")
+        return Classification(
+            AUTO_GENERATED, "multipart/report; report-type=disposition-notification"
+        )
     if precedence in ("bulk", "junk"):
-        return MailKind(AUTO_GENERATED, f"Precedence: {precedence}")
+        return Classification(AUTO_GENERATED, f"Precedence: {precedence}")
     if envelope_source is not None and envelope_source.strip() in _NULL_SENDERS:
-        return MailKind(AUTO_GENERATED, "null envelope sender")
+        return Classification(AUTO_GENERATED, "null envelope sender")
     list_id = _field(message, "list-id")
     if list_id is not None:
-        return MailKind(LIST, "List-Id", list_id=list_id)
+        return Classification(LIST, "List-Id", list_id=list_id)
     for name in _LIST_FIELDS[1:]:
         if _field(message, name) is not None:
-            return MailKind(LIST, _title(name))
+            return Classification(LIST, _title(name))
     if precedence == "list":
-        return MailKind(LIST, "Precedence: list")
-    return MailKind(PERSON, "no automatic or list header")
+        return Classification(LIST, "Precedence: list")
+    return Classification(PERSON, "no automatic or list header")
 
 
 def _vendor_auto_reply(message: Message, precedence: str | None) -> str | None:
@@ -171,7 +173,7 @@ def _vendor_auto_reply(message: Message, precedence: str | None) -> str | None:
     return None
 
 
-def _delivery_status(message: Message, report_type: str) -> MailKind:
+def _delivery_status(message: Message, report_type: str) -> Classification:
     reason = f"multipart/report; report-type={report_type}"
     notes: list[str] = []
     recipients: list[ReportedRecipient] = []
@@ -190,7 +192,7 @@ def _delivery_status(message: Message, report_type: str) -> MailKind:
             break
         recipients.append(recipient)
     permanent = any(item.permanent for item in recipients)
-    return MailKind(
+    return Classification(
         DELIVERY_STATUS,
         reason,
         recipients=tuple(recipients),
@@ -256,7 +258,7 @@ def _field_groups(part: Message, notes: list[str]) -> list[dict[str, str]]:
     return groups
 
 
-def _feedback_report(message: Message) -> MailKind:
+def _feedback_report(message: Message) -> Classification:
     reason = "multipart/report; report-type=feedback-report"
     notes: list[str] = []
     part = _report_part(message, ("message/feedback-report",))
@@ -264,7 +266,7 @@ def _feedback_report(message: Message) -> MailKind:
     feedback_type = _token(groups[0].get("feedback-type")) if groups else None
     if not feedback_type:
         notes.append("no Feedback-Type found")
-    return MailKind(FEEDBACK_REPORT, reason, feedback_type=feedback_type, notes=tuple(notes))
+    return Classification(FEEDBACK_REPORT, reason, feedback_type=feedback_type, notes=tuple(notes))
 
 
 def _report_type(message: Message) -> str | None:

@@ -130,3 +130,32 @@ def _no_raw() -> Any:
     from ses_mail import RawLocation
 
     return RawLocation()
+
+
+PEOPLE_ONLY = {"source": ["ses-lambda-constructs"], "detail": {"conversation": {"kind": ["person"]}}}
+"""What ``email_event_pattern(kinds=[MailKind.PERSON])`` adds (tests/infra checks that side)."""
+
+
+def test_a_rule_on_kind_gets_people_s_mail_and_not_auto_replies(
+    s3: Any, mail_bus: MailBus
+) -> None:
+    import json
+
+    queue = mail_bus.sqs.create_queue(QueueName="people-only")["QueueUrl"]
+    arn = mail_bus.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+    mail_bus.events.put_rule(
+        Name="people-only", EventBusName="mail-events", EventPattern=json.dumps(PEOPLE_ONLY)
+    )
+    mail_bus.events.put_targets(
+        Rule="people-only",
+        EventBusName="mail-events",
+        Targets=[{"Id": "q", "Arn": arn["Attributes"]["QueueArn"]}],
+    )
+
+    for name in ("gmail-vacation.eml", "gmail-reply.eml", "dsn-permanent.eml"):
+        _handle(s3, name)
+
+    assert len(mail_bus.received()) == 3  # the catch-all rule got every kind
+    delivered = mail_bus.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    kinds = [json.loads(item["Body"])["detail"]["conversation"]["kind"] for item in delivered]
+    assert kinds == ["person"]
