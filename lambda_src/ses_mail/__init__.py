@@ -77,6 +77,7 @@ from .mime import (
     parse_message,
 )
 from .replies import ReplyText, html_to_text, reply_text
+from .reply_addresses import ReplyAddresses, ReplyToken
 from .threads import Thread, thread_id, thread_of
 from .verdicts import (
     DISPOSITION_CONTINUE,
@@ -117,7 +118,9 @@ __all__ = [
     "ParsedMessage",
     "RawLocation",
     "ReceiptAction",
+    "ReplyAddresses",
     "ReplyText",
+    "ReplyToken",
     "ReportedRecipient",
     "SesMailError",
     "SesNotification",

@@ -13,6 +13,7 @@ from typing import Any
 from .kinds import Classification, classify
 from .mime import ParsedMessage
 from .replies import ReplyText, Splitter, html_to_text, reply_text
+from .reply_addresses import ReplyToken
 from .threads import Thread, thread_of
 
 MAX_HTML_TEXT_SOURCE_CHARS = 1024 * 1024
@@ -32,6 +33,9 @@ class Conversation:
     html_text_cut: bool = False
     """The HTML body was longer than :data:`MAX_HTML_TEXT_SOURCE_CHARS`; only its start was
     made into ``html_text``."""
+    reply_address: ReplyToken | None = None
+    """The first envelope recipient with a reply-address token, verified; ``None`` when no
+    recipient has one or no keys are configured."""
 
 
 def read_conversation(
@@ -109,4 +113,13 @@ def conversation_document(conversation: Conversation) -> dict[str, Any]:
         "feedbackType": kind.feedback_type,
         "listId": kind.list_id,
         "notes": list(kind.notes),
+        "replyAddress": (
+            {
+                "address": conversation.reply_address.address,
+                "payload": conversation.reply_address.payload,
+                "valid": conversation.reply_address.valid,
+            }
+            if conversation.reply_address
+            else None
+        ),
     }

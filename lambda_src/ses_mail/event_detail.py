@@ -294,6 +294,17 @@ def _conversation(conversation: Mapping[str, Any] | None) -> dict[str, Any] | No
         ),
         "feedbackType": conversation["feedbackType"],
         "listId": conversation["listId"],
+        "replyAddress": _reply_address(conversation.get("replyAddress")),
+    }
+
+
+def _reply_address(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if not value:
+        return None
+    return {
+        "address": value["address"][:MAX_EVENT_ADDRESS_CHARS].lower(),
+        "payload": value["payload"],
+        "valid": value["valid"],
     }
 
 

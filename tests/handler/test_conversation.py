@@ -132,13 +132,14 @@ def _no_raw() -> Any:
     return RawLocation()
 
 
-PEOPLE_ONLY = {"source": ["ses-lambda-constructs"], "detail": {"conversation": {"kind": ["person"]}}}
+PEOPLE_ONLY = {
+    "source": ["ses-lambda-constructs"],
+    "detail": {"conversation": {"kind": ["person"]}},
+}
 """What ``email_event_pattern(kinds=[MailKind.PERSON])`` adds (tests/infra checks that side)."""
 
 
-def test_a_rule_on_kind_gets_people_s_mail_and_not_auto_replies(
-    s3: Any, mail_bus: MailBus
-) -> None:
+def test_a_rule_on_kind_gets_people_s_mail_and_not_auto_replies(s3: Any, mail_bus: MailBus) -> None:
     import json
 
     queue = mail_bus.sqs.create_queue(QueueName="people-only")["QueueUrl"]
@@ -159,3 +160,66 @@ def test_a_rule_on_kind_gets_people_s_mail_and_not_auto_replies(
     delivered = mail_bus.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
     kinds = [json.loads(item["Body"])["detail"]["conversation"]["kind"] for item in delivered]
     assert kinds == ["person"]
+
+
+def _reply_secret(handler_env: Any) -> Any:
+    import base64
+    import json
+
+    import boto3
+    from ses_mail import ReplyAddresses
+
+    keys = {"current": base64.b64encode(b"k" * 32).decode()}
+    client = boto3.client("secretsmanager", region_name="us-east-1")
+    arn = client.create_secret(Name="reply-keys", SecretString=json.dumps(keys))["ARN"]
+    handler_env(REPLY_ADDRESS_SECRET_ARN=arn)
+    handler.secrets_client.cache_clear()
+    handler._reply_keys.clear()
+    return ReplyAddresses([b"k" * 32])
+
+
+def _to(event: dict[str, Any], recipient: str) -> dict[str, Any]:
+    changed = with_receipt(event, recipients=[recipient])
+    changed["Records"][0]["ses"]["mail"]["destination"] = [recipient]
+    return changed
+
+
+def test_a_reply_to_a_signed_address_carries_its_verified_payload(
+    s3: Any, handler_env: Any, mail_bus: MailBus, schema_validator: Any
+) -> None:
+    addresses = _reply_secret(handler_env)
+    minted = addresses.mint("support@mail.example.com", "ticket-42")
+
+    document = _handle(s3, "gmail-reply.eml", _to(documented_event(), minted))
+
+    schema_validator.validate(document)
+    assert document["conversation"]["replyAddress"] == {
+        "address": minted,
+        "payload": "ticket-42",
+        "valid": True,
+    }
+    detail = mail_bus.received()[0]["detail"]
+    assert detail["conversation"]["replyAddress"]["payload"] == "ticket-42"
+
+
+def test_a_forged_reply_address_is_reported_not_valid_and_without_payload(
+    s3: Any, handler_env: Any, schema_validator: Any
+) -> None:
+    from ses_mail import ReplyAddresses
+
+    _reply_secret(handler_env)
+    forged = ReplyAddresses([b"x" * 32]).mint("support@mail.example.com", "ticket-1")
+
+    document = _handle(s3, "gmail-reply.eml", _to(documented_event(), forged))
+
+    schema_validator.validate(document)
+    assert document["conversation"]["replyAddress"] == {
+        "address": forged,
+        "payload": None,
+        "valid": False,
+    }
+
+
+def test_without_reply_keys_no_address_is_verified(s3: Any) -> None:
+    document = _handle(s3, "gmail-reply.eml", _to(documented_event(), "support+abc@example.com"))
+    assert document["conversation"]["replyAddress"] is None
