@@ -45,6 +45,7 @@ _EXPORTS = {
     "DEFAULT_EVENT_SOURCE": "event_patterns",
     "DETAIL_TYPES": "event_patterns",
     "MailKind": "event_patterns",
+    "ReplyAddressKeys": "conversations",
     "MailStatus": "event_patterns",
     "email_event_pattern": "event_patterns",
     "validate_event_pattern": "event_patterns",
@@ -85,6 +86,7 @@ __all__ = [
     "ReceiptRuleSetActivation",
     "ReceivingDomain",
     "ReferenceHandler",
+    "ReplyAddressKeys",
     "Route",
     "StoreRawMessage",
     "ValidationError",
@@ -114,6 +116,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from .actions import InvokeFunction, StoreRawMessage, receipt_rule_arn
     from .bundling import LocalPythonBundler, PythonBundle
+    from .conversations import ReplyAddressKeys
     from .domain import DnsRecord, Domain, ReceivingDomain, inbound_smtp_endpoint
     from .event_patterns import (
         DEFAULT_EVENT_SOURCE,

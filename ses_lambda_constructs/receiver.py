@@ -22,6 +22,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from .actions import InvokeFunction, StoreRawMessage
+from .conversations import REPLY_ADDRESS_SECRET_VARIABLE, ReplyAddressKeys, grant_send_from
 from .domain import Domain, ReceivingDomain, check_receiving_region
 from .domain_checks import RecipientDomainCheck, receiving_domain_names
 from .event_patterns import DEFAULT_EVENT_SOURCE, MailKind, MailStatus
@@ -358,6 +359,7 @@ class EmailReceiver(Construct):
         self.events: EmailEvents | None = None
         self._reader_layer: ReaderLayer | None = None
         self.handler: ReferenceHandler | None = None
+        self._reply_keys: ReplyAddressKeys | None = None
         self.failures: InvocationFailures | None = None
         self.routes: list[EmailRoute] = []
         self.gate: VerdictGate | None = None
@@ -591,6 +593,28 @@ class EmailReceiver(Construct):
         if self._reader_layer is None:
             self._reader_layer = ReaderLayer(self, "ReaderLayer")
         return self._reader_layer.layer
+
+    def reply_addresses(self, keys: ReplyAddressKeys | None = None) -> ReplyAddressKeys:
+        """Have the reference handler verify signed reply addresses (``local+token@domain``)
+        with ``keys`` and report their payload and validity (docs/handler.md,
+        "Conversations"). Default: new keys (:class:`ReplyAddressKeys`). Grant your sending
+        function ``keys.grant_read`` to mint addresses with ``ses_mail.ReplyAddresses``."""
+        if keys is None:
+            keys = self._reply_keys or ReplyAddressKeys(self, "ReplyAddressKeys")
+        handler = self.reference_handler()
+        handler.add_environment(REPLY_ADDRESS_SECRET_VARIABLE, keys.secret.secret_arn)
+        keys.grant_read(handler.function)
+        self._reply_keys = keys
+        return keys
+
+    def grant_send_replies(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Grant sending replies with SES (``ses:SendEmail``, ``ses:SendRawEmail``) from the
+        addresses this receiver receives for and their ``+label`` forms only, through the
+        identities that cover them (condition ``ses:FromAddress``)."""
+        recipients = _union([r for route in self.routes for r in route.recipients])
+        return grant_send_from(
+            grantee, scope=self, recipients=recipients, domains=self.domain_names
+        )
 
     def grant_read_messages(self, grantee: iam.IGrantable) -> iam.Grant:
         """Grant reading what the reference handler writes: ``s3:GetObject`` on the parsed
