@@ -93,7 +93,7 @@ def test_the_kinds_are_the_reference_handler_s_vocabulary() -> None:
 
 
 def test_fails_when_kinds_are_not_mail_kinds() -> None:
-    with pytest.raises(ValidationError, match="kinds must be MailKind values.*'person'"):
+    with pytest.raises(ValidationError, match=r"kinds must be MailKind values.*'person'"):
         email_event_pattern(kinds=["person"])  # type: ignore[list-item]
     with pytest.raises(ValidationError, match="kinds is empty"):
         email_event_pattern(kinds=[])
