@@ -124,6 +124,7 @@ def build_reply(
 ) -> Reply:
     """A reply to ``mail`` (see the module docstring); raises :class:`ReplyRefused` for an
     automatic reply that must not be sent, and ``ValueError`` when there is nobody to reply to."""
+    to: tuple[str, ...]
     if automatic:
         reason = refusal(mail)
         if reason is not None:
