@@ -63,26 +63,34 @@ def _quotequail(text: str) -> tuple[str, str | None]:
     return "".join(shown), None
 
 
-CANDIDATES: dict[str, tuple[Extract, tuple[str, ...]]] = {
-    "ses_mail.replies (mail-parser-reply + quote rules)": (_ours, ("mail-parser-reply==1.36",)),
-    "mail-parser-reply 1.36 alone": (_mail_parser_reply, ("mail-parser-reply==1.36",)),
-    "quotequail 0.5.4 (unwrap, else quote)": (_quotequail, ("quotequail==0.5.4",)),
+# Each candidate's packages: (installed without dependencies, as published; its dependencies,
+# as wheels for the Lambda platform).
+Packages = tuple[tuple[str, ...], tuple[str, ...]]
+MPR: Packages = (("mail-parser-reply==1.36",), ("typing_extensions>=4.1",))
+CANDIDATES: dict[str, tuple[Extract, Packages]] = {
+    "ses_mail.replies (mail-parser-reply + quote rules)": (_ours, MPR),
+    "mail-parser-reply 1.36 alone": (_mail_parser_reply, MPR),
+    "quotequail 0.5.4 (unwrap, else quote)": (
+        _quotequail,
+        (("quotequail==0.5.4",), ("lxml>=6", "typing_extensions>=4.1")),
+    ),
 }
 
 
-def _asset_bytes(requirements: tuple[str, ...]) -> int | None:
+def _asset_bytes(packages: Packages) -> int | None:
+    pure, dependencies = packages
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     with tempfile.TemporaryDirectory() as target:
-        done = subprocess.run(
+        for command in (
+            [*pip, "--target", target, "--no-deps", *pure],
             [
-                sys.executable, "-m", "pip", "install", "--quiet", "--target", target,
-                "--platform", "manylinux2014_x86_64", "--python-version", "3.14",
-                "--only-binary=:all:", "--implementation", "cp", *requirements,
+                *pip, "--target", target, "--platform", "manylinux2014_x86_64",
+                "--python-version", "3.14", "--only-binary=:all:", "--implementation", "cp",
+                *dependencies,
             ],
-            capture_output=True,
-            check=False,
-        )  # fmt: skip
-        if done.returncode != 0:
-            return None
+        ):  # fmt: skip
+            if subprocess.run(command, capture_output=True, check=False).returncode != 0:
+                return None
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             for path in sorted(Path(target).rglob("*")):
@@ -91,12 +99,13 @@ def _asset_bytes(requirements: tuple[str, ...]) -> int | None:
         return len(buffer.getvalue())
 
 
-def measure(name: str, extract: Extract, requirements: tuple[str, ...]) -> str:
+def measure(name: str, extract: Extract, requirements: Packages) -> str:
     try:
         extract(CASES[0].text)
     except ImportError as error:
         return f"| {name} | not installed ({error.name}) | | | |"
     replies = signatures = 0
+    separates = extract is not _quotequail  # quotequail keeps the signature in the reply
     failed = []
     for case in CASES:
         reply, signature = extract(case.text)
@@ -105,6 +114,7 @@ def measure(name: str, extract: Extract, requirements: tuple[str, ...]) -> str:
         else:
             failed.append(case.name)
         signatures += _norm(signature) == _norm(case.signature)
+    signatures_text = f"{signatures}/{len(CASES)}"
     times = []
     for _ in range(5):
         start = time.perf_counter()
@@ -113,7 +123,8 @@ def measure(name: str, extract: Extract, requirements: tuple[str, ...]) -> str:
         times.append((time.perf_counter() - start) / len(CASES))
     size = _asset_bytes(requirements)
     return (
-        f"| {name} | {replies}/{len(CASES)} | {signatures}/{len(CASES)} | "
+        f"| {name} | {replies}/{len(CASES)} | "
+        f"{signatures_text if separates else 'not separated'} | "
         f"{statistics.median(times) * 1e3:.2f} ms | "
         f"{'?' if size is None else f'{size / 1024:.0f} KiB'} | {', '.join(failed) or '-'} |"
     )
@@ -148,5 +159,36 @@ def main() -> None:
     )
 
 
+#: The kind each message of ``tests/handler/emails/kinds`` has (what the tests assert).
+EXPECTED_KINDS = {
+    "arf-abuse.eml": "feedback_report",
+    "dsn-delayed.eml": "delivery_status",
+    "dsn-permanent.eml": "delivery_status",
+    "exchange-oof.eml": "auto_reply",
+    "gmail-reply.eml": "person",
+    "gmail-vacation.eml": "auto_reply",
+    "list-post.eml": "list",
+    "notification.eml": "auto_generated",
+    "outlook-html-only.eml": "person",
+    "person.eml": "person",
+    "x-autoreply.eml": "auto_reply",
+}
+
+
+def kinds_table() -> None:
+    from ses_mail import classify, parse_message
+
+    folder = HERE.parent / "tests" / "handler" / "emails" / "kinds"
+    print("\n| message | expected | classified | rule | time |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, expected in EXPECTED_KINDS.items():
+        parsed = parse_message((folder / name).read_bytes())
+        start = time.perf_counter()
+        found = classify(parsed.message, envelope_source="sender@example.com")
+        took = time.perf_counter() - start
+        print(f"| {name} | {expected} | {found.kind} | {found.reason} | {took * 1e6:.0f} µs |")
+
+
 if __name__ == "__main__":
     main()
+    kinds_table()
