@@ -131,3 +131,32 @@ def test_the_reply_is_accepted_by_ses_v2_with_raw_content(monkeypatch: pytest.Mo
         client.create_email_identity(EmailIdentity="example.com")
         answer = client.send_email(**reply.send_email_request())
     assert answer["MessageId"]
+
+
+def test_the_reader_gives_the_conversation_of_the_event() -> None:
+    bounce = received("dsn-permanent.eml").conversation
+    assert bounce is not None
+    assert (bounce.kind, bounce.permanent_failure) == ("delivery_status", True)
+    assert bounce.failed_recipients == ("nobody@example.net",)
+    reply = received("gmail-reply.eml").conversation
+    assert reply is not None
+    assert reply.reply_text == "Thanks, the new toner fixed it.\n\nDana"
+    assert reply.reply_address is None
+
+
+def test_the_reader_still_reads_a_detail_without_conversation() -> None:
+    import json
+
+    event = documented_event()
+    (notification,) = parse_event(event)
+    document = build_document(
+        notification, raw=RawLocation(), parsed=parse_message(email_bytes("kinds/person.eml"))
+    )
+    detail = json.loads(
+        build_entry(document, event_bus="b", bucket=None, message_key=None)["Detail"]
+    )
+    del detail["conversation"]  # as a 1.0 detail
+    mail = ReceivedEmail.from_event(
+        {"source": "s", "detail-type": "Email Received", "detail": detail}
+    )
+    assert mail.conversation is None
