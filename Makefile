@@ -59,7 +59,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	cd lambda_src && MYPYPATH=. ../$(BIN)/mypy --strict --explicit-package-bases -m aws_io -m handler -m gate -m forwarder -p ses_mail
+	cd lambda_src && MYPYPATH=. ../$(BIN)/mypy --strict --explicit-package-bases -m aws_io -m handler -m gate -m forwarder -m reply_split -p ses_mail
 
 clean:
 	rm -rf cdk.out build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from tempfile import SpooledTemporaryFile
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from ses_mail import HandlerConfig, MessageUnavailableError
@@ -71,6 +71,17 @@ def ses_client() -> SESV2Client:
         "sesv2", config=Config(retries={"mode": "standard", "max_attempts": 3})
     )
     return client
+
+
+@cache
+def secrets_client() -> Any:
+    """The one Secrets Manager client (the reply-address keys), created on first use."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "secretsmanager", config=Config(retries={"mode": "standard", "max_attempts": 3})
+    )
 
 
 @contextmanager

@@ -28,6 +28,9 @@ from __future__ import annotations
 
 import json
 import os
+import time
+from collections.abc import Sequence
+from dataclasses import replace
 from tempfile import SpooledTemporaryFile
 from typing import IO, TYPE_CHECKING, Any, cast
 
@@ -36,10 +39,12 @@ from aws_io import (
     download_raw_message,
     events_client,
     s3_client,
+    secrets_client,
 )
 from aws_lambda_powertools.logging import Logger
 from aws_lambda_powertools.metrics import Metrics, MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
+from reply_split import split_reply
 from ses_mail import (
     DISPOSITION_CONTINUE,
     DISPOSITION_STOP_RULE_SET,
@@ -49,6 +54,8 @@ from ses_mail import (
     OutputWriteError,
     ParsedMessage,
     RawLocation,
+    ReplyAddresses,
+    ReplyToken,
     SesNotification,
     UnparseableMessageError,
     attachment_key,
@@ -60,6 +67,7 @@ from ses_mail import (
     parse_event,
     parse_message,
     raw_message_key,
+    read_conversation,
 )
 from ses_mail import metric_names as names
 
@@ -216,8 +224,22 @@ def _parse_and_store(
         parsed = parse_message(source, config.parse_limits())
     except UnparseableMessageError as error:
         return _store_unparsed(notification, config, raw, error)
+    # Read before the attachments are stored and released: a delivery report is one of them.
+    conversation = read_conversation(
+        parsed,
+        ses_message_id=notification.message_id,
+        envelope_source=notification.source,
+        split=split_reply,
+    )
+    if config.reply_address_secret is not None:
+        conversation = replace(
+            conversation,
+            reply_address=_reply_address(config.reply_address_secret, notification.recipients),
+        )
     keys = _store_attachments(notification, config, parsed)
-    document = build_document(notification, raw=raw, parsed=parsed, attachment_keys=keys)
+    document = build_document(
+        notification, raw=raw, parsed=parsed, attachment_keys=keys, conversation=conversation
+    )
     metrics.add_metric(name=names.MESSAGES_PROCESSED, unit=MetricUnit.Count, value=1)
     metrics.add_metric(name=names.MESSAGE_BYTES, unit=MetricUnit.Bytes, value=parsed.size)
     metrics.add_metric(name=names.ATTACHMENTS, unit=MetricUnit.Count, value=len(keys))
@@ -236,6 +258,28 @@ def _parse_and_store(
         logger.warning("message has MIME defects", extra={"defects": parsed.defects[:20]})
     del parsed  # frees the bodies before the upload of message.json
     return _store_outcome(notification, config, document)
+
+
+REPLY_KEYS_TTL_SECONDS = 300.0
+"""The reply-address keys are read again after this long, so a rotation reaches warm
+functions within five minutes (the previous key keeps verifying meanwhile)."""
+_reply_keys: dict[str, tuple[float, ReplyAddresses]] = {}
+
+
+def _reply_address(secret: str, recipients: Sequence[str]) -> ReplyToken | None:
+    """The first recipient with a reply-address token, verified; keys cached per secret."""
+    now = time.monotonic()
+    cached = _reply_keys.get(secret)
+    if cached is None or now - cached[0] > REPLY_KEYS_TTL_SECONDS:
+        cached = (now, ReplyAddresses.from_secret(secrets_client(), secret))
+        _reply_keys[secret] = cached
+    for recipient in recipients:
+        token = cached[1].verify(recipient)
+        if token is not None:
+            if not token.valid:
+                logger.warning("reply address token not valid")
+            return token
+    return None
 
 
 def _store_attachments(

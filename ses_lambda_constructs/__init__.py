@@ -44,6 +44,8 @@ _EXPORTS = {
     "RawMessageStore": "storage",
     "DEFAULT_EVENT_SOURCE": "event_patterns",
     "DETAIL_TYPES": "event_patterns",
+    "MailKind": "event_patterns",
+    "ReplyAddressKeys": "conversations",
     "MailStatus": "event_patterns",
     "email_event_pattern": "event_patterns",
     "validate_event_pattern": "event_patterns",
@@ -78,6 +80,7 @@ __all__ = [
     "InvocationFailures",
     "InvokeFunction",
     "LocalPythonBundler",
+    "MailKind",
     "MailStatus",
     "PrivateNetwork",
     "PythonBundle",
@@ -87,6 +90,7 @@ __all__ = [
     "ReceiverDashboard",
     "ReceivingDomain",
     "ReferenceHandler",
+    "ReplyAddressKeys",
     "Route",
     "StoreRawMessage",
     "ValidationError",
@@ -116,11 +120,13 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from .actions import InvokeFunction, StoreRawMessage, receipt_rule_arn
     from .bundling import LocalPythonBundler, PythonBundle
+    from .conversations import ReplyAddressKeys
     from .dashboard import ReceiverDashboard
     from .domain import DnsRecord, Domain, ReceivingDomain, inbound_smtp_endpoint
     from .event_patterns import (
         DEFAULT_EVENT_SOURCE,
         DETAIL_TYPES,
+        MailKind,
         MailStatus,
         email_event_pattern,
         validate_event_pattern,

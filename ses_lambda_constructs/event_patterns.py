@@ -62,10 +62,27 @@ _DETAIL_TYPES = {
 #: Every detail-type the reference handler puts.
 DETAIL_TYPES = tuple(_DETAIL_TYPES.values())
 
+
+class MailKind(Enum):
+    """What kind of mail a processed message is: the event's ``detail.conversation.kind``.
+
+    The vocabulary and its rules (RFC 3834, RFC 3464, RFC 5965, RFC 2369/2919 and the vendor
+    out-of-office headers) are in docs/handler.md, "Conversations".
+    """
+
+    PERSON = "person"
+    AUTO_REPLY = "auto_reply"
+    AUTO_GENERATED = "auto_generated"
+    DELIVERY_STATUS = "delivery_status"
+    FEEDBACK_REPORT = "feedback_report"
+    LIST = "list"
+
+
 #: Where each filter of :func:`email_event_pattern` looks in the event.
 RECIPIENTS_PATH = ("detail", "envelope", "recipients")
 SENDER_PATH = ("detail", "envelope", "source")
 SUBJECT_PATH = ("detail", "headers", "subject")
+KIND_PATH = ("detail", "conversation", "kind")
 
 _STRING_OPERATORS = ("prefix", "suffix", "equals-ignore-case", "wildcard")
 _NUMERIC_OPERATORS = ("=", "<", "<=", ">", ">=")
@@ -100,6 +117,7 @@ def email_event_pattern(
     subject_wildcard: Sequence[str] | None = None,
     statuses: Sequence[MailStatus] | None = None,
     detail_types: Sequence[str] | None = None,
+    kinds: Sequence[MailKind] | None = None,
     pattern: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The event pattern for received-mail events matching every filter given.
@@ -120,6 +138,9 @@ def email_event_pattern(
     :param statuses: outcomes, matched through the detail-type. Default: ``PROCESSED`` only
         (detail-type ``Email Received``), unless ``detail_types`` is given.
     :param detail_types: detail-types to match, instead of ``statuses``.
+    :param kinds: kinds of mail (``detail.conversation.kind``), e.g. ``[MailKind.PERSON]`` for
+        people's messages only. Only parsed (processed) mail has a kind, so a subscription with
+        ``kinds`` never matches rejected, too large or unparseable mail. Default: every kind.
     :param pattern: a raw EventBridge pattern merged into the result, for any other field
         (e.g. ``{"detail": {"verdicts": {"dmarc": ["PASS"]}}}``); it may not set a field that a
         filter above sets.
@@ -167,6 +188,14 @@ def email_event_pattern(
             subject.append({"wildcard": value})
     if subject:
         _set(built, SUBJECT_PATH, subject)
+    if kinds is not None:
+        chosen_kinds = _non_empty_list("kinds", kinds)
+        for kind in chosen_kinds:
+            if not isinstance(kind, MailKind):
+                raise ValidationError(
+                    f"kinds must be MailKind values (e.g. MailKind.PERSON); got {kind!r}"
+                )
+        _set(built, KIND_PATH, list(dict.fromkeys(kind.value for kind in chosen_kinds)))
     if pattern is not None:
         if not isinstance(pattern, Mapping):
             raise ValidationError(f"pattern must be a mapping (an event pattern); got {pattern!r}")

@@ -12,7 +12,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from .event_patterns import DEFAULT_EVENT_SOURCE, MailStatus, validate_event_source
+from .event_patterns import DEFAULT_EVENT_SOURCE, MailKind, MailStatus, validate_event_source
 from .limits import ValidationError
 from .subscription import (
     MAX_TARGET_EVENT_AGE,
@@ -71,6 +71,7 @@ class EmailEvents(Construct):
         subject_wildcard: Sequence[str] | None = None,
         statuses: Sequence[MailStatus] | None = None,
         detail_types: Sequence[str] | None = None,
+        kinds: Sequence[MailKind] | None = None,
         pattern: Mapping[str, Any] | None = None,
         retry_attempts: int = MAX_TARGET_RETRY_ATTEMPTS,
         max_event_age: Duration = MAX_TARGET_EVENT_AGE,
@@ -95,6 +96,7 @@ class EmailEvents(Construct):
             subject_wildcard=subject_wildcard,
             statuses=statuses,
             detail_types=detail_types,
+            kinds=kinds,
             pattern=pattern,
             retry_attempts=retry_attempts,
             max_event_age=max_event_age,

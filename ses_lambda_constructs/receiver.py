@@ -22,10 +22,11 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from .actions import InvokeFunction, StoreRawMessage
+from .conversations import REPLY_ADDRESS_SECRET_VARIABLE, ReplyAddressKeys, grant_send_from
 from .dashboard import ReceiverDashboard
 from .domain import Domain, ReceivingDomain, check_receiving_region
 from .domain_checks import RecipientDomainCheck, receiving_domain_names
-from .event_patterns import DEFAULT_EVENT_SOURCE, MailStatus
+from .event_patterns import DEFAULT_EVENT_SOURCE, MailKind, MailStatus
 from .events import EmailEvents
 from .failures import InvocationFailures
 from .forwarding import Forwarder, ForwardingRoute
@@ -361,6 +362,7 @@ class EmailReceiver(ReceiverMetrics, Construct):
         self.events: EmailEvents | None = None
         self._reader_layer: ReaderLayer | None = None
         self.handler: ReferenceHandler | None = None
+        self._reply_keys: ReplyAddressKeys | None = None
         self.failures: InvocationFailures | None = None
         self.routes: list[EmailRoute] = []
         self.gate: VerdictGate | None = None
@@ -550,6 +552,7 @@ class EmailReceiver(ReceiverMetrics, Construct):
         subject_wildcard: Sequence[str] | None = None,
         statuses: Sequence[MailStatus] | None = None,
         detail_types: Sequence[str] | None = None,
+        kinds: Sequence[MailKind] | None = None,
         pattern: Mapping[str, Any] | None = None,
         retry_attempts: int = MAX_TARGET_RETRY_ATTEMPTS,
         max_event_age: Duration = MAX_TARGET_EVENT_AGE,
@@ -563,7 +566,8 @@ class EmailReceiver(ReceiverMetrics, Construct):
         Filters combine with AND, the values of one filter with OR: ``recipients`` and
         ``senders`` (``user@example.com``, also ``user+label@``; ``example.com``;
         ``.example.com``), ``subject_prefix``, ``subject_wildcard``, ``statuses`` (default:
-        processed mail only) or ``detail_types``, and a raw ``pattern`` merged in. The target
+        processed mail only) or ``detail_types``, ``kinds`` (:class:`MailKind`, default: every
+        kind), and a raw ``pattern`` merged in. The target
         gets ``retry_attempts`` (default 185) within ``max_event_age`` (default 24 hours), then
         the subscription's dead-letter queue, alarmed like the handler's failures (the alarm
         notifies ``alarm_topic``). See :class:`EmailSubscription`.
@@ -577,6 +581,7 @@ class EmailReceiver(ReceiverMetrics, Construct):
             subject_wildcard=subject_wildcard,
             statuses=statuses,
             detail_types=detail_types,
+            kinds=kinds,
             pattern=pattern,
             retry_attempts=retry_attempts,
             max_event_age=max_event_age,
@@ -605,6 +610,28 @@ class EmailReceiver(ReceiverMetrics, Construct):
         if self._reader_layer is None:
             self._reader_layer = ReaderLayer(self, "ReaderLayer")
         return self._reader_layer.layer
+
+    def reply_addresses(self, keys: ReplyAddressKeys | None = None) -> ReplyAddressKeys:
+        """Have the reference handler verify signed reply addresses (``local+token@domain``)
+        with ``keys`` and report their payload and validity (docs/handler.md,
+        "Conversations"). Default: new keys (:class:`ReplyAddressKeys`). Grant your sending
+        function ``keys.grant_read`` to mint addresses with ``ses_mail.ReplyAddresses``."""
+        if keys is None:
+            keys = self._reply_keys or ReplyAddressKeys(self, "ReplyAddressKeys")
+        handler = self.reference_handler()
+        handler.add_environment(REPLY_ADDRESS_SECRET_VARIABLE, keys.secret.secret_arn)
+        keys.grant_read(handler.function)
+        self._reply_keys = keys
+        return keys
+
+    def grant_send_replies(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Grant sending replies with SES (``ses:SendEmail``, ``ses:SendRawEmail``) from the
+        addresses this receiver receives for and their ``+label`` forms only, through the
+        identities that cover them (condition ``ses:FromAddress``)."""
+        recipients = _union([r for route in self.routes for r in route.recipients])
+        return grant_send_from(
+            grantee, scope=self, recipients=recipients, domains=self.domain_names
+        )
 
     def grant_read_messages(self, grantee: iam.IGrantable) -> iam.Grant:
         """Grant reading what the reference handler writes: ``s3:GetObject`` on the parsed

@@ -35,7 +35,7 @@ from aws_cdk.interfaces.aws_events import IRuleRef
 from constructs import Construct
 
 from .acknowledgments import acknowledge
-from .event_patterns import DEFAULT_EVENT_SOURCE, MailStatus, email_event_pattern
+from .event_patterns import DEFAULT_EVENT_SOURCE, MailKind, MailStatus, email_event_pattern
 from .limits import ValidationError, is_unresolved
 from .metrics import rule_metric
 
@@ -176,6 +176,7 @@ class EmailSubscription(Construct):
         subject_wildcard: Sequence[str] | None = None,
         statuses: Sequence[MailStatus] | None = None,
         detail_types: Sequence[str] | None = None,
+        kinds: Sequence[MailKind] | None = None,
         pattern: Mapping[str, Any] | None = None,
         retry_attempts: int = MAX_TARGET_RETRY_ATTEMPTS,
         max_event_age: Duration = MAX_TARGET_EVENT_AGE,
@@ -196,6 +197,8 @@ class EmailSubscription(Construct):
         :param subject_wildcard: subjects matching one of these wildcards. Default: any subject.
         :param statuses: outcomes to match. Default: processed mail only (``Email Received``).
         :param detail_types: detail-types to match, instead of ``statuses``.
+        :param kinds: kinds of mail (:class:`MailKind`), e.g. ``[MailKind.PERSON]``; only
+            processed mail has one. Default: every kind.
         :param pattern: raw EventBridge pattern merged in, for any other field.
         :param retry_attempts: EventBridge's retries of a failed delivery, 0-185. Default: 185.
         :param max_event_age: how long EventBridge retries, 60 s to 24 h. Default: 24 hours.
@@ -227,6 +230,7 @@ class EmailSubscription(Construct):
             subject_wildcard=subject_wildcard,
             statuses=statuses,
             detail_types=detail_types,
+            kinds=kinds,
             pattern=pattern,
         )
         if dead_letter_queue is None:

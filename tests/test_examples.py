@@ -171,5 +171,15 @@ def eventbridge_event() -> dict[str, Any]:
             },
             "truncated": False,
             "error": None,
+            "conversation": {
+                "kind": "person",
+                "threadId": "0c5f4a3b2e1d0f9a8b7c6d5e4f3a2b1c",
+                "replyText": "Please find it here",
+                "replySignature": None,
+                "deliveryStatus": None,
+                "feedbackType": None,
+                "listId": None,
+                "replyAddress": None,
+            },
         },
     }

@@ -16,6 +16,7 @@ Nothing here calls AWS. See docs/handler.md for the full API and the output sche
 """
 
 from .config import HandlerConfig
+from .conversation import Conversation, conversation_document, read_conversation
 from .document import (
     SCHEMA_PATH,
     SCHEMA_VERSION,
@@ -66,6 +67,7 @@ from .keys import (
     raw_message_key,
     safe_filename,
 )
+from .kinds import KINDS, Classification, ReportedRecipient, classify
 from .mime import (
     DEFAULT_MAX_MESSAGE_BYTES,
     Attachment,
@@ -74,6 +76,9 @@ from .mime import (
     estimate_parse_memory,
     parse_message,
 )
+from .replies import ReplyText, html_to_text, reply_text
+from .reply_addresses import ReplyAddresses, ReplyToken
+from .threads import Thread, thread_id, thread_of
 from .verdicts import (
     DISPOSITION_CONTINUE,
     DISPOSITION_STOP_RULE_SET,
@@ -88,6 +93,7 @@ __all__ = [
     "DETAIL_TYPES",
     "DISPOSITION_CONTINUE",
     "DISPOSITION_STOP_RULE_SET",
+    "KINDS",
     "MAX_ENTRY_BYTES",
     "SCHEMA_PATH",
     "SCHEMA_VERSION",
@@ -98,7 +104,9 @@ __all__ = [
     "VERDICT_NAMES",
     "Address",
     "Attachment",
+    "Classification",
     "ConfigurationError",
+    "Conversation",
     "EmailEventError",
     "EventPublishError",
     "HandlerConfig",
@@ -110,8 +118,13 @@ __all__ = [
     "ParsedMessage",
     "RawLocation",
     "ReceiptAction",
+    "ReplyAddresses",
+    "ReplyText",
+    "ReplyToken",
+    "ReportedRecipient",
     "SesMailError",
     "SesNotification",
+    "Thread",
     "UnparseableMessageError",
     "VerdictPolicy",
     "Verdicts",
@@ -119,12 +132,15 @@ __all__ = [
     "build_detail",
     "build_document",
     "build_entry",
+    "classify",
+    "conversation_document",
     "decode_content",
     "disposition",
     "encode_document",
     "entry_size",
     "estimate_parse_memory",
     "headers_from_event",
+    "html_to_text",
     "load_detail_schema",
     "load_schema",
     "message_document_key",
@@ -133,7 +149,11 @@ __all__ = [
     "parse_message",
     "parse_notification",
     "raw_message_key",
+    "read_conversation",
     "read_headers",
+    "reply_text",
     "safe_filename",
+    "thread_id",
+    "thread_of",
     "validate_message_id",
 ]

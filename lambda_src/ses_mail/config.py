@@ -33,6 +33,9 @@ class HandlerConfig:
     event_bus: str | None = None
     """``EVENT_BUS_NAME``: where the event of each stored message is put; ``None``: no events."""
     event_source: str = DEFAULT_EVENT_SOURCE
+    reply_address_secret: str | None = None
+    """``REPLY_ADDRESS_SECRET_ARN``: the Secrets Manager secret of the reply-address keys; when
+    set, signed reply addresses among the recipients are verified."""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> HandlerConfig:
@@ -54,6 +57,7 @@ class HandlerConfig:
             max_message_bytes=_positive_int(environ, "MAX_MESSAGE_BYTES"),
             event_bus=_event_bus(environ, "EVENT_BUS_NAME"),
             event_source=_event_source(environ, "EVENT_SOURCE"),
+            reply_address_secret=_secret_arn(environ, "REPLY_ADDRESS_SECRET_ARN"),
         )
 
     def parse_limits(self) -> ParseLimits:
@@ -97,6 +101,17 @@ def _event_bus(environ: Mapping[str, str], name: str) -> str | None:
     # (https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEventsRequestEntry.html).
     if len(value) > 1600 or any(char.isspace() or ord(char) < 32 for char in value):
         raise ConfigurationError(name, f"{value[:80]!r} is not an event bus name or ARN")
+    return value
+
+
+def _secret_arn(environ: Mapping[str, str], name: str) -> str | None:
+    value = environ.get(name, "").strip()
+    if not value:
+        return None
+    # GetSecretValue SecretId: an ARN or a name, 1 to 2048 characters
+    # (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_GetSecretValue.html).
+    if len(value) > 2048 or any(char.isspace() or ord(char) < 32 for char in value):
+        raise ConfigurationError(name, f"{value[:80]!r} is not a secret ARN or name")
     return value
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .conversation import Conversation, conversation_document, read_conversation
 from .errors import UnparseableMessageError
 from .event import SesNotification
 from .headers import Address, MessageHeaders, headers_from_event
@@ -50,12 +51,15 @@ def build_document(
     attachment_keys: Sequence[str | None] = (),
     rejected_by: Sequence[str] = (),
     error: UnparseableMessageError | None = None,
+    conversation: Conversation | None = None,
 ) -> dict[str, Any]:
     """Build the ``message.json`` document of one message.
 
     The status follows from the arguments: ``rejected`` when ``rejected_by`` names failed
     verdicts, ``too_large``/``unparseable`` when ``error`` is given, else ``processed`` (which
     needs ``parsed``). ``attachment_keys[i]`` is where attachment ``i`` was stored.
+    ``conversation`` is read from ``parsed`` when not given (give it when the attachments were
+    released: a delivery status report is one of them); it is ``null`` for unparsed mail.
     """
     if rejected_by:
         status = STATUS_REJECTED
@@ -68,6 +72,10 @@ def build_document(
     if status != STATUS_PROCESSED:
         parsed = None
     headers = parsed.headers if parsed else headers_from_event(notification.common_headers)
+    if parsed is not None and conversation is None:
+        conversation = read_conversation(
+            parsed, ses_message_id=notification.message_id, envelope_source=notification.source
+        )
     verdicts = notification.verdicts
     return {
         "schemaVersion": SCHEMA_VERSION,
@@ -101,6 +109,7 @@ def build_document(
         "raw": {"source": raw.source, "bucket": raw.bucket, "key": raw.key, "size": raw.size},
         "defects": list(parsed.defects) if parsed else [],
         "error": _error(error) if status in (STATUS_TOO_LARGE, STATUS_UNPARSEABLE) else None,
+        "conversation": conversation_document(conversation) if parsed and conversation else None,
     }
 
 

@@ -120,6 +120,7 @@ def build_detail(
         "location": {"bucket": bucket, "messageKey": message_key, "rawKey": raw["key"]},
         "truncated": False,
         "error": f"{error['code']}: {error['message']}" if error else None,
+        "conversation": _conversation(document.get("conversation")),
     }
 
 
@@ -262,6 +263,56 @@ def _clip(value: Any, max_chars: int, max_items: int) -> Any:
     if isinstance(value, dict):
         return {key: _clip(item, max_chars, max_items) for key, item in value.items()}
     return value
+
+
+MAX_EVENT_ADDRESS_CHARS = 320
+"""A reported recipient's address is clipped to this length in the event (RFC 5321 section
+4.5.3.1: a local part of 64 and a domain of 255 octets at most)."""
+
+
+def _conversation(conversation: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The event's shortened ``conversation``: its size is bounded (the reply text comes from a
+    bounded start of the body, at most 100 recipients with clipped addresses), so the cuts of
+    :func:`fit_detail` never need to touch it."""
+    if not conversation:
+        return None
+    reply = conversation["reply"]
+    status = conversation["deliveryStatus"]
+    return {
+        "kind": conversation["kind"],
+        "threadId": conversation["threadId"],
+        "replyText": reply["text"] if reply else None,
+        "replySignature": reply["signature"] if reply else None,
+        "deliveryStatus": (
+            {
+                "permanent": status["permanent"],
+                "recipients": [
+                    {
+                        "address": item["address"][:MAX_EVENT_ADDRESS_CHARS].lower(),
+                        "action": item["action"],
+                        "status": item["status"],
+                        "permanent": item["permanent"],
+                    }
+                    for item in status["recipients"]
+                ],
+            }
+            if status
+            else None
+        ),
+        "feedbackType": conversation["feedbackType"],
+        "listId": conversation["listId"],
+        "replyAddress": _reply_address(conversation.get("replyAddress")),
+    }
+
+
+def _reply_address(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if not value:
+        return None
+    return {
+        "address": value["address"][:MAX_EVENT_ADDRESS_CHARS].lower(),
+        "payload": value["payload"],
+        "valid": value["valid"],
+    }
 
 
 def _body(content: str | None) -> dict[str, Any] | None:

@@ -190,6 +190,38 @@ class Location:
     """Key of the raw MIME as SES stored it (``None`` if it came inside an SNS notification)."""
 
 
+MailKindName = Literal[
+    "person", "auto_reply", "auto_generated", "delivery_status", "feedback_report", "list"
+]
+"""The kind of mail (docs/handler.md, "Conversations")."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyAddressInfo:
+    address: str
+    """The recipient that carried the token, lowercased."""
+    payload: str | None
+    """What the sender put into the address when minting it; ``None`` unless ``valid``."""
+    valid: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MailConversation:
+    kind: MailKindName
+    thread_id: str
+    """The same for every message of one conversation (References / In-Reply-To root)."""
+    reply_text: str | None
+    """The reply's own text, without quoted history and signature."""
+    reply_signature: str | None
+    permanent_failure: bool | None
+    """For ``delivery_status``: some recipient failed permanently."""
+    failed_recipients: tuple[str, ...]
+    """For ``delivery_status``: recipients whose delivery failed (not only delayed)."""
+    feedback_type: str | None
+    list_id: str | None
+    reply_address: ReplyAddressInfo | None
+
+
 @dataclass(frozen=True, slots=True)
 class ReceivedEmail:
     """One received message as announced on EventBridge (see the module docstring)."""
@@ -213,6 +245,9 @@ class ReceivedEmail:
     """Something was cut to fit the event; :meth:`read_message` has everything."""
     error: str | None
     """Why the message was not parsed (``too_large`` and ``unparseable``)."""
+    conversation: MailConversation | None = None
+    """Kind, thread and reply text of a processed message (``None`` otherwise, and in details
+    written before schema 1.1)."""
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any] | str | bytes) -> ReceivedEmail:
@@ -259,6 +294,7 @@ class ReceivedEmail:
             location=_location(json_object(detail.get("location"), "detail.location")),
             truncated=boolean(detail, "truncated", "detail"),
             error=optional_string(detail, "error", "detail"),
+            conversation=_conversation(detail.get("conversation")),
         )
 
     @property
@@ -307,6 +343,50 @@ class ReceivedEmail:
                 "detail.location.bucket", f"is null, so {field} cannot be read: no bucket"
             )
         return self.location.bucket
+
+
+def _conversation(value: object) -> MailConversation | None:
+    if value is None:
+        return None
+    path = "detail.conversation"
+    fields = json_object(value, path)
+    status = fields.get("deliveryStatus")
+    permanent = None
+    failed: tuple[str, ...] = ()
+    if status is not None:
+        status_path = f"{path}.deliveryStatus"
+        status_fields = json_object(status, status_path)
+        permanent = boolean(status_fields, "permanent", status_path)
+        recipients = array(status_fields, "recipients", status_path)
+        failed = tuple(
+            string(item, "address", f"{status_path}.recipients[{index}]")
+            for index, item in enumerate(
+                json_object(entry, f"{status_path}.recipients[{position}]")
+                for position, entry in enumerate(recipients)
+            )
+            if item.get("action") == "failed"
+        )
+    address = fields.get("replyAddress")
+    reply_address = None
+    if address is not None:
+        address_path = f"{path}.replyAddress"
+        address_fields = json_object(address, address_path)
+        reply_address = ReplyAddressInfo(
+            address=string(address_fields, "address", address_path),
+            payload=optional_string(address_fields, "payload", address_path),
+            valid=boolean(address_fields, "valid", address_path),
+        )
+    return MailConversation(
+        kind=literal(fields, "kind", path, MailKindName),
+        thread_id=string(fields, "threadId", path),
+        reply_text=optional_string(fields, "replyText", path),
+        reply_signature=optional_string(fields, "replySignature", path),
+        permanent_failure=permanent,
+        failed_recipients=failed,
+        feedback_type=optional_string(fields, "feedbackType", path),
+        list_id=optional_string(fields, "listId", path),
+        reply_address=reply_address,
+    )
 
 
 def _envelope(value: Mapping[str, Any]) -> Envelope:

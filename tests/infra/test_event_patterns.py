@@ -11,6 +11,7 @@ from aws_cdk import aws_sqs as sqs
 from ses_lambda_constructs import (
     EmailEvents,
     EmailTarget,
+    MailKind,
     MailStatus,
     ValidationError,
     email_event_pattern,
@@ -73,6 +74,29 @@ def test_filters_combine_and_values_alternate() -> None:
             "verdicts": {"dmarc": ["PASS"]},
         },
     }
+
+
+def test_kinds_filter_on_the_conversation_kind_and_default_to_every_kind() -> None:
+    pattern = email_event_pattern(kinds=[MailKind.PERSON, MailKind.LIST, MailKind.PERSON])
+    assert pattern == {
+        "source": ["ses-lambda-constructs"],
+        "detail-type": ["Email Received"],
+        "detail": {"conversation": {"kind": ["person", "list"]}},
+    }
+    assert "detail" not in email_event_pattern()
+
+
+def test_the_kinds_are_the_reference_handler_s_vocabulary() -> None:
+    from lambda_src.ses_mail.kinds import KINDS
+
+    assert sorted(kind.value for kind in MailKind) == sorted(KINDS)
+
+
+def test_fails_when_kinds_are_not_mail_kinds() -> None:
+    with pytest.raises(ValidationError, match=r"kinds must be MailKind values.*'person'"):
+        email_event_pattern(kinds=["person"])  # type: ignore[list-item]
+    with pytest.raises(ValidationError, match="kinds is empty"):
+        email_event_pattern(kinds=[])
 
 
 def test_detail_types_instead_of_statuses() -> None:
@@ -211,3 +235,20 @@ def test_fails_when_the_event_source_is_empty() -> None:
     stack = cdk.Stack(cdk.App(), "Empty", env=ACCOUNT_ENV)
     with pytest.raises(ValidationError, match="event_source must be 1-256 characters"):
         EmailEvents(stack, "Mail", event_source=" ")
+
+
+def test_a_subscription_on_kinds_puts_them_in_its_rule(mail_events: EmailEvents) -> None:
+    subscription = mail_events.subscribe(
+        "People", queue_target(mail_events), kinds=[MailKind.PERSON]
+    )
+    assert subscription.pattern["detail"] == {"conversation": {"kind": ["person"]}}
+    rules = [
+        resource
+        for resource in cdk.assertions.Template.from_stack(cdk.Stack.of(mail_events))
+        .to_json()["Resources"]
+        .values()
+        if resource["Type"] == "AWS::Events::Rule"
+    ]
+    assert [rule["Properties"]["EventPattern"]["detail"] for rule in rules] == [
+        {"conversation": {"kind": ["person"]}}
+    ]
