@@ -63,6 +63,7 @@ def cmd_start(args: argparse.Namespace) -> int:
         )
     say("starting the local cloud (moto server with this project's extensions, SMTP receiver)")
     started = time.monotonic()
+    from .inbox import UiPortInUse
     from .server import LocalCloud, PortInUse
 
     cloud = LocalCloud(
@@ -73,6 +74,7 @@ def cmd_start(args: argparse.Namespace) -> int:
         smtp_timeout=args.smtp_timeout,
         relay_smtp_port=args.relay_smtp,
         lambda_concurrency=args.lambda_concurrency,
+        ui_port=None if args.no_ui else args.ui_port,
     )
     # The pid and state files exist before the endpoint answers: whoever sees it can stop it.
     target.save(os.getpid())
@@ -81,6 +83,9 @@ def cmd_start(args: argparse.Namespace) -> int:
     except PortInUse as error:
         target.forget()
         raise CommandError(f"{error}: is another local cloud (or LocalStack) running?") from None
+    except UiPortInUse as error:
+        target.forget()
+        raise CommandError(f"{error}: choose another with --ui-port, or --no-ui") from None
     except BaseException:
         target.forget()
         raise
@@ -100,6 +105,8 @@ def cmd_start(args: argparse.Namespace) -> int:
         f"account {runtime.ACCOUNT_ID}, any credentials)"
     )
     say(f"  SMTP          localhost:{cloud.smtp_port}")
+    if cloud.inbox is not None:
+        say(f"  inbox page    {cloud.inbox.url}")
     if args.relay_smtp:
         say(f"  sent mail     relayed to localhost:{args.relay_smtp}")
     say(f"  state         {cloud.state_dir}")
@@ -278,6 +285,14 @@ def parser() -> argparse.ArgumentParser:
         metavar="N",
         help="execution environments per function without reserved concurrency (4)",
     )
+    start.add_argument(
+        "--ui-port",
+        type=int,
+        default=runtime.DEFAULT_UI_PORT,
+        metavar="PORT",
+        help=f"the inbox page's port on 127.0.0.1 ({runtime.DEFAULT_UI_PORT}; 0: any free port)",
+    )
+    start.add_argument("--no-ui", action="store_true", help="do not serve the inbox page")
     start.add_argument("--verbose", action="store_true", help="log every request")
     start.set_defaults(run=cmd_start)
 

@@ -139,12 +139,15 @@ class LocalCloud:
         async_retry_delay: float = 0.2,
         relay_smtp_port: int | None = None,
         lambda_concurrency: int = 4,
+        ui_port: int | None = None,
     ) -> None:
         """
         :param relay_smtp_port: relay every message SES sends to this local SMTP port (a mail
             catcher). Default: sent mail is only kept and shown.
         :param lambda_concurrency: execution environments one function may run at once when it
             has no reserved concurrency (a local limit; docs/local-cloud.md, "Lambda execution").
+        :param ui_port: serve the inbox page (``inbox``) on this port of 127.0.0.1 (0: any
+            free port). Default: no page.
         """
         if lambda_concurrency < 1:
             raise ValueError(f"lambda_concurrency must be at least 1, got {lambda_concurrency}")
@@ -161,6 +164,8 @@ class LocalCloud:
         self.receiver: Any = None
         self.relay_smtp_port = relay_smtp_port
         self._relay_remover: Any = None
+        self.ui_port = ui_port
+        self.inbox: Any = None
 
     @property
     def endpoint_url(self) -> str:
@@ -176,6 +181,7 @@ class LocalCloud:
             "account": runtime.ACCOUNT_ID,
             "stateDir": str(self.state_dir),
             "relaySmtp": f"localhost:{self.relay_smtp_port}" if self.relay_smtp_port else None,
+            "inbox": self.inbox.url if self.inbox is not None else None,
         }
 
     def start(self) -> LocalCloud:
@@ -240,6 +246,11 @@ class LocalCloud:
         )
         try:
             self.smtp.start()
+            if self.ui_port is not None:
+                from .inbox import InboxServer
+
+                self.inbox = InboxServer(self, self.ui_port).start()
+                self.ui_port = self.inbox.port
         except Exception:
             self.stop()
             raise
@@ -257,6 +268,9 @@ class LocalCloud:
         return OUTBOX.on_send(relay_to(port))
 
     def stop(self) -> None:
+        if self.inbox is not None:
+            self.inbox.stop()
+            self.inbox = None
         if self._relay_remover is not None:
             self._relay_remover()
             self._relay_remover = None
