@@ -10,18 +10,16 @@ import http.client
 import json
 import threading
 import time
-from collections.abc import Iterator
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ses_lambda_localcloud import assembly, sender
+from ses_lambda_localcloud import sender
 from ses_lambda_localcloud.inbox import InboxServer
 from ses_lambda_localcloud.inbox.app import body_csp, build_test_message
 from ses_lambda_localcloud.inbox.store import BadRequest, Filter
@@ -29,24 +27,6 @@ from ses_lambda_localcloud.server import LocalCloud
 from ses_lambda_localcloud.target import Target
 
 RECIPIENT = "support@mail.example.com"
-MINI_RULE_SET = "local-cloud-mini-rules"
-
-
-@pytest.fixture(scope="module")
-def inbox(cloud: LocalCloud) -> Iterator[InboxServer]:
-    server = InboxServer(cloud, 0).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def mini(cloud: LocalCloud, target: Target, mini_assembly: Path) -> None:
-    """The test app deployed (again, if another test reset the local cloud), no mail kept."""
-    active = target.client("ses").describe_active_receipt_rule_set().get("Metadata", {})
-    if active.get("Name") != MINI_RULE_SET:
-        cloud.reset()
-        result = assembly.deploy_stack(target.client, mini_assembly, "LocalCloudMini", cloud.region)
-        assert result.ok, (result.status, result.failures())
 
 
 class Api:
