@@ -162,7 +162,7 @@ def test_new_mail_appears_live_opens_with_its_timeline_and_attachment(
     wait_for(browser, lambda d: "invocation" in d.find_element(By.ID, "timeline").text)
     text = timeline.text
     assert "rule" in text and "Lambda action" in text and "S3 action" in text
-    assert f"object written s3://" in text and f"parsed/{message_id}/message.json" in text
+    assert "object written s3://" in text and f"parsed/{message_id}/message.json" in text
     assert browser.find_element(By.ID, "subject").text == mail["Subject"]
     frame = browser.find_element(By.ID, "html-body")
     assert frame.get_attribute("sandbox") == ""
@@ -199,9 +199,7 @@ def test_send_form_delivers_a_message_that_then_appears(
     attachment.write_text("attached from the form\n")
     browser.find_element(By.ID, "send-file").send_keys(str(attachment))
     browser.find_element(By.ID, "send-button").click()
-    result = wait_for(
-        browser, lambda d: "accepted as" in d.find_element(By.ID, "send-result").text
-    )
+    result = wait_for(browser, lambda d: "accepted as" in d.find_element(By.ID, "send-result").text)
     assert result
     message_id = browser.find_element(By.ID, "send-result").text.split("accepted as ")[1].split()[0]
     record = sender.wait_for(target, message_id, timeout=60)
