@@ -74,7 +74,11 @@ def cmd_start(args: argparse.Namespace) -> int:
         smtp_timeout=args.smtp_timeout,
         relay_smtp_port=args.relay_smtp,
         lambda_concurrency=args.lambda_concurrency,
-        ui_port=None if args.no_ui else args.ui_port,
+        ui_port=None
+        if args.no_ui
+        else (runtime.DEFAULT_UI_PORT if args.ui_port is None else args.ui_port),
+        # the default port may be taken (another local cloud's page): then any free one
+        ui_port_fallback=args.ui_port is None,
     )
     # The pid and state files exist before the endpoint answers: whoever sees it can stop it.
     target.save(os.getpid())
@@ -288,9 +292,10 @@ def parser() -> argparse.ArgumentParser:
     start.add_argument(
         "--ui-port",
         type=int,
-        default=runtime.DEFAULT_UI_PORT,
+        default=None,
         metavar="PORT",
-        help=f"the inbox page's port on 127.0.0.1 ({runtime.DEFAULT_UI_PORT}; 0: any free port)",
+        help=f"the inbox page's port on 127.0.0.1 (default {runtime.DEFAULT_UI_PORT}, or any "
+        "free port if that one is taken)",
     )
     start.add_argument("--no-ui", action="store_true", help="do not serve the inbox page")
     start.add_argument("--verbose", action="store_true", help="log every request")

@@ -140,6 +140,7 @@ class LocalCloud:
         relay_smtp_port: int | None = None,
         lambda_concurrency: int = 4,
         ui_port: int | None = None,
+        ui_port_fallback: bool = False,
     ) -> None:
         """
         :param relay_smtp_port: relay every message SES sends to this local SMTP port (a mail
@@ -147,7 +148,8 @@ class LocalCloud:
         :param lambda_concurrency: execution environments one function may run at once when it
             has no reserved concurrency (a local limit; docs/local-cloud.md, "Lambda execution").
         :param ui_port: serve the inbox page (``inbox``) on this port of 127.0.0.1 (0: any
-            free port). Default: no page.
+            free port). Default: no page. ``ui_port_fallback``: if that port is taken, any free
+            one (the page's address is printed and in ``describe``).
         """
         if lambda_concurrency < 1:
             raise ValueError(f"lambda_concurrency must be at least 1, got {lambda_concurrency}")
@@ -165,6 +167,7 @@ class LocalCloud:
         self.relay_smtp_port = relay_smtp_port
         self._relay_remover: Any = None
         self.ui_port = ui_port
+        self.ui_port_fallback = ui_port_fallback
         self.inbox: Any = None
 
     @property
@@ -249,7 +252,7 @@ class LocalCloud:
             if self.ui_port is not None:
                 from .inbox import InboxServer
 
-                self.inbox = InboxServer(self, self.ui_port).start()
+                self.inbox = InboxServer(self, self.ui_port, fallback=self.ui_port_fallback).start()
                 self.ui_port = self.inbox.port
         except Exception:
             self.stop()

@@ -342,7 +342,27 @@ def test_start_takes_ui_port_and_no_ui() -> None:
     args = parser().parse_args(["start", "--ui-port", "8125"])
     assert args.ui_port == 8125 and not args.no_ui
     assert parser().parse_args(["start", "--no-ui"]).no_ui
-    assert parser().parse_args(["start"]).ui_port == 4580
+    assert parser().parse_args(["start"]).ui_port is None  # 4580, or a free one if taken
+
+
+def test_a_taken_port_fails_unless_it_is_the_default(cloud: LocalCloud) -> None:
+    import socket
+
+    from ses_lambda_localcloud.inbox import UiPortInUse
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(UiPortInUse, match=f"inbox port {port} on 127.0.0.1 is in use"):
+            InboxServer(cloud, port).start()
+        server = InboxServer(cloud, port, fallback=True).start()
+        try:
+            assert server.port not in (0, port)
+            status, _, _ = Api(server.port).request("GET", "/")
+            assert status == 200
+        finally:
+            server.stop()
 
 
 # --- properties -------------------------------------------------------------------------------
@@ -440,3 +460,15 @@ def test_remote_images_need_the_explicit_switch() -> None:
     assert "http:" not in body_csp(False) and "http: https:" in body_csp(True)
     for remote in (False, True):
         assert "script-src" not in body_csp(remote) and body_csp(remote).endswith("sandbox")
+
+
+def test_copies_are_bounded_like_the_records(
+    mini: None, target: Target, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ses_lambda_localcloud.inbox import store
+
+    monkeypatch.setattr(store, "KEPT_COPIES", 2)
+    first, second, third = (deliver(target, message(f"copy {n}")) for n in range(3))
+    assert api.request("GET", f"/api/messages/{first}/raw")[0] == 404
+    for kept in (second, third):
+        assert api.request("GET", f"/api/messages/{kept}/raw")[0] == 200

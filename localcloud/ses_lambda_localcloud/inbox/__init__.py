@@ -27,9 +27,13 @@ class UiPortInUse(RuntimeError):
 class InboxServer:
     """The inbox page of a started ``LocalCloud``, on its own port of 127.0.0.1."""
 
-    def __init__(self, cloud: Any, port: int = DEFAULT_UI_PORT) -> None:
+    def __init__(self, cloud: Any, port: int = DEFAULT_UI_PORT, *, fallback: bool = False) -> None:
+        """``fallback``: if ``port`` is taken, take any free port instead of failing (the
+        default port of ``start``: the page's address is printed, nothing is configured with
+        it)."""
         self.cloud = cloud
         self.port = port
+        self.fallback = fallback
         self.inbox = Inbox(cloud, cloud.state_dir / "inbox")
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
@@ -42,7 +46,10 @@ class InboxServer:
         try:
             server = make_server(HOST, self.port, self._app_placeholder, threaded=True)
         except (OSError, SystemExit) as exc:  # werkzeug exits on "Address already in use"
-            raise UiPortInUse(f"inbox port {self.port} on {HOST} is in use") from exc
+            if not self.fallback:
+                raise UiPortInUse(f"inbox port {self.port} on {HOST} is in use") from exc
+            log.info("inbox port %d is in use: taking a free one", self.port)
+            server = make_server(HOST, 0, self._app_placeholder, threaded=True)
         self.port = server.server_address[1]
         server.app = InboxApp(self.inbox, port=self.port, send=self._send)
         self.inbox.attach()

@@ -15,6 +15,7 @@ import os
 import shutil
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from email import policy as email_policy
@@ -31,6 +32,10 @@ log = logging.getLogger(__name__)
 
 #: The statuses a message shows in the list (and the search filter takes).
 STATUSES = ("accepted", "rejected", "bounced", "processed", "failed")
+
+#: Copies of stored messages kept (oldest removed first): as many as the receiver keeps
+#: records of (``receiving.receiver``).
+KEPT_COPIES = 500
 
 #: The largest text or HTML body the API returns inline; a longer one is cut, and says so.
 MAX_INLINE_BODY = 2 * 1024 * 1024
@@ -138,11 +143,15 @@ class Inbox:
         self.raw_dir = raw_dir
         self.changes = Changes()
         self._removers: list[Callable[[], None]] = []
+        self._kept: deque[str] = deque()
+        self._kept_lock = threading.Lock()
 
     # --- wiring ----------------------------------------------------------------------------
 
     def attach(self) -> None:
         self.raw_dir.mkdir(parents=True, exist_ok=True)
+        for stale in self.raw_dir.glob("*.eml"):  # records do not outlive the process
+            stale.unlink(missing_ok=True)
         receiver = self.cloud.receiver
         receiver.listeners.append(self._on_record)
         self._removers.append(lambda: _remove(receiver.listeners, self._on_record))
@@ -171,6 +180,11 @@ class Inbox:
                 shutil.copyfile(spooled, kept)
             except OSError:
                 log.warning("the inbox could not keep a copy of %s", message_id, exc_info=True)
+                return
+        with self._kept_lock:
+            self._kept.append(message_id)
+            while len(self._kept) > KEPT_COPIES:
+                self._raw_path(self._kept.popleft()).unlink(missing_ok=True)
 
     def _raw_path(self, message_id: str) -> Path:
         if not message_id or "/" in message_id or message_id.startswith("."):
