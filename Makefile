@@ -44,8 +44,9 @@ synth: setup
 	npx --no-install cdk synth --quiet
 	@echo "Demo template written to cdk.out/SesLambdaDemo.template.json"
 
+# KEEP=1 leaves the stack deployed and the local cloud (and its inbox page) running.
 demo: setup
-	$(BIN)/python -m ses_lambda_localcloud.demo
+	$(BIN)/python -m ses_lambda_localcloud.demo $(if $(KEEP),--keep)
 
 bench: setup
 	$(BIN)/python bench/run.py

@@ -9,6 +9,11 @@
    "Email Received" event it put on the bus, and what the demo's ticket consumer did with it;
 7. ``cdk destroy``, then stop the local cloud. Nothing is left running.
 
+The local cloud serves its inbox page (``inbox``) on 127.0.0.1; the demo ends by printing its
+address. With ``--keep`` (``make demo KEEP=1``) step 7 is skipped: the stack stays deployed and
+the local cloud keeps running, for a look at the inbox and more mail, until
+``ses-localcloud --state-dir <state dir> stop``.
+
 Any failing step stops the demo with a message naming the step, and a non-zero exit status.
 """
 
@@ -24,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import cdk_cli, report, samples, sender, tooling
+from . import cdk_cli, report, runtime, samples, sender, tooling
 from .server import free_port
 from .target import PID_FILE, STATE_FILE, CommandError, Target, say, step
 
@@ -47,9 +52,20 @@ def _parsed_documents(target: Target, record: dict[str, Any]) -> list[Any]:
 
 class Demo:
     def __init__(
-        self, root: Path, state_dir: Path, api_port: int, smtp_port: int, region: str
+        self,
+        root: Path,
+        state_dir: Path,
+        api_port: int,
+        smtp_port: int,
+        region: str,
+        *,
+        ui_port: int | None = None,
+        keep: bool = False,
     ) -> None:
         self.root = root
+        self.ui_port = ui_port
+        self.keep = keep
+        self.inbox_url: str | None = None
         self.target = Target(
             api_port=api_port, smtp_port=smtp_port, region=region, state_dir=state_dir
         )
@@ -95,6 +111,8 @@ class Demo:
             "--region",
             self.target.region,
         ]
+        if self.ui_port is not None:
+            command += ["--ui-port", str(self.ui_port)]
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 command,
@@ -104,10 +122,13 @@ class Demo:
                 start_new_session=True,
             )
         health = self.target.wait_until_up(timeout=60, process=self.process)
+        self.inbox_url = health.get("inbox")
         say(
             f"    AWS endpoint {health['endpoint']}, SMTP {health['smtp']} "
             f"(pid {health['pid']}, log {self.log_path})"
         )
+        if self.inbox_url:
+            say(f"    inbox page {self.inbox_url}")
 
     def send(self, message: bytes, recipients: list[str], label: str) -> list[Any]:
         step(f"sending {label} to {', '.join(recipients)}")
@@ -203,7 +224,12 @@ class Demo:
                 ),
             ),
             ("everything the local cloud recorded", self.show),
-            ("cdk destroy", lambda: cdk_cli.destroy(self.target, root=self.root)),
+            (
+                "cdk destroy",
+                (lambda: say("    skipped (--keep): the stack stays deployed"))
+                if self.keep
+                else lambda: cdk_cli.destroy(self.target, root=self.root),
+            ),
         ]
         self.check_setup()
         for number, (title, action) in enumerate(steps, start=1):
@@ -248,6 +274,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--state-dir", type=Path, default=None, help="default: .local-cloud/demo in the project"
     )
+    parser.add_argument(
+        "--ui-port",
+        type=int,
+        default=None,
+        help=f"the inbox page's port (default {runtime.DEFAULT_UI_PORT}, or a free one)",
+    )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="leave the stack deployed and the local cloud running (make demo KEEP=1)",
+    )
     args = parser.parse_args(argv)
     try:
         root = cdk_cli.project_root()
@@ -258,7 +295,13 @@ def main(argv: list[str] | None = None) -> int:
     for name in (STATE_FILE, PID_FILE, "outputs.json"):
         (state_dir / name).unlink(missing_ok=True)
     demo = Demo(
-        root, state_dir, args.api_port or free_port(), args.smtp_port or free_port(), args.region
+        root,
+        state_dir,
+        args.api_port or free_port(),
+        args.smtp_port or free_port(),
+        args.region,
+        ui_port=args.ui_port,
+        keep=args.keep,
     )
     started = time.monotonic()
     say("ses-lambda-constructs demo: the demo stack on a local cloud (no AWS account, no Docker)")
@@ -277,9 +320,10 @@ def main(argv: list[str] | None = None) -> int:
         status = 130
         print("\ndemo interrupted", file=sys.stderr)
     finally:
-        say("")
-        say("stopping the local cloud")
-        demo.stop()
+        if status != 0 or not demo.keep:
+            say("")
+            say("stopping the local cloud")
+            demo.stop()
     total = time.monotonic() - started
     say("")
     say(
@@ -287,11 +331,23 @@ def main(argv: list[str] | None = None) -> int:
         + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in demo.timings.items())
         + f"; total {total:.1f} s"
     )
-    if status == 0:
+    if status == 0 and demo.keep:
+        say(
+            f"demo finished: the stack stays deployed and the local cloud keeps running (pid "
+            f"{demo.process.pid if demo.process else '?'}, log {demo.log_path})"
+        )
+        say(f"  send more:  .venv/bin/ses-localcloud --state-dir {state_dir} send")
+        say(f"  stop it:    .venv/bin/ses-localcloud --state-dir {state_dir} stop")
+    elif status == 0:
         say(
             "demo finished: the stack was deployed, received mail, was destroyed; nothing is "
             "left running"
         )
+    if demo.inbox_url:
+        if demo.keep and status == 0:
+            say(f"inbox: {demo.inbox_url}")
+        else:
+            say(f"inbox: {demo.inbox_url} (stopped with the demo; `make demo KEEP=1` keeps it)")
     return status
 
 
