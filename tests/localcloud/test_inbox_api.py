@@ -23,6 +23,7 @@ from ses_lambda_localcloud import sender
 from ses_lambda_localcloud.inbox import InboxServer
 from ses_lambda_localcloud.inbox.app import body_csp, build_test_message
 from ses_lambda_localcloud.inbox.store import BadRequest, Filter
+from ses_lambda_localcloud.receiving import records as store_records
 from ses_lambda_localcloud.server import LocalCloud
 from ses_lambda_localcloud.target import Target
 
@@ -472,3 +473,50 @@ def test_copies_are_bounded_like_the_records(
     assert api.request("GET", f"/api/messages/{first}/raw")[0] == 404
     for kept in (second, third):
         assert api.request("GET", f"/api/messages/{kept}/raw")[0] == 200
+
+
+_actions = st.lists(
+    st.builds(
+        lambda kind, status: store_records.ActionRecord(kind, status),
+        st.sampled_from(["S3", "Lambda", "Bounce", "SNS", "Stop"]),
+        st.sampled_from(["ok", "failed", "queued", "skipped"]),
+    ),
+    max_size=3,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    status=st.sampled_from(["queued", "processing", "done", "failed", "rejected"]),
+    rules=st.lists(
+        st.builds(
+            lambda actions, bounced: store_records.RuleRecord(
+                "r", ["a@b.example"], actions, {"to": "x"} if bounced else None
+            ),
+            _actions,
+            st.booleans(),
+        ),
+        max_size=3,
+    ),
+    finished=st.booleans(),
+    subject=st.one_of(st.none(), _text),
+)
+def test_the_list_summary_reads_the_record_as_its_full_copy_does(
+    status: str, rules: list[Any], finished: bool, subject: str | None
+) -> None:
+    from ses_lambda_localcloud.inbox.store import record_summary, summary
+
+    record = store_records.MessageRecord(
+        message_id="m",
+        mail_from="a@b.example",
+        recipients=["c@d.example"],
+        size=10,
+        received_at="2026-01-01T00:00:00.000Z",
+        status=status,
+        subject=subject,
+        rules=rules,
+        rejected=[{"recipient": "e@f.example", "reply": "550"}] if status == "rejected" else [],
+    )
+    if finished:
+        record.done.set()
+    assert record_summary(record) == summary(record.to_dict())

@@ -32,7 +32,15 @@ from urllib.parse import quote
 
 from werkzeug.wrappers import Request, Response
 
-from .store import INLINE_IMAGE_TYPES, BadRequest, Filter, Inbox, NotFound
+from .store import (
+    INLINE_IMAGE_TYPES,
+    BadRequest,
+    Filter,
+    Inbox,
+    NotFound,
+    attachment_of,
+    html_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -145,8 +153,10 @@ class InboxApp:
                 return _json({"deleted": self.inbox.delete_all()})
             if request.method == "GET":
                 search = Filter.from_args(request.args)
+                limit = _count(request.args.get("limit"), "limit")
                 version = self.inbox.changes.version
-                return _json({"messages": self.inbox.summaries(search), "version": version})
+                found = self.inbox.summaries(search, limit)
+                return _json({"messages": found, "version": version})
         if request.method != "GET":
             raise NotFound(f"nothing at {request.method} {request.path}")
         message_id = rest[0]
@@ -187,13 +197,9 @@ class InboxApp:
             response.headers["Content-Security-Policy"] = DOWNLOAD_CSP
             return response
         if rest == ["html"]:
-            message: EmailMessage = parsed()
-            part = message.get_body(("html",))
-            if part is None:
+            html = html_of(parsed())
+            if html is None:
                 raise NotFound(f"{name} has no HTML body")
-            from .store import _html
-
-            html = _html(message) or ""
             response = Response(html, 200, mimetype="text/html")
             response.headers["Content-Security-Policy"] = body_csp(
                 request.args.get("remote") == "1"
@@ -205,9 +211,7 @@ class InboxApp:
                 index = int(rest[1])
             except ValueError:
                 raise NotFound(f"no attachment {rest[1]!r}") from None
-            from .store import _attachment
-
-            filename, content_type, payload = _attachment(parsed(), index)
+            filename, content_type, payload = attachment_of(parsed(), index)
             inline = request.args.get("inline") == "1" and content_type in INLINE_IMAGE_TYPES
             response = Response(
                 payload, 200, mimetype=content_type if inline else "application/octet-stream"
@@ -365,6 +369,18 @@ def _seconds(text: str | None, name: str, *, default: float) -> float:
         raise BadRequest(f"{name}: {text!r} is not a number of seconds") from None
     if not 0 <= value <= MAX_WAIT_SECONDS:
         raise BadRequest(f"{name}: {value:g} is not between 0 and {MAX_WAIT_SECONDS:g}")
+    return value
+
+
+def _count(text: str | None, name: str) -> int | None:
+    if text in (None, ""):
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise BadRequest(f"{name}: {text!r} is not a whole number") from None
+    if value < 1:
+        raise BadRequest(f"{name}: {value} is less than 1")
     return value
 
 

@@ -202,10 +202,20 @@ class Inbox:
             raise NotFound(f"no message {message_id!r}")
         return record
 
-    def summaries(self, search: Filter | None = None) -> list[dict[str, Any]]:
-        """Newest first."""
-        found = [summary(record.to_dict()) for record in reversed(self._records())]
-        return [item for item in found if search is None or search.matches(item)]
+    def summaries(
+        self, search: Filter | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Newest first, at most ``limit``. Read from the records' fields directly: the list
+        is fetched on every change while the page is open, and a record's full copy
+        (``to_dict``) carries every log line."""
+        found: list[dict[str, Any]] = []
+        for record in reversed(self._records()):
+            item = record_summary(record)
+            if search is None or search.matches(item):
+                found.append(item)
+                if limit is not None and len(found) >= limit:
+                    break
+        return found
 
     def raw(self, message_id: str) -> bytes:
         self._record(message_id)
@@ -236,10 +246,10 @@ class Inbox:
         return data
 
     def attachment(self, message_id: str, index: int) -> tuple[str, str, bytes]:
-        return _attachment(self.parsed(message_id), index)
+        return attachment_of(self.parsed(message_id), index)
 
     def html_body(self, message_id: str) -> str | None:
-        return _html(self.parsed(message_id))
+        return html_of(self.parsed(message_id))
 
     def wait_for(
         self, search: Filter, timeout: float, *, finished: bool = True
@@ -328,6 +338,30 @@ def summary(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def record_summary(record: MessageRecord) -> dict[str, Any]:
+    """``summary`` of a live record, without copying its rules."""
+    if record.status in ("rejected", "failed"):
+        status = record.status
+    elif any(
+        rule.bounced or any(action.type == "Bounce" for action in rule.actions)
+        for rule in list(record.rules)
+    ):
+        status = "bounced"
+    else:
+        status = "processed" if record.status == "done" else "accepted"
+    return {
+        "id": record.message_id,
+        "status": status,
+        "from": record.mail_from,
+        "to": list(record.recipients),
+        "rejected": [dict(item) for item in record.rejected],
+        "subject": record.subject,
+        "size": record.size,
+        "receivedAt": record.received_at,
+        "finished": record.done.is_set(),
+    }
+
+
 def sent_summary(message: SentMessage) -> dict[str, Any]:
     headers = dict((name.lower(), value) for name, value in message.headers())
     return {
@@ -384,7 +418,7 @@ def _attachments(message: EmailMessage) -> list[Message]:
     return list(message.iter_attachments())
 
 
-def _attachment(message: EmailMessage, index: int) -> tuple[str, str, bytes]:
+def attachment_of(message: EmailMessage, index: int) -> tuple[str, str, bytes]:
     parts = _attachments(message)
     if not 0 <= index < len(parts):
         raise NotFound(f"no attachment {index} (the message has {len(parts)})")
@@ -405,7 +439,7 @@ def _text_of(part: Message) -> str:
         return payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
 
 
-def _html(message: EmailMessage) -> str | None:
+def html_of(message: EmailMessage) -> str | None:
     part = message.get_body(("html",))
     if part is None:
         return None

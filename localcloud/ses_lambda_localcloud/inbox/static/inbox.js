@@ -3,7 +3,11 @@
 // sandboxed frame without scripts, served with its own Content-Security-Policy.
 "use strict";
 
-const state = { view: "inbox", id: null, version: -1, openVersion: -1, pollTimer: null };
+// The list shows the newest LIST_LIMIT messages; updates are gathered for REFRESH_MS so that a
+// burst of mail costs the local cloud one refetch, not one per message.
+const LIST_LIMIT = 200;
+const REFRESH_MS = 500;
+const state = { view: "inbox", id: null, version: -1, openComplete: true, pollTimer: null, refreshTimer: null };
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -46,7 +50,7 @@ function badge(status) {
 // --- the list --------------------------------------------------------------------------------
 
 async function refreshList() {
-  const params = new URLSearchParams();
+  const params = new URLSearchParams({ limit: LIST_LIMIT });
   const q = document.getElementById("q").value.trim();
   const status = document.getElementById("status").value;
   if (q) params.set("q", q);
@@ -176,7 +180,8 @@ async function showMessage(kind, id) {
       el("div", { className: "trace" }, el("h3", {}, "Path through the pipeline"), timelineView(message.timeline)))));
   // Event deliveries can finish after the message: follow them until the trace is complete.
   clearTimeout(state.pollTimer);
-  if (kind === "message" && !message.complete) {
+  state.openComplete = kind !== "message" || message.complete;
+  if (!state.openComplete) {
     state.pollTimer = setTimeout(() => { if (state.id === id) refreshTimeline(base, id); }, 1000);
   }
 }
@@ -186,6 +191,7 @@ async function refreshTimeline(base, id) {
   if (state.id !== id) return;
   const old = document.getElementById("timeline");
   if (old) old.replaceWith(timelineView(message.timeline));
+  state.openComplete = message.complete;
   if (!message.complete) state.pollTimer = setTimeout(() => refreshTimeline(base, id), 1000);
 }
 
@@ -270,10 +276,16 @@ function live() {
   source.addEventListener("error", () => { indicator.textContent = "reconnecting"; indicator.className = "live"; });
   source.addEventListener("change", (event) => {
     const { version } = JSON.parse(event.data);
-    if (version === state.version) return;
-    state.version = version;
-    refreshList().catch(showError);
-    if (state.view === "message" && state.id) refreshTimeline("/api/messages/" + encodeURIComponent(state.id), state.id).catch(() => {});
+    if (version === state.version || state.refreshTimer) return;
+    state.refreshTimer = setTimeout(() => {
+      state.refreshTimer = null;
+      state.version = version;
+      refreshList().catch(showError);
+      if (state.view === "message" && state.id && !state.openComplete) {
+        clearTimeout(state.pollTimer);
+        refreshTimeline("/api/messages/" + encodeURIComponent(state.id), state.id).catch(() => {});
+      }
+    }, REFRESH_MS);
   });
 }
 
