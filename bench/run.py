@@ -6,7 +6,7 @@
     python bench/run.py --only synth handler --runs 7 --output /tmp/bench.md
     python bench/run.py --only pipeline   # rewrites that section; keeps the others' results
 
-Sections: synth, asset, handler, pipeline, tests (see bench/README.md). Timings never pass or
+Sections: synth, asset, handler, pipeline, tests, inbox (see bench/README.md). Timings never pass or
 fail anything: the exit status is 0 unless a benchmark itself could not run.
 """
 
@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import ROOT, Row, Section, machine, markdown_table
 
-SECTIONS = ("synth", "asset", "handler", "pipeline", "tests")
+SECTIONS = ("synth", "asset", "handler", "pipeline", "tests", "inbox")
 DEFAULT_OUTPUT = ROOT / "BENCHMARKS.md"
 
 
@@ -252,6 +252,10 @@ def main(argv: list[str] | None = None) -> int:
             attempt(
                 "pipeline", "4. Local pipeline", lambda: pipeline_bench.run(args.quick, workdir)
             )
+        if "inbox" in selected:
+            import inbox_bench
+
+            attempt("inbox", "6. Inbox page", lambda: inbox_bench.run(args.quick, workdir))
         if "tests" in selected:
             import tests_bench
 
@@ -262,7 +266,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(workdir, ignore_errors=True)
 
-    order = {key: i for i, key in enumerate(("synth", "handler", "asset", "pipeline", "tests"))}
+    order = {
+        key: i for i, key in enumerate(("synth", "handler", "asset", "pipeline", "tests", "inbox"))
+    }
     sections.sort(key=lambda s: order[s.key])
     elapsed = time.perf_counter() - started
     print()

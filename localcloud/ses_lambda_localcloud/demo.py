@@ -12,7 +12,8 @@
 The local cloud serves its inbox page (``inbox``) on 127.0.0.1; the demo ends by printing its
 address. With ``--keep`` (``make demo KEEP=1``) step 7 is skipped: the stack stays deployed and
 the local cloud keeps running, for a look at the inbox and more mail, until
-``ses-localcloud --state-dir <state dir> stop``.
+``ses-localcloud --state-dir <state dir> stop``. Each message gets a few lines; ``--verbose``
+(``make demo VERBOSE=1``) prints its whole report (logs, message.json, the event, the ticket).
 
 Any failing step stops the demo with a message naming the step, and a non-zero exit status.
 """
@@ -50,6 +51,24 @@ def _parsed_documents(target: Target, record: dict[str, Any]) -> list[Any]:
     return [entry["json"] for key, entry in outputs.items() if key.endswith("message.json")]
 
 
+def _brief(record: dict[str, Any]) -> list[str]:
+    """A few lines for a message: its status, then each rule with its actions' outcomes."""
+    lines = [f"message {record['message_id']} [{record['status']}]"]
+    for rule in record.get("rules", []):
+        outcomes = []
+        for action in rule["actions"]:
+            attempts = action.get("detail", {}).get("attempts", [])
+            timing = ""
+            if attempts:
+                last = attempts[-1]
+                start = "cold" if last.get("coldStart") else "warm"
+                timing = f" ({last['durationMs']} ms, {start})"
+            outcomes.append(f"{action['type']} {action['status']}{timing}")
+        lines.append(f"  rule {rule['rule']}: " + (", ".join(outcomes) or "bounced"))
+    lines += [f"  error: {record['error']}"] if record.get("error") else []
+    return lines
+
+
 class Demo:
     def __init__(
         self,
@@ -61,8 +80,10 @@ class Demo:
         *,
         ui_port: int | None = None,
         keep: bool = False,
+        verbose: bool = False,
     ) -> None:
         self.root = root
+        self.verbose = verbose
         self.ui_port = ui_port
         self.keep = keep
         self.inbox_url: str | None = None
@@ -143,17 +164,36 @@ class Demo:
             raise DemoFailed(f"no recipient of {label} was accepted")
         say(f"    SMTP: {result.reply}")
         record = sender.wait_for(self.target, result.message_id, timeout=90)
-        for line in report.render(self.target, record, logs=True, documents=False):
-            say(f"    {line}")
+        if self.verbose:
+            for line in report.render(self.target, record, logs=True, documents=False):
+                say(f"    {line}")
+        else:
+            for line in _brief(record):
+                say(f"    {line}")
         if record["status"] != "done":
             raise DemoFailed(f"{label} was not processed cleanly (status {record['status']})")
         documents = _parsed_documents(self.target, record)
         if not documents:
             raise DemoFailed(f"the handler wrote no message.json for {label}")
-        say("    parsed by the deployed handler (message.json):")
-        for line in json.dumps(documents[0], indent=2, ensure_ascii=False).splitlines():
-            say(f"      {line}")
+        if self.verbose:
+            say("    parsed by the deployed handler (message.json):")
+            for line in json.dumps(documents[0], indent=2, ensure_ascii=False).splitlines():
+                say(f"      {line}")
+        else:
+            parsed = documents[0] if isinstance(documents[0], dict) else {}
+            attachments = parsed.get("attachments") or []
+            say(
+                f"    message.json: subject {parsed.get('subject')!r}, "
+                f"{len(attachments)} attachment(s)"
+            )
         self.show_event(record, label)
+        if not self.verbose:
+            where = (
+                f"{self.inbox_url}#/message/{record['message_id']}"
+                if self.inbox_url
+                else f"ses-localcloud show {record['message_id']}"
+            )
+            say(f"    details: {where}")
         return documents
 
     def show_event(self, record: dict[str, Any], label: str) -> None:
@@ -165,12 +205,13 @@ class Demo:
         if not received:
             raise DemoFailed(f"the handler put no 'Email Received' event for {label}")
         event = received[0]
-        say(
-            f"    the event the handler put on {event['bus']} "
-            f"(detail-type {event['detail_type']!r}):"
-        )
-        for line in json.dumps(event["event"], indent=2, ensure_ascii=False).splitlines():
-            say(f"      {line}")
+        if self.verbose:
+            say(
+                f"    the event the handler put on {event['bus']} "
+                f"(detail-type {event['detail_type']!r}):"
+            )
+            for line in json.dumps(event["event"], indent=2, ensure_ascii=False).splitlines():
+                say(f"      {line}")
         results = [
             attempt["result"]
             for rule in event["matched"]
@@ -180,6 +221,12 @@ class Demo:
         ]
         if not results:
             raise DemoFailed(f"no subscribed consumer processed the event of {label}")
+        if not self.verbose:
+            say(
+                f"    event {event['detail_type']!r} on {event['bus']}: the ticket consumer "
+                f"returned {json.dumps(results[0])}"
+            )
+            return
         say(f"    the ticket consumer's result: {json.dumps(results[0])}")
         ticket = report.parsed_outputs(self.target, record)
         for location, entry in ticket.items():
@@ -281,6 +328,11 @@ def main(argv: list[str] | None = None) -> int:
         help=f"the inbox page's port (default {runtime.DEFAULT_UI_PORT}, or a free one)",
     )
     parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="print each message's whole report: logs, message.json, the event, the ticket",
+    )
+    parser.add_argument(
         "--keep",
         action="store_true",
         help="leave the stack deployed and the local cloud running (make demo KEEP=1)",
@@ -302,6 +354,7 @@ def main(argv: list[str] | None = None) -> int:
         args.region,
         ui_port=args.ui_port,
         keep=args.keep,
+        verbose=args.verbose,
     )
     started = time.monotonic()
     say("ses-lambda-constructs demo: the demo stack on a local cloud (no AWS account, no Docker)")
