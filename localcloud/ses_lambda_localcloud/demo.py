@@ -95,6 +95,13 @@ class Demo:
         self.timings: dict[str, float] = {}
         self.recipient = sender.default_recipient(root) or "support@mail.example.com"
 
+    def inbox(self) -> str | None:
+        """The inbox page's address (the health answer may come before the page is up)."""
+        if self.inbox_url is None and self.process is not None and self.process.poll() is None:
+            health = self.target.health() or {}
+            self.inbox_url = health.get("inbox")
+        return self.inbox_url
+
     def timed(self, name: str, action: Callable[[], Any]) -> Any:
         started = time.monotonic()
         try:
@@ -181,16 +188,17 @@ class Demo:
                 say(f"      {line}")
         else:
             parsed = documents[0] if isinstance(documents[0], dict) else {}
+            headers = parsed.get("headers") or {}
             attachments = parsed.get("attachments") or []
             say(
-                f"    message.json: subject {parsed.get('subject')!r}, "
+                f"    message.json: {parsed.get('status')}, subject {headers.get('subject')!r}, "
                 f"{len(attachments)} attachment(s)"
             )
         self.show_event(record, label)
         if not self.verbose:
             where = (
-                f"{self.inbox_url}#/message/{record['message_id']}"
-                if self.inbox_url
+                f"{self.inbox()}#/message/{record['message_id']}"
+                if self.inbox()
                 else f"ses-localcloud show {record['message_id']}"
             )
             say(f"    details: {where}")
@@ -396,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
             "demo finished: the stack was deployed, received mail, was destroyed; nothing is "
             "left running"
         )
-    if demo.inbox_url:
+    if demo.inbox():
         if demo.keep and status == 0:
             say(f"inbox: {demo.inbox_url}")
         else:

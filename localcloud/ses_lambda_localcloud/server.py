@@ -248,12 +248,13 @@ class LocalCloud:
             self.receiver, port=self.smtp_port, timeout=self.smtp_timeout, tls_context=tls_context
         )
         try:
-            self.smtp.start()
+            # The page first: it sees every message the SMTP server accepts.
             if self.ui_port is not None:
                 from .inbox import InboxServer
 
                 self.inbox = InboxServer(self, self.ui_port, fallback=self.ui_port_fallback).start()
                 self.ui_port = self.inbox.port
+            self.smtp.start()
         except Exception:
             self.stop()
             raise
