@@ -44,8 +44,10 @@ synth: setup
 	npx --no-install cdk synth --quiet
 	@echo "Demo template written to cdk.out/SesLambdaDemo.template.json"
 
+# KEEP=1 leaves the stack deployed and the local cloud (and its inbox page) running;
+# VERBOSE=1 prints each message's whole report.
 demo: setup
-	$(BIN)/python -m ses_lambda_localcloud.demo
+	$(BIN)/python -m ses_lambda_localcloud.demo $(if $(KEEP),--keep) $(if $(VERBOSE),--verbose)
 
 bench: setup
 	$(BIN)/python bench/run.py

@@ -63,6 +63,7 @@ def cmd_start(args: argparse.Namespace) -> int:
         )
     say("starting the local cloud (moto server with this project's extensions, SMTP receiver)")
     started = time.monotonic()
+    from .inbox import UiPortInUse
     from .server import LocalCloud, PortInUse
 
     cloud = LocalCloud(
@@ -73,6 +74,11 @@ def cmd_start(args: argparse.Namespace) -> int:
         smtp_timeout=args.smtp_timeout,
         relay_smtp_port=args.relay_smtp,
         lambda_concurrency=args.lambda_concurrency,
+        ui_port=None
+        if args.no_ui
+        else (runtime.DEFAULT_UI_PORT if args.ui_port is None else args.ui_port),
+        # the default port may be taken (another local cloud's page): then any free one
+        ui_port_fallback=args.ui_port is None,
     )
     # The pid and state files exist before the endpoint answers: whoever sees it can stop it.
     target.save(os.getpid())
@@ -81,6 +87,9 @@ def cmd_start(args: argparse.Namespace) -> int:
     except PortInUse as error:
         target.forget()
         raise CommandError(f"{error}: is another local cloud (or LocalStack) running?") from None
+    except UiPortInUse as error:
+        target.forget()
+        raise CommandError(f"{error}: choose another with --ui-port, or --no-ui") from None
     except BaseException:
         target.forget()
         raise
@@ -100,6 +109,8 @@ def cmd_start(args: argparse.Namespace) -> int:
         f"account {runtime.ACCOUNT_ID}, any credentials)"
     )
     say(f"  SMTP          localhost:{cloud.smtp_port}")
+    if cloud.inbox is not None:
+        say(f"  inbox page    {cloud.inbox.url}")
     if args.relay_smtp:
         say(f"  sent mail     relayed to localhost:{args.relay_smtp}")
     say(f"  state         {cloud.state_dir}")
@@ -278,6 +289,15 @@ def parser() -> argparse.ArgumentParser:
         metavar="N",
         help="execution environments per function without reserved concurrency (4)",
     )
+    start.add_argument(
+        "--ui-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help=f"the inbox page's port on 127.0.0.1 (default {runtime.DEFAULT_UI_PORT}, or any "
+        "free port if that one is taken)",
+    )
+    start.add_argument("--no-ui", action="store_true", help="do not serve the inbox page")
     start.add_argument("--verbose", action="store_true", help="log every request")
     start.set_defaults(run=cmd_start)
 

@@ -9,6 +9,12 @@
    "Email Received" event it put on the bus, and what the demo's ticket consumer did with it;
 7. ``cdk destroy``, then stop the local cloud. Nothing is left running.
 
+The local cloud serves its inbox page (``inbox``) on 127.0.0.1; the demo ends by printing its
+address. With ``--keep`` (``make demo KEEP=1``) step 7 is skipped: the stack stays deployed and
+the local cloud keeps running, for a look at the inbox and more mail, until
+``ses-localcloud --state-dir <state dir> stop``. Each message gets a few lines; ``--verbose``
+(``make demo VERBOSE=1``) prints its whole report (logs, message.json, the event, the ticket).
+
 Any failing step stops the demo with a message naming the step, and a non-zero exit status.
 """
 
@@ -24,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import cdk_cli, report, samples, sender, tooling
+from . import cdk_cli, report, runtime, samples, sender, tooling
 from .server import free_port
 from .target import PID_FILE, STATE_FILE, CommandError, Target, say, step
 
@@ -45,11 +51,42 @@ def _parsed_documents(target: Target, record: dict[str, Any]) -> list[Any]:
     return [entry["json"] for key, entry in outputs.items() if key.endswith("message.json")]
 
 
+def _brief(record: dict[str, Any]) -> list[str]:
+    """A few lines for a message: its status, then each rule with its actions' outcomes."""
+    lines = [f"message {record['message_id']} [{record['status']}]"]
+    for rule in record.get("rules", []):
+        outcomes = []
+        for action in rule["actions"]:
+            attempts = action.get("detail", {}).get("attempts", [])
+            timing = ""
+            if attempts:
+                last = attempts[-1]
+                start = "cold" if last.get("coldStart") else "warm"
+                timing = f" ({last['durationMs']} ms, {start})"
+            outcomes.append(f"{action['type']} {action['status']}{timing}")
+        lines.append(f"  rule {rule['rule']}: " + (", ".join(outcomes) or "bounced"))
+    lines += [f"  error: {record['error']}"] if record.get("error") else []
+    return lines
+
+
 class Demo:
     def __init__(
-        self, root: Path, state_dir: Path, api_port: int, smtp_port: int, region: str
+        self,
+        root: Path,
+        state_dir: Path,
+        api_port: int,
+        smtp_port: int,
+        region: str,
+        *,
+        ui_port: int | None = None,
+        keep: bool = False,
+        verbose: bool = False,
     ) -> None:
         self.root = root
+        self.verbose = verbose
+        self.ui_port = ui_port
+        self.keep = keep
+        self.inbox_url: str | None = None
         self.target = Target(
             api_port=api_port, smtp_port=smtp_port, region=region, state_dir=state_dir
         )
@@ -57,6 +94,13 @@ class Demo:
         self.log_path = state_dir / "local-cloud.log"
         self.timings: dict[str, float] = {}
         self.recipient = sender.default_recipient(root) or "support@mail.example.com"
+
+    def inbox(self) -> str | None:
+        """The inbox page's address (the health answer may come before the page is up)."""
+        if self.inbox_url is None and self.process is not None and self.process.poll() is None:
+            health = self.target.health() or {}
+            self.inbox_url = health.get("inbox")
+        return self.inbox_url
 
     def timed(self, name: str, action: Callable[[], Any]) -> Any:
         started = time.monotonic()
@@ -95,6 +139,8 @@ class Demo:
             "--region",
             self.target.region,
         ]
+        if self.ui_port is not None:
+            command += ["--ui-port", str(self.ui_port)]
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 command,
@@ -104,10 +150,13 @@ class Demo:
                 start_new_session=True,
             )
         health = self.target.wait_until_up(timeout=60, process=self.process)
+        self.inbox_url = health.get("inbox")
         say(
             f"    AWS endpoint {health['endpoint']}, SMTP {health['smtp']} "
             f"(pid {health['pid']}, log {self.log_path})"
         )
+        if self.inbox_url:
+            say(f"    inbox page {self.inbox_url}")
 
     def send(self, message: bytes, recipients: list[str], label: str) -> list[Any]:
         step(f"sending {label} to {', '.join(recipients)}")
@@ -122,17 +171,37 @@ class Demo:
             raise DemoFailed(f"no recipient of {label} was accepted")
         say(f"    SMTP: {result.reply}")
         record = sender.wait_for(self.target, result.message_id, timeout=90)
-        for line in report.render(self.target, record, logs=True, documents=False):
-            say(f"    {line}")
+        if self.verbose:
+            for line in report.render(self.target, record, logs=True, documents=False):
+                say(f"    {line}")
+        else:
+            for line in _brief(record):
+                say(f"    {line}")
         if record["status"] != "done":
             raise DemoFailed(f"{label} was not processed cleanly (status {record['status']})")
         documents = _parsed_documents(self.target, record)
         if not documents:
             raise DemoFailed(f"the handler wrote no message.json for {label}")
-        say("    parsed by the deployed handler (message.json):")
-        for line in json.dumps(documents[0], indent=2, ensure_ascii=False).splitlines():
-            say(f"      {line}")
+        if self.verbose:
+            say("    parsed by the deployed handler (message.json):")
+            for line in json.dumps(documents[0], indent=2, ensure_ascii=False).splitlines():
+                say(f"      {line}")
+        else:
+            parsed = documents[0] if isinstance(documents[0], dict) else {}
+            headers = parsed.get("headers") or {}
+            attachments = parsed.get("attachments") or []
+            say(
+                f"    message.json: {parsed.get('status')}, subject {headers.get('subject')!r}, "
+                f"{len(attachments)} attachment(s)"
+            )
         self.show_event(record, label)
+        if not self.verbose:
+            where = (
+                f"{self.inbox()}#/message/{record['message_id']}"
+                if self.inbox()
+                else f"ses-localcloud show {record['message_id']}"
+            )
+            say(f"    details: {where}")
         return documents
 
     def show_event(self, record: dict[str, Any], label: str) -> None:
@@ -144,12 +213,13 @@ class Demo:
         if not received:
             raise DemoFailed(f"the handler put no 'Email Received' event for {label}")
         event = received[0]
-        say(
-            f"    the event the handler put on {event['bus']} "
-            f"(detail-type {event['detail_type']!r}):"
-        )
-        for line in json.dumps(event["event"], indent=2, ensure_ascii=False).splitlines():
-            say(f"      {line}")
+        if self.verbose:
+            say(
+                f"    the event the handler put on {event['bus']} "
+                f"(detail-type {event['detail_type']!r}):"
+            )
+            for line in json.dumps(event["event"], indent=2, ensure_ascii=False).splitlines():
+                say(f"      {line}")
         results = [
             attempt["result"]
             for rule in event["matched"]
@@ -159,6 +229,12 @@ class Demo:
         ]
         if not results:
             raise DemoFailed(f"no subscribed consumer processed the event of {label}")
+        if not self.verbose:
+            say(
+                f"    event {event['detail_type']!r} on {event['bus']}: the ticket consumer "
+                f"returned {json.dumps(results[0])}"
+            )
+            return
         say(f"    the ticket consumer's result: {json.dumps(results[0])}")
         ticket = report.parsed_outputs(self.target, record)
         for location, entry in ticket.items():
@@ -203,7 +279,12 @@ class Demo:
                 ),
             ),
             ("everything the local cloud recorded", self.show),
-            ("cdk destroy", lambda: cdk_cli.destroy(self.target, root=self.root)),
+            (
+                "cdk destroy",
+                (lambda: say("    skipped (--keep): the stack stays deployed"))
+                if self.keep
+                else lambda: cdk_cli.destroy(self.target, root=self.root),
+            ),
         ]
         self.check_setup()
         for number, (title, action) in enumerate(steps, start=1):
@@ -248,6 +329,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--state-dir", type=Path, default=None, help="default: .local-cloud/demo in the project"
     )
+    parser.add_argument(
+        "--ui-port",
+        type=int,
+        default=None,
+        help=f"the inbox page's port (default {runtime.DEFAULT_UI_PORT}, or a free one)",
+    )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="print each message's whole report: logs, message.json, the event, the ticket",
+    )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="leave the stack deployed and the local cloud running (make demo KEEP=1)",
+    )
     args = parser.parse_args(argv)
     try:
         root = cdk_cli.project_root()
@@ -258,7 +355,14 @@ def main(argv: list[str] | None = None) -> int:
     for name in (STATE_FILE, PID_FILE, "outputs.json"):
         (state_dir / name).unlink(missing_ok=True)
     demo = Demo(
-        root, state_dir, args.api_port or free_port(), args.smtp_port or free_port(), args.region
+        root,
+        state_dir,
+        args.api_port or free_port(),
+        args.smtp_port or free_port(),
+        args.region,
+        ui_port=args.ui_port,
+        keep=args.keep,
+        verbose=args.verbose,
     )
     started = time.monotonic()
     say("ses-lambda-constructs demo: the demo stack on a local cloud (no AWS account, no Docker)")
@@ -277,9 +381,10 @@ def main(argv: list[str] | None = None) -> int:
         status = 130
         print("\ndemo interrupted", file=sys.stderr)
     finally:
-        say("")
-        say("stopping the local cloud")
-        demo.stop()
+        if status != 0 or not demo.keep:
+            say("")
+            say("stopping the local cloud")
+            demo.stop()
     total = time.monotonic() - started
     say("")
     say(
@@ -287,11 +392,23 @@ def main(argv: list[str] | None = None) -> int:
         + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in demo.timings.items())
         + f"; total {total:.1f} s"
     )
-    if status == 0:
+    if status == 0 and demo.keep:
+        say(
+            f"demo finished: the stack stays deployed and the local cloud keeps running (pid "
+            f"{demo.process.pid if demo.process else '?'}, log {demo.log_path})"
+        )
+        say(f"  send more:  .venv/bin/ses-localcloud --state-dir {state_dir} send")
+        say(f"  stop it:    .venv/bin/ses-localcloud --state-dir {state_dir} stop")
+    elif status == 0:
         say(
             "demo finished: the stack was deployed, received mail, was destroyed; nothing is "
             "left running"
         )
+    if demo.inbox():
+        if demo.keep and status == 0:
+            say(f"inbox: {demo.inbox_url}")
+        else:
+            say(f"inbox: {demo.inbox_url} (stopped with the demo; `make demo KEEP=1` keeps it)")
     return status
 
 

@@ -19,6 +19,8 @@ ACCOUNT_ID = "123456789012"
 DEFAULT_REGION = "us-east-1"
 DEFAULT_API_PORT = 4566
 DEFAULT_SMTP_PORT = 2525
+#: The inbox page (``inbox``), on 127.0.0.1 only.
+DEFAULT_UI_PORT = 4580
 #: Largest message SES receiving accepts, headers included: 40 MB (SES Developer Guide, "Deliver
 #: to S3 bucket action", https://docs.aws.amazon.com/ses/latest/dg/receiving-email-action-s3.html,
 #: and "Service quotas", https://docs.aws.amazon.com/ses/latest/dg/quotas.html). The pages do not

@@ -139,12 +139,17 @@ class LocalCloud:
         async_retry_delay: float = 0.2,
         relay_smtp_port: int | None = None,
         lambda_concurrency: int = 4,
+        ui_port: int | None = None,
+        ui_port_fallback: bool = False,
     ) -> None:
         """
         :param relay_smtp_port: relay every message SES sends to this local SMTP port (a mail
             catcher). Default: sent mail is only kept and shown.
         :param lambda_concurrency: execution environments one function may run at once when it
             has no reserved concurrency (a local limit; docs/local-cloud.md, "Lambda execution").
+        :param ui_port: serve the inbox page (``inbox``) on this port of 127.0.0.1 (0: any
+            free port). Default: no page. ``ui_port_fallback``: if that port is taken, any free
+            one (the page's address is printed and in ``describe``).
         """
         if lambda_concurrency < 1:
             raise ValueError(f"lambda_concurrency must be at least 1, got {lambda_concurrency}")
@@ -161,6 +166,9 @@ class LocalCloud:
         self.receiver: Any = None
         self.relay_smtp_port = relay_smtp_port
         self._relay_remover: Any = None
+        self.ui_port = ui_port
+        self.ui_port_fallback = ui_port_fallback
+        self.inbox: Any = None
 
     @property
     def endpoint_url(self) -> str:
@@ -176,6 +184,7 @@ class LocalCloud:
             "account": runtime.ACCOUNT_ID,
             "stateDir": str(self.state_dir),
             "relaySmtp": f"localhost:{self.relay_smtp_port}" if self.relay_smtp_port else None,
+            "inbox": self.inbox.url if self.inbox is not None else None,
         }
 
     def start(self) -> LocalCloud:
@@ -239,6 +248,12 @@ class LocalCloud:
             self.receiver, port=self.smtp_port, timeout=self.smtp_timeout, tls_context=tls_context
         )
         try:
+            # The page first: it sees every message the SMTP server accepts.
+            if self.ui_port is not None:
+                from .inbox import InboxServer
+
+                self.inbox = InboxServer(self, self.ui_port, fallback=self.ui_port_fallback).start()
+                self.ui_port = self.inbox.port
             self.smtp.start()
         except Exception:
             self.stop()
@@ -257,6 +272,9 @@ class LocalCloud:
         return OUTBOX.on_send(relay_to(port))
 
     def stop(self) -> None:
+        if self.inbox is not None:
+            self.inbox.stop()
+            self.inbox = None
         if self._relay_remover is not None:
             self._relay_remover()
             self._relay_remover = None

@@ -132,6 +132,26 @@ def mini_stack(
     cloud.reset()
 
 
+@pytest.fixture(scope="module")
+def inbox(cloud: LocalCloud) -> Iterator[Any]:
+    """The inbox page of the session's local cloud, on a free port."""
+    from ses_lambda_localcloud.inbox import InboxServer
+
+    server = InboxServer(cloud, 0).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mini(cloud: LocalCloud, target: Target, mini_assembly: Path) -> None:
+    """The test app deployed: once, and again if another test reset the local cloud since."""
+    active = target.client("ses").describe_active_receipt_rule_set().get("Metadata", {})
+    if active.get("Name") != "local-cloud-mini-rules":
+        cloud.reset()
+        result = assembly.deploy_stack(target.client, mini_assembly, "LocalCloudMini", cloud.region)
+        assert result.ok, (result.status, result.failures())
+
+
 def wait_until(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

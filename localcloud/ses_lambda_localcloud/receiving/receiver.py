@@ -27,6 +27,7 @@ import queue
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email import policy as email_policy
 from email.parser import BytesHeaderParser
@@ -65,6 +66,9 @@ class Receiver:
         self._queue: queue.Queue[MessageRecord | None] = queue.Queue()
         self._lock = threading.Lock()
         self._worker: threading.Thread | None = None
+        #: Called with a record when it is added or finished (the inbox page's live updates).
+        #: A listener must be quick and must not raise: it runs on the SMTP and worker threads.
+        self.listeners: list[Callable[[MessageRecord], None]] = []
 
     # --- backends ------------------------------------------------------------------------
 
@@ -191,6 +195,14 @@ class Receiver:
             self.records[record.message_id] = record
             while len(self.records) > _MAX_RECORDS:
                 self.records.popitem(last=False)
+        self.changed(record)
+
+    def changed(self, record: MessageRecord) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(record)
+            except Exception:
+                log.exception("a record listener failed for %s", record.message_id)
 
     # --- the worker ---------------------------------------------------------------------
 
@@ -219,6 +231,7 @@ class Receiver:
                 record.error = f"{type(exc).__name__}: {exc}"
                 _collect_objects(record)
                 record.done.set()
+                self.changed(record)
 
     def wait(self, message_id: str, timeout: float) -> MessageRecord | None:
         record = self.records.get(message_id)
@@ -238,6 +251,7 @@ class Receiver:
             record.notes.append("no rule set was active when processing started")
             record.status = "done"
             record.done.set()
+            self.changed(record)
             return
         record.rule_set = active.name
         run = MessageRun(self, record, message, moment)
@@ -270,6 +284,7 @@ class Receiver:
         finally:
             _collect_objects(record)
             record.done.set()
+            self.changed(record)
 
     def _bounce_without_tls(
         self, run: MessageRun, rule: dict[str, Any], recipients: list[str]
