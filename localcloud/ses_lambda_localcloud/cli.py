@@ -73,6 +73,7 @@ def cmd_start(args: argparse.Namespace) -> int:
         smtp_timeout=args.smtp_timeout,
         relay_smtp_port=args.relay_smtp,
         lambda_concurrency=args.lambda_concurrency,
+        iam=args.iam,
     )
     # The pid and state files exist before the endpoint answers: whoever sees it can stop it.
     target.save(os.getpid())
@@ -277,6 +278,13 @@ def parser() -> argparse.ArgumentParser:
         default=4,
         metavar="N",
         help="execution environments per function without reserved concurrency (4)",
+    )
+    start.add_argument(
+        "--iam",
+        choices=("enforce", "audit", "off"),
+        default="enforce",
+        help="IAM and KMS: refuse what AWS refuses (enforce, the default), only record it "
+        "in /_localcloud/iam (audit), or evaluate nothing (off)",
     )
     start.add_argument("--verbose", action="store_true", help="log every request")
     start.set_defaults(run=cmd_start)
