@@ -6,7 +6,7 @@
     python bench/run.py --only synth handler --runs 7 --output /tmp/bench.md
     python bench/run.py --only pipeline   # rewrites that section; keeps the others' results
 
-Sections: synth, asset, handler, pipeline, tests (see bench/README.md). Timings never pass or
+Sections: synth, asset, handler, pipeline, tests, iam (see bench/README.md). Timings never pass or
 fail anything: the exit status is 0 unless a benchmark itself could not run.
 """
 
@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import ROOT, Row, Section, machine, markdown_table
 
-SECTIONS = ("synth", "asset", "handler", "pipeline", "tests")
+SECTIONS = ("synth", "asset", "handler", "pipeline", "tests", "iam")
 DEFAULT_OUTPUT = ROOT / "BENCHMARKS.md"
 
 
@@ -252,6 +252,10 @@ def main(argv: list[str] | None = None) -> int:
             attempt(
                 "pipeline", "4. Local pipeline", lambda: pipeline_bench.run(args.quick, workdir)
             )
+        if "iam" in selected:
+            import iam_bench
+
+            attempt("iam", "6. IAM evaluation", lambda: iam_bench.run(args.runs, args.quick))
         if "tests" in selected:
             import tests_bench
 

@@ -14,6 +14,7 @@ from ses_lambda_localcloud import runtime
 from ses_lambda_localcloud.iam import gate
 from ses_lambda_localcloud.server import LocalCloud
 
+from .conftest import wait_until
 from .test_lambda import zipped
 
 ACCOUNT = runtime.ACCOUNT_ID
@@ -291,3 +292,59 @@ def test_calls_outside_the_map_are_allowed_and_listed(probe: Probe, fresh: Local
     with urllib.request.urlopen(f"{fresh.endpoint_url}/_localcloud/iam") as response:
         journal = json.loads(response.read())
     assert any(name.startswith("s3:") for name in journal["notEvaluated"])
+
+
+def test_on_failure_destinations_are_sent_with_the_function_role(
+    probe: Probe, fresh: LocalCloud, aws: Callable[[str], Any]
+) -> None:
+    queue_url = aws("sqs").create_queue(QueueName="failures")["QueueUrl"]
+    queue_arn = f"arn:aws:sqs:{fresh.region}:{ACCOUNT}:failures"
+    aws("lambda").put_function_event_invoke_config(
+        FunctionName=FUNCTION,
+        MaximumRetryAttempts=0,
+        DestinationConfig={"OnFailure": {"Destination": queue_arn}},
+    )
+
+    def fail_once() -> None:
+        aws("lambda").invoke(FunctionName=FUNCTION, InvocationType="Event", Payload=b"{}")
+
+    fail_once()  # the event has no "service": the handler raises
+    (entry,) = wait_until(
+        lambda: [d for d in gate.JOURNAL.denials(FUNCTION) if d.action == "sqs:SendMessage"], 30
+    )
+    assert entry.resource == queue_arn and entry.principal == SESSION
+    assert entry.reason == "no identity-based policy allows the sqs:SendMessage action"
+    probe.grant(allow("sqs:SendMessage", queue_arn))
+    fail_once()
+    assert wait_until(lambda: aws("sqs").receive_message(QueueUrl=queue_url).get("Messages"), 30)
+
+
+def test_admin_uploads_meet_a_require_sse_kms_bucket_policy_with_their_headers(
+    fresh: LocalCloud, aws: Callable[[str], Any]
+) -> None:
+    # The bucket policy is evaluated with the request's encryption headers in the context, so
+    # the common "deny unless aws:kms" policy refuses plain uploads and admits encrypted ones.
+    s3 = aws("s3")
+    s3.create_bucket(Bucket="requires-kms")
+    s3.put_bucket_policy(
+        Bucket="requires-kms",
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:PutObject",
+                        "Resource": "arn:aws:s3:::requires-kms/*",
+                        "Condition": {
+                            "StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}
+                        },
+                    }
+                ],
+            }
+        ),
+    )
+    s3.put_object(Bucket="requires-kms", Key="a", Body=b"x", ServerSideEncryption="aws:kms")
+    with pytest.raises(Exception, match=r"AccessDenied|403"):
+        s3.put_object(Bucket="requires-kms", Key="b", Body=b"x")

@@ -81,7 +81,10 @@ def denials(target: Target, function: str) -> list[dict[str, Any]]:
 
 
 def test_every_library_grant_is_needed_under_enforcement(
-    target: Target, aws: Callable[[str], Any], hardened_demo_stack: assembly.DeployResult, roles: Roles
+    target: Target,
+    aws: Callable[[str], Any],
+    hardened_demo_stack: assembly.DeployResult,
+    roles: Roles,
 ) -> None:
     assert gate.mode() == "enforce"
     outputs = hardened_demo_stack.outputs
@@ -93,7 +96,11 @@ def test_every_library_grant_is_needed_under_enforcement(
     assert record["status"] == "done", record
     s3 = target.client("s3")
     ticket = f"tickets/{record['message_id']}.json"
-    wait_until(lambda: s3.list_objects_v2(Bucket=bucket, Prefix=ticket).get("KeyCount"), 60)
+    try:
+        wait_until(lambda: s3.list_objects_v2(Bucket=bucket, Prefix=ticket).get("KeyCount"), 60)
+    except AssertionError:
+        events = target.local(f"events?message={record['message_id']}")
+        raise AssertionError(json.dumps([target.local("iam"), events], default=str)[:6000]) from None
     assert denials(target, handler) == [] and denials(target, tickets) == []
 
     cases = [
@@ -123,7 +130,12 @@ def test_every_library_grant_is_needed_under_enforcement(
         _, record = deliver(
             target, samples.attachment_sample("support@mail.example.com"), timeout=60
         )
-        (s3_action,) = [a for a in record["actions"] if a["type"] == "S3"]
+        (s3_action,) = [
+            action
+            for rule in record["rules"]
+            for action in rule["actions"]
+            if action["type"] == "S3"
+        ]
         assert s3_action["status"] == "failed", (action, record)
         assert "role does not allow it" in s3_action["detail"]["error"]
         roles.restore()

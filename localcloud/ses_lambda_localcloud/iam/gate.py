@@ -353,3 +353,51 @@ def _cbor_map(document: dict[str, str]) -> bytes:
     for key, value in document.items():
         out += _cbor_text(key) + _cbor_text(value)
     return out
+
+
+def lambda_may_send(fn: Any, target: str) -> bool:
+    """May Lambda deliver an asynchronous invocation's record to ``target`` (an on-success or
+    on-failure destination, or a dead-letter queue)? Lambda sends with the function's
+    execution role, which needs ``sqs:SendMessage``, ``sns:Publish`` or
+    ``lambda:InvokeFunction`` on it (Lambda Developer Guide, "Capturing records of Lambda
+    asynchronous invocations": "Destination permissions"), and the key of an encrypted queue or
+    topic. Refusals are journaled; only ``enforce`` stops the delivery."""
+    current = _state["mode"]
+    role = str(getattr(fn, "role", "") or "")
+    if current == "off" or not role.startswith("arn:"):
+        return True
+    from .store import MotoLookup
+
+    principal = Principal.role_session(role, fn.function_name)
+    parts = target.split(":")
+    account, region = principal.account, parts[3] or fn.region
+    lookup = MotoLookup(account, region)
+    service = parts[2]
+    checks: list[Check] = []
+    if service == "sqs":
+        checks.append(Check("sqs:SendMessage", target))
+        key = lookup.queue_key(target)
+        via = {"kms:ViaService": f"sqs.{region}.amazonaws.com"}
+        if key:
+            checks += [Check("kms:GenerateDataKey", key, via), Check("kms:Decrypt", key, via)]
+    elif service == "sns":
+        checks.append(Check("sns:Publish", target))
+        key = lookup.topic_key(target)
+        via = {"kms:ViaService": f"sns.{region}.amazonaws.com"}
+        if key:
+            checks += [Check("kms:GenerateDataKey", key, via), Check("kms:Decrypt", key, via)]
+    elif service == "lambda":
+        checks.append(Check("lambda:InvokeFunction", target))
+    base: dict[str, ContextValue] = {
+        "aws:PrincipalArn": role,
+        "aws:PrincipalAccount": account,
+        "aws:SecureTransport": "true",
+    }
+    mapped = Mapped("destination", checks, "json", "AccessDeniedException")
+    identity = identities.Identity(principal, fn.function_name)
+    for needed in checks:
+        outcome = decide(principal, needed, base, account, region)
+        if not outcome.allowed:
+            _refuse(identity, mapped, needed, outcome, current)
+            return current != "enforce"
+    return True
