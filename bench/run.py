@@ -266,7 +266,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(workdir, ignore_errors=True)
 
-    order = {key: i for i, key in enumerate(("synth", "handler", "asset", "pipeline", "tests"))}
+    order = {
+        key: i for i, key in enumerate(("synth", "handler", "asset", "pipeline", "tests", "iam"))
+    }
     sections.sort(key=lambda s: order[s.key])
     elapsed = time.perf_counter() - started
     print()

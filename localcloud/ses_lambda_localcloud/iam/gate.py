@@ -215,9 +215,14 @@ def check(environ: dict[str, Any]) -> Response | None:
     account = identity.principal.account or runtime.ACCOUNT_ID
     body = b""
     if service != "s3":
+        # The body is read here and handed on unchanged (S3's bodies are not needed).
         length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
-        environ["wsgi.input"] = io.BytesIO(body)
+        if length:
+            body = environ["wsgi.input"].read(length)
+            environ["wsgi.input"] = io.BytesIO(body)
+        elif environ.get("wsgi.input_terminated"):  # chunked: read to the end
+            body = environ["wsgi.input"].read()
+            environ["wsgi.input"] = io.BytesIO(body)
     headers = {
         key[5:].replace("_", "-").lower(): str(value)
         for key, value in environ.items()
