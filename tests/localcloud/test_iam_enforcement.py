@@ -348,3 +348,82 @@ def test_admin_uploads_meet_a_require_sse_kms_bucket_policy_with_their_headers(
     s3.put_object(Bucket="requires-kms", Key="a", Body=b"x", ServerSideEncryption="aws:kms")
     with pytest.raises(Exception, match=r"AccessDenied|403"):
         s3.put_object(Bucket="requires-kms", Key="b", Body=b"x")
+
+
+def _events_key_policy(allow_events: bool) -> str:
+    statements: list[dict[str, Any]] = [
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        }
+    ]
+    if allow_events:
+        statements.append(
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+                "Resource": "*",
+            }
+        )
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+@pytest.mark.parametrize(("allow_events", "status"), [(False, "lost"), (True, "delivered")])
+def test_eventbridge_needs_the_key_policy_of_an_encrypted_queue_target(
+    fresh: LocalCloud, aws: Callable[[str], Any], allow_events: bool, status: str
+) -> None:
+    key_arn = aws("kms").create_key(Policy=_events_key_policy(allow_events))["KeyMetadata"]["Arn"]
+    sqs = aws("sqs")
+    queue_url = sqs.create_queue(QueueName="sealed", Attributes={"KmsMasterKeyId": key_arn})[
+        "QueueUrl"
+    ]
+    queue_arn = f"arn:aws:sqs:{fresh.region}:{ACCOUNT}:sealed"
+    events = aws("events")
+    rule_arn = events.put_rule(Name="to-sealed", EventPattern=json.dumps({"source": ["probe"]}))[
+        "RuleArn"
+    ]
+    sqs.set_queue_attributes(
+        QueueUrl=queue_url,
+        Attributes={
+            "Policy": json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "events.amazonaws.com"},
+                            "Action": "sqs:SendMessage",
+                            "Resource": queue_arn,
+                            "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
+                        }
+                    ],
+                }
+            )
+        },
+    )
+    events.put_targets(
+        Rule="to-sealed",
+        Targets=[{"Id": "q", "Arn": queue_arn, "RetryPolicy": {"MaximumRetryAttempts": 0}}],
+    )
+    events.put_events(Entries=[{"Source": "probe", "DetailType": "d", "Detail": "{}"}])
+
+    def outcome() -> Any:
+        for event in fresh_events(fresh):
+            for rule in event["matched"]:
+                for target in rule["targets"]:
+                    if target["status"] != "pending":
+                        return target
+        return None
+
+    target = wait_until(outcome, 30)
+    assert target["status"] == status, target
+    if not allow_events:
+        assert "no key policy allows the kms:GenerateDataKey action" in target["error"]
+
+
+def fresh_events(cloud: LocalCloud) -> list[dict[str, Any]]:
+    with urllib.request.urlopen(f"{cloud.endpoint_url}/_localcloud/events") as response:
+        return list(json.loads(response.read())["events"])

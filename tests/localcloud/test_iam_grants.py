@@ -100,7 +100,9 @@ def test_every_library_grant_is_needed_under_enforcement(
         wait_until(lambda: s3.list_objects_v2(Bucket=bucket, Prefix=ticket).get("KeyCount"), 60)
     except AssertionError:
         events = target.local(f"events?message={record['message_id']}")
-        raise AssertionError(json.dumps([target.local("iam"), events], default=str)[:6000]) from None
+        raise AssertionError(
+            json.dumps([target.local("iam"), events], default=str)[:6000]
+        ) from None
     assert denials(target, handler) == [] and denials(target, tickets) == []
 
     cases = [
