@@ -21,14 +21,11 @@ DEFAULT_API_PORT = 4566
 DEFAULT_SMTP_PORT = 2525
 #: Largest message SES receiving accepts, headers included: 40 MB (SES Developer Guide, "Deliver
 #: to S3 bucket action", https://docs.aws.amazon.com/ses/latest/dg/receiving-email-action-s3.html,
-#: and "Service quotas", https://docs.aws.amazon.com/ses/latest/dg/quotas.html). The pages do not
-#: say how many bytes their MB holds; read as 40 MiB, like the construct library and the
-#: reference handler (their MAX_MESSAGE_BYTES), so that a message the handler accepts is never
-#: refused here.
+#: and "Service quotas", https://docs.aws.amazon.com/ses/latest/dg/quotas.html).
 MAX_MESSAGE_BYTES = 40 * 1024 * 1024
 #: Recipients accepted per message: the 100 that RFC 5321 section 4.5.3.1.8 requires every SMTP
 #: server to accept. SES documents no receiving limit per message (its quotas page lists 50
-#: recipients per message for *sending* only, and 500 recipients per *receipt rule*).
+#: recipients per message for *sending* only, and 100 recipients per *receipt rule*).
 MAX_RECIPIENTS = 100
 
 #: Credentials handed to deployed code and to the CDK CLI (defined in ``tooling``).

@@ -43,40 +43,25 @@ _LATE_TYPES = {
 }
 _PSEUDO_PREFIX = "AWS::"
 
-#: The 22 commercial regions with SES email receiving (AWS General Reference, "Amazon SES
-#: endpoints and quotas", email receiving endpoints), used when the construct library (whose
-#: ``data/receiving_regions.json`` is the list to keep current) is not installed.
 _FALLBACK_RECEIVING_REGIONS = (
     "us-east-1",
     "us-east-2",
-    "us-west-1",
     "us-west-2",
     "ca-central-1",
-    "sa-east-1",
     "eu-west-1",
     "eu-west-2",
-    "eu-west-3",
     "eu-central-1",
-    "eu-north-1",
-    "eu-south-1",
-    "il-central-1",
-    "me-south-1",
-    "af-south-1",
-    "ap-south-1",
     "ap-northeast-1",
-    "ap-northeast-2",
-    "ap-northeast-3",
     "ap-southeast-1",
     "ap-southeast-2",
-    "ap-southeast-3",
 )
 _RECEIVING_TYPES = ("AWS::SES::ReceiptRuleSet", "AWS::SES::ReceiptRule", "AWS::SES::ReceiptFilter")
 
 
 def receiving_regions() -> tuple[str, ...]:
     """The construct library's region list (its package data ``data/receiving_regions.json``,
-    read without importing the CDK) when the library is installed, else the same list kept here
-    (https://docs.aws.amazon.com/general/latest/gr/ses.html, email receiving endpoints)."""
+    read without importing the CDK) when the library is installed, else the receiving regions
+    of https://docs.aws.amazon.com/ses/latest/dg/regions.html#region-receive-email."""
     try:
         data = resources.files("ses_lambda_constructs").joinpath("data/receiving_regions.json")
         return tuple(json.loads(data.read_text(encoding="utf-8"))["regions"])

@@ -39,9 +39,7 @@ SES_PRINCIPAL = {"Service": "ses.amazonaws.com"}
 SETUP_NOTIFICATION_KEY = "AMAZON_SES_SETUP_NOTIFICATION"
 MAX_RULES_PER_SET = 200
 MAX_ACTIONS_PER_RULE = 10
-#: "Maximum number of recipients per receipt rule | 500" (SES Developer Guide, "Service quotas in
-#: Amazon SES", email receiving); the construct library's limits.py holds the same value.
-MAX_RECIPIENTS_PER_RULE = 500
+MAX_RECIPIENTS_PER_RULE = 100
 
 
 def rule_arn(region: str, account: str, rule_set_name: str, rule_name: str) -> str:

@@ -105,10 +105,7 @@ def lambda_action(
             {
                 "eventSource": "aws:ses",
                 "eventVersion": "1.0",
-                "ses": {
-                    "mail": run.mail(headers_limit=mailmod.LAMBDA_HEADERS_LIMIT_BYTES),
-                    "receipt": receipt,
-                },
+                "ses": {"mail": run.mail(), "receipt": receipt},
             }
         ]
     }

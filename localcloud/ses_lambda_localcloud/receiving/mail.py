@@ -13,9 +13,7 @@ Sources (SES Developer Guide):
   ``commonHeaders`` (``"\\"Doe, John\\" <sender@example.com>"``);
 - the notification contents,
   https://docs.aws.amazon.com/ses/latest/dg/receiving-email-notifications-contents.html: the
-  fields of ``mail`` and ``commonHeaders``, and the 10 KB limit of ``headers`` in notifications;
-- the quotas, https://docs.aws.amazon.com/ses/latest/dg/quotas.html: 50 KB of headers in the
-  event of a Lambda action.
+  fields of ``mail`` and ``commonHeaders``, and the 10 KB limit of ``headers``.
 """
 
 from __future__ import annotations
@@ -35,13 +33,9 @@ from typing import Any
 
 from .verdicts import LocalVerdicts
 
-#: SES cuts the ``headers`` list (``headersTruncated``) beyond 50 KB in the event of a Lambda
-#: action ("Maximum email headers size that can be published using an AWS Lambda function | 50
-#: KB", SES Developer Guide, "Service quotas in Amazon SES", email receiving) and beyond 10 KB in
-#: an SNS notification (the same page, and "Contents of notifications for Amazon SES email
-#: receiving", mail object). KB read as 1024 bytes, as before: the pages do not say.
-LAMBDA_HEADERS_LIMIT_BYTES = 50 * 1024
-SNS_HEADERS_LIMIT_BYTES = 10 * 1024
+#: SES truncates the ``headers`` list of an event beyond 10 KB (``headersTruncated``; guide,
+#: "Contents of notifications for Amazon SES email receiving", mail object).
+HEADERS_LIMIT_BYTES = 10 * 1024
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 #: A fold: a line break and the whitespace character that continues the field (RFC 5322 2.2.3).
 _FOLD = re.compile(r"\r?\n[ \t]")
@@ -284,23 +278,14 @@ def destination(raw: bytes) -> list[str]:
     return [address for _, address in _mailboxes(message, "To") + _mailboxes(message, "Cc")]
 
 
-def mail_object(
-    raw: bytes,
-    *,
-    message_id: str,
-    mail_from: str,
-    moment: datetime,
-    headers_limit: int = LAMBDA_HEADERS_LIMIT_BYTES,
-) -> dict[str, Any]:
-    """The ``mail`` object; ``headers_limit`` is where ``headers`` is cut: the Lambda event's
-    (the default) or :data:`SNS_HEADERS_LIMIT_BYTES` for an SNS notification."""
+def mail_object(raw: bytes, *, message_id: str, mail_from: str, moment: datetime) -> dict[str, Any]:
     headers: list[dict[str, str]] = []
     size = 0
     truncated = False
     for name, value in raw_headers(raw):
         value = decoded_value(value)
         size += len(name) + len(value) + 4
-        if size > headers_limit:
+        if size > HEADERS_LIMIT_BYTES:
             truncated = True
             break
         headers.append({"name": name, "value": value})

@@ -96,14 +96,12 @@ class MessageRun:
         }
         return receipt
 
-    def mail(self, *, headers_limit: int) -> dict[str, Any]:
-        """The ``mail`` object, its headers cut at ``headers_limit`` (Lambda event or SNS)."""
+    def mail(self) -> dict[str, Any]:
         return mailmod.mail_object(
             self.message,
             message_id=self.record.message_id,
             mail_from=self.record.mail_from,
             moment=self.moment,
-            headers_limit=headers_limit,
         )
 
     def notify(
@@ -115,7 +113,7 @@ class MessageRun:
 
         notification: dict[str, Any] = {
             "notificationType": "Received",
-            "mail": self.mail(headers_limit=mailmod.SNS_HEADERS_LIMIT_BYTES),
+            "mail": self.mail(),
             "receipt": receipt,
         }
         if content is not None:

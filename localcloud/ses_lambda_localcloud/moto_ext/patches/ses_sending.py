@@ -14,9 +14,7 @@ Corrections to moto 5.2.5's ``sesv2`` ``SendEmail`` for ``Content.Raw``:
   addresses or domains"). Identities created by the stack's ``AWS::SES::EmailIdentity`` count
   as verified at once (see ``moto_ext.cfn.ses``).
 - At most 40 MB after base64 encoding (https://docs.aws.amazon.com/ses/latest/dg/quotas.html,
-  "Message quotas"), read as 40,000,000 bytes like the reference forwarder's
-  ``MAX_SEND_BASE64_BYTES``: the page does not say which MB it means, and the smaller reading is
-  the one a sender can rely on.
+  "Message quotas").
 
 Each accepted message is appended to moto's SES backend (``sent_messages``, as moto does) and
 to the local cloud's outbox.
