@@ -192,6 +192,16 @@ def test_condition_operator(
             True,
             Decision.NEUTRAL,
         ),
+        (  # naming the account excludes only its root user: the role's session is denied
+            {
+                "Effect": "Deny",
+                "NotPrincipal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                "Action": "*",
+                "Resource": "*",
+            },
+            True,
+            Decision.DENY,
+        ),
         (
             {"Effect": "Deny", "NotPrincipal": {"AWS": ROLE}, "Action": "*", "Resource": "*"},
             True,

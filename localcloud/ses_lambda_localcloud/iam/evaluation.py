@@ -113,7 +113,9 @@ def statement_match(statement: Any, request: Request, *, resource_policy: bool) 
             # NotPrincipal"): it grants nothing. With Deny it denies all but those listed.
             if effect == "Allow":
                 raise Unevaluable("NotPrincipal with Allow")
-            principal = Match.NO if principal is not Match.NO else Match.YES
+            # Naming an account there excludes only its root user, not its roles and their
+            # sessions (the same page), so only an exact match excludes the caller.
+            principal = Match.NO if principal is Match.YES else Match.YES
         if principal is Match.NO:
             return Match.NO
     elif element is not None:
