@@ -27,6 +27,7 @@ from werkzeug.wrappers import Request, Response
 from . import runtime
 from .eventbridge import delivery
 from .iam import gate as iam_gate
+from .iam import identities as iam_identities
 from .object_journal import JOURNAL
 from .outbox import OUTBOX, relay_to
 
@@ -305,6 +306,7 @@ class LocalCloud:
         delivery.JOURNAL.clear()
         JOURNAL.clear()
         iam_gate.JOURNAL.clear()
+        iam_identities.clear()  # the environments whose keys they were are gone
         if self.receiver is not None:
             self.receiver.records.clear()
             self.receiver.bounces.clear()
