@@ -242,6 +242,10 @@ class TicketFunction(Construct):
             actions=["s3:PutObject"],
             resource_arns=[bucket.arn_for_objects("tickets/*")],
         )
+        if bucket.encryption_key is not None:
+            # PutObject into an SSE-KMS bucket needs kms:GenerateDataKey on its key (S3 User
+            # Guide, "Using server-side encryption with AWS KMS keys (SSE-KMS)").
+            bucket.encryption_key.grant(self.function, "kms:GenerateDataKey")
         bucket_ref = cdk.Stack.of(self).get_logical_id(bucket.node.default_child)  # type: ignore[arg-type]
         cdk.Validations.of(role).acknowledge(
             cdk.Acknowledgment(

@@ -95,6 +95,8 @@ class Cloud:
                 str(self.api_port),
                 "--smtp-port",
                 str(self.smtp_port),
+                "--iam",
+                "enforce",
             ],
             cwd=ROOT,
             env=child_env(),
@@ -423,6 +425,9 @@ def run(quick: bool, workdir: Path) -> Section:
             "message id is looked up under `parsed/` in the bucket. One sender's single "
             "messages each open a new session (SMTP connect → written includes the TLS "
             "handshake).",
+            "IAM: the local cloud runs with `--iam enforce`, so every AWS request of the "
+            "handler and of the ticket function is evaluated against the deployed policies "
+            "(section 6: what that costs per request).",
         ]
         if load.errors:
             section.notes.append("Send errors: " + "; ".join(sorted(set(load.errors))[:5]))

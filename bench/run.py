@@ -6,8 +6,8 @@
     python bench/run.py --only synth handler --runs 7 --output /tmp/bench.md
     python bench/run.py --only pipeline   # rewrites that section; keeps the others' results
 
-Sections: synth, asset, handler, pipeline, load, tests, inbox (see bench/README.md). Timings
-never pass or fail anything: the exit status is 0 unless a benchmark itself could not run.
+Sections: synth, asset, handler, pipeline, load, tests, iam, inbox (see bench/README.md).
+Timings never pass or fail anything: the exit status is 0 unless a benchmark itself could not run.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import ROOT, Row, Section, machine, markdown_table
 
-SECTIONS = ("synth", "asset", "handler", "pipeline", "load", "tests", "inbox")
+SECTIONS = ("synth", "asset", "handler", "pipeline", "load", "tests", "iam", "inbox")
 DEFAULT_OUTPUT = ROOT / "BENCHMARKS.md"
 
 
@@ -264,6 +264,10 @@ def main(argv: list[str] | None = None) -> int:
             import inbox_bench
 
             attempt("inbox", "8. Inbox page", lambda: inbox_bench.run(args.quick, workdir))
+        if "iam" in selected:
+            import iam_bench
+
+            attempt("iam", "9. IAM evaluation", lambda: iam_bench.run(args.runs, args.quick))
         if "tests" in selected:
             import tests_bench
 
@@ -277,7 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     # The order of BENCHMARKS.md's numbered sections.
     order = {
         key: i
-        for i, key in enumerate(("synth", "handler", "asset", "pipeline", "tests", "load", "inbox"))
+        for i, key in enumerate(
+            ("synth", "handler", "asset", "pipeline", "tests", "load", "inbox", "iam")
+        )
     }
     sections.sort(key=lambda s: order[s.key])
     elapsed = time.perf_counter() - started

@@ -635,7 +635,9 @@ class EmailReceiver(ReceiverMetrics, Construct):
 
     def grant_read_messages(self, grantee: iam.IGrantable) -> iam.Grant:
         """Grant reading what the reference handler writes: ``s3:GetObject`` on the parsed
-        prefix only (``message.json`` and the attachments), never the raw messages."""
+        prefix only (``message.json`` and the attachments), never the raw messages; with an
+        SSE-KMS bucket also ``kms:Decrypt`` on its key (reading an SSE-KMS object needs it:
+        S3 User Guide, "Using server-side encryption with AWS KMS keys (SSE-KMS)")."""
         if self.store is None:
             raise ValidationError(
                 "grant_read_messages needs store_raw_messages=True: the reference handler "
@@ -644,7 +646,10 @@ class EmailReceiver(ReceiverMetrics, Construct):
         prefix = validate_prefix(
             "parsed_prefix", str(self._handler_options["parsed_prefix"]), allow_empty=False
         )
-        return grant_read_objects(grantee, self.store.bucket, prefix)
+        grant = grant_read_objects(grantee, self.store.bucket, prefix)
+        if self.store.encryption_key is not None:
+            self.store.encryption_key.grant(grantee, "kms:Decrypt")
+        return grant
 
 
 @jsii.implements(IStableListProducer)

@@ -79,6 +79,7 @@ def cmd_start(args: argparse.Namespace) -> int:
         else (runtime.DEFAULT_UI_PORT if args.ui_port is None else args.ui_port),
         # the default port may be taken (another local cloud's page): then any free one
         ui_port_fallback=args.ui_port is None,
+        iam=args.iam,
     )
     # The pid and state files exist before the endpoint answers: whoever sees it can stop it.
     target.save(os.getpid())
@@ -298,6 +299,13 @@ def parser() -> argparse.ArgumentParser:
         "free port if that one is taken)",
     )
     start.add_argument("--no-ui", action="store_true", help="do not serve the inbox page")
+    start.add_argument(
+        "--iam",
+        choices=("enforce", "audit", "off"),
+        default="enforce",
+        help="IAM and KMS: refuse what AWS refuses (enforce, the default), only record it "
+        "in /_localcloud/iam (audit), or evaluate nothing (off)",
+    )
     start.add_argument("--verbose", action="store_true", help="log every request")
     start.set_defaults(run=cmd_start)
 

@@ -138,6 +138,8 @@ class Demo:
             str(self.target.smtp_port),
             "--region",
             self.target.region,
+            "--iam",
+            "enforce",
         ]
         if self.ui_port is not None:
             command += ["--ui-port", str(self.ui_port)]
@@ -305,6 +307,15 @@ class Demo:
         for record in rejected:
             for line in report.render(self.target, record):
                 say(f"    {line}")
+        journal = self.target.local("iam")
+        say(
+            f"    IAM ({journal['mode']}): {journal['evaluated']} request(s) of the functions "
+            f"evaluated, {len(journal['denials'])} refused"
+        )
+        for denial in journal["denials"]:
+            say(f"      {denial['function']}: {denial['message']}")
+        if journal["denials"]:
+            raise DemoFailed("the local cloud refused requests AWS would refuse (above)")
 
     def _unmatched(self) -> str:
         domain = self.recipient.rpartition("@")[2]

@@ -289,6 +289,11 @@ def _send_dead_letter(item: QueuedEvent, target: str) -> None:
 def _deliver(fn: LambdaFunction, target: str, body: str, attributes: dict[str, str]) -> None:
     service = target.split(":")[2]
     region = target.split(":")[3] or fn.region
+    from .iam import gate as iam_gate
+
+    if not iam_gate.lambda_may_send(fn, target):  # the function's role must allow it
+        log.warning("%s may not send to %s (see /_localcloud/iam)", fn.function_name, target)
+        return
     try:
         if service == "sqs":
             from .moto_ext.moto_internals import sqs_backends

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from . import lambda_interpreters, runtime
+from .iam import identities as iam_identities
 from .lambda_interpreters import Interpreter
 
 if TYPE_CHECKING:
@@ -133,6 +134,8 @@ class Environment:
         #: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html), so a
         #: request the local endpoint receives can be traced to the environment that sent it.
         self.access_key_id = "ASIA" + self.id[:16].upper()
+        # The local endpoint evaluates this key's requests as the role's session (iam.gate).
+        iam_identities.register(self.access_key_id, str(fn.role or ""), fn.function_name)
         self.invocations = 0
         self.idle_since = time.monotonic()
         self.init: Phase | None = None

@@ -26,6 +26,8 @@ from werkzeug.wrappers import Request, Response
 
 from . import runtime
 from .eventbridge import delivery
+from .iam import gate as iam_gate
+from .iam import identities as iam_identities
 from .object_journal import JOURNAL
 from .outbox import OUTBOX, relay_to
 
@@ -50,6 +52,9 @@ class LocalCloudApp:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         path = environ.get("PATH_INFO", "")
         if not path.startswith(self.PREFIX):
+            refusal = iam_gate.check(environ)  # IAM and KMS, as AWS evaluates them
+            if refusal is not None:
+                return refusal(environ, start_response)
             with delivery.serving():  # requests to the local cloud get its EventBridge delivery
                 return self.moto(environ, start_response)
         request = Request(environ)
@@ -85,6 +90,8 @@ class LocalCloudApp:
             if record is None:
                 return _json({"error": f"no message {message_id}"}, 404)
             return _json(record.to_dict())
+        if path == "iam":
+            return _json(iam_gate.JOURNAL.to_dict(iam_gate.mode()))
         if path == "bounces":
             return _json({"bounces": receiver.bounces})
         if path == "sent":
@@ -141,6 +148,7 @@ class LocalCloud:
         lambda_concurrency: int = 4,
         ui_port: int | None = None,
         ui_port_fallback: bool = False,
+        iam: str = "enforce",
     ) -> None:
         """
         :param relay_smtp_port: relay every message SES sends to this local SMTP port (a mail
@@ -150,7 +158,12 @@ class LocalCloud:
         :param ui_port: serve the inbox page (``inbox``) on this port of 127.0.0.1 (0: any
             free port). Default: no page. ``ui_port_fallback``: if that port is taken, any free
             one (the page's address is printed and in ``describe``).
+        :param iam: ``enforce`` (refuse what AWS refuses), ``audit`` (record it only) or ``off``
+            (docs/local-cloud.md, "IAM and KMS").
         """
+        if iam not in iam_gate.MODES:
+            raise ValueError(f"iam must be one of {', '.join(iam_gate.MODES)}, got {iam!r}")
+        self.iam = iam
         if lambda_concurrency < 1:
             raise ValueError(f"lambda_concurrency must be at least 1, got {lambda_concurrency}")
         self.lambda_concurrency = lambda_concurrency
@@ -181,6 +194,7 @@ class LocalCloud:
             "endpoint": self.endpoint_url,
             "smtp": f"localhost:{self.smtp_port}",
             "region": self.region,
+            "iam": self.iam,
             "account": runtime.ACCOUNT_ID,
             "stateDir": str(self.state_dir),
             "relaySmtp": f"localhost:{self.relay_smtp_port}" if self.relay_smtp_port else None,
@@ -194,6 +208,7 @@ class LocalCloud:
         from .receiving.smtp import SmtpServer, port_is_free
 
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        iam_gate.set_mode(self.iam)
         # One log line per AWS request is noise unless asked for (start --verbose sets a level).
         for name in ("werkzeug", "mail.log"):
             if logging.getLogger(name).level == logging.NOTSET:
@@ -308,6 +323,8 @@ class LocalCloud:
         lambda_runner.shutdown()  # the functions are gone: so are their environments
         delivery.JOURNAL.clear()
         JOURNAL.clear()
+        iam_gate.JOURNAL.clear()
+        iam_identities.clear()  # the environments whose keys they were are gone
         if self.receiver is not None:
             self.receiver.records.clear()
             self.receiver.bounces.clear()

@@ -9,6 +9,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
@@ -417,3 +418,34 @@ def test_email_events_standalone_grants_put_events_on_its_bus_only() -> None:
             "Resource": {"Fn::GetAtt": [bus_id, "Arn"]},
         }
     ]
+
+
+def test_grant_read_messages_decrypts_an_sse_kms_bucket() -> None:
+    # Reading an SSE-KMS object needs kms:Decrypt on its key as well as s3:GetObject
+    # (S3 User Guide, "Using server-side encryption with AWS KMS keys (SSE-KMS)").
+    app = cdk.App(context={"@aws-cdk/core:enablePartitionLiterals": True})
+    stack = cdk.Stack(app, "EncryptedReader", env=ACCOUNT_ENV)
+    key = kms.Key(stack, "Key", enable_key_rotation=True)
+    receiver = EmailReceiver(
+        stack,
+        "Receiver",
+        rule_set_name="encrypted-reader",
+        encryption_key=key,
+        routes=[Route(id="Support", recipients=["support@example.com"])],
+    )
+    consumer = lambda_.Function(
+        stack,
+        "Consumer",
+        runtime=lambda_.Runtime.PYTHON_3_14,
+        handler="index.handler",
+        code=lambda_.Code.from_inline("def handler(event, context):\n    return None\n"),
+    )
+    receiver.grant_read_messages(consumer)
+    template = Template.from_stack(stack)
+    resource = template.to_json()["Resources"][logical_id(stack, consumer)]
+    statements = policy_statements(
+        template, {"Ref": resource["Properties"]["Role"]["Fn::GetAtt"][0]}
+    )
+    key_arn = {"Fn::GetAtt": [logical_id(stack, key), "Arn"]}
+    kms_statements = [s for s in statements if str(s["Action"]).startswith("kms:")]
+    assert [(s["Action"], s["Resource"]) for s in kms_statements] == [("kms:Decrypt", key_arn)]

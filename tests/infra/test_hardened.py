@@ -314,3 +314,32 @@ def test_a_route_of_an_sse_kms_store_without_a_function_uses_the_store_role() ->
     _, rule = only(template, "AWS::SES::ReceiptRule")
     s3_action = rule["Properties"]["Rule"]["Actions"][0]["S3Action"]
     assert "IamRoleArn" in s3_action
+
+
+def test_hardened_demo_ticket_function_generates_data_keys_for_its_writes(
+    hardened_demo_stack: cdk.Stack,
+) -> None:
+    # PutObject into an SSE-KMS bucket needs kms:GenerateDataKey on the bucket's key (S3 User
+    # Guide, "Using server-side encryption with AWS KMS keys (SSE-KMS)").
+    template = Template.from_stack(hardened_demo_stack)
+    _, ticket = only(
+        template,
+        "AWS::Lambda::Function",
+        {"Description": "ses-lambda-constructs demo: a ticket per received message"},
+    )
+    role_id = ticket["Properties"]["Role"]["Fn::GetAtt"][0]
+    statements = [
+        statement
+        for _, policy in template.find_resources(
+            "AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": role_id}]}}
+        ).items()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    _, bucket = store_bucket(template)
+    default = bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
+        "ServerSideEncryptionByDefault"
+    ]
+    kms_statements = [s for s in statements if str(s["Action"]).startswith("kms:")]
+    assert [(s["Action"], s["Resource"]) for s in kms_statements] == [
+        ("kms:GenerateDataKey", default["KMSMasterKeyID"])
+    ]

@@ -160,3 +160,17 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
             return value
         time.sleep(0.05)
     raise AssertionError("condition not met in time")
+
+
+def grant(aws: Callable[[str], Any], role_name: str, *actions: str) -> None:
+    """Let a test function's execution role do ``actions`` (the local cloud enforces IAM)."""
+    aws("iam").put_role_policy(
+        RoleName=role_name,
+        PolicyName="test-grants",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": list(actions), "Resource": "*"}],
+            }
+        ),
+    )

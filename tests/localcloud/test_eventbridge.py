@@ -13,6 +13,7 @@ from ses_lambda_localcloud.eventbridge.delivery import JOURNAL
 from ses_lambda_localcloud.server import LocalCloud
 from ses_lambda_localcloud.target import Target
 
+from .conftest import grant
 from .test_lambda import zipped
 
 ACCOUNT = "123456789012"
@@ -84,6 +85,8 @@ def make_function(bus: str, aws: Callable[[str], Any]) -> Callable[[str], str]:
         RoleName="consumer",
         AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
     )["Role"]["Arn"]
+    # Lambda sends to destinations with the function's role.
+    grant(aws, "consumer", "sqs:SendMessage", "sns:Publish", "lambda:InvokeFunction")
 
     def make(name: str) -> str:
         created = aws("lambda").create_function(

@@ -15,7 +15,7 @@ import pytest
 
 from ses_lambda_localcloud.server import LocalCloud
 
-from .conftest import wait_until
+from .conftest import grant, wait_until
 
 CODE = """
 import json, logging, os, sys, time
@@ -54,6 +54,8 @@ def make_function(fresh: LocalCloud, aws: Callable[[str], Any]) -> Callable[...,
         RoleName="runner",
         AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
     )["Role"]["Arn"]
+    # Lambda sends to destinations with the function's role.
+    grant(aws, "runner", "sqs:SendMessage", "sns:Publish", "lambda:InvokeFunction")
 
     def make(name: str = "runner-test", timeout: int = 3, **extra: Any) -> str:
         aws("lambda").create_function(

@@ -23,7 +23,7 @@ from ses_lambda_constructs.handler_bundle import HANDLER_BUNDLE_PRUNE
 from ses_lambda_localcloud import lambda_interpreters
 from ses_lambda_localcloud.server import LocalCloud
 
-from .conftest import wait_until
+from .conftest import grant, wait_until
 
 CODE = """
 import json, os, sys, tempfile, time
@@ -111,6 +111,8 @@ def function(fresh: LocalCloud, aws: Callable[[str], Any]) -> Callable[..., str]
         RoleName="warm",
         AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
     )["Role"]["Arn"]
+    # Lambda sends to destinations with the function's role.
+    grant(aws, "warm", "sqs:SendMessage", "sns:Publish", "lambda:InvokeFunction")
 
     def make(
         name: str = "warm-test",

@@ -88,18 +88,85 @@ def test_lambda_permission_shorthand_principal_and_case_insensitive_keys() -> No
         ({"StringEquals": {"k": ["x", "y"]}}, {"k": "y"}, True),
         ({"Null": {"k": "true"}}, {}, True),
         ({"Null": {"k": "false"}}, {}, False),
-        ({"NumericLessThan": {"k": "3"}}, {"k": "1"}, False),  # unknown operator: no match
+        ({"NumericLessThan": {"k": "3"}}, {"k": "1"}, True),
+        ({"ForAllValues:StringEquals": {"k": ["a", "b"]}}, {"k": ["a", "c"]}, False),
+        ({"ForAnyValue:StringEquals": {"k": ["a", "b"]}}, {"k": ["a", "c"]}, True),
+        ({"BinaryEquals": {"k": "QQ=="}}, {"k": "QQ=="}, False),  # not evaluated: no allow
     ],
 )
 def test_condition_operators(condition: dict, context: dict, expected: bool) -> None:
-    statement = {"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": condition}
+    statement = {
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": "*",
+        "Resource": "*",
+        "Condition": condition,
+    }
     decision = evaluate({"Statement": [statement]}, Request("s3:GetObject", "x", context=context))
     assert (decision is Decision.ALLOW) is expected
 
 
 def test_not_action_and_not_resource() -> None:
-    statement = {"Effect": "Deny", "NotAction": "s3:GetObject", "NotResource": "arn:x:public/*"}
+    statement = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "NotAction": "s3:GetObject",
+        "NotResource": "arn:x:public/*",
+    }
     policy = {"Statement": [statement]}
     assert evaluate(policy, Request("s3:PutObject", "arn:x:private/a")) is Decision.DENY
     assert evaluate(policy, Request("s3:GetObject", "arn:x:private/a")) is Decision.NEUTRAL
     assert evaluate(policy, Request("s3:PutObject", "arn:x:public/a")) is Decision.NEUTRAL
+
+
+@pytest.mark.parametrize(
+    ("statement", "expected"),
+    [
+        # A Deny whose condition uses an operator the engine evaluates, or cannot evaluate,
+        # denies: it never silently drops out.
+        (
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": "*",
+                "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}},
+            },
+            Decision.DENY,
+        ),
+        (
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": "*",
+                "Condition": {"NotIpAddress": {"aws:SourceIp": "10.0.0.0/8"}},
+            },
+            Decision.DENY,
+        ),
+        (
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": "*",
+                "Condition": {"BinaryEquals": {"k": "QQ=="}},
+            },
+            Decision.DENY,
+        ),
+        # NotPrincipal with Allow grants nothing; a statement without Principal grants nobody.
+        (
+            {
+                "Effect": "Allow",
+                "NotPrincipal": {"AWS": "arn:aws:iam::999999999999:root"},
+                "Action": "s3:*",
+                "Resource": "*",
+            },
+            Decision.NEUTRAL,
+        ),
+        ({"Effect": "Allow", "Action": "s3:*", "Resource": "*"}, Decision.NEUTRAL),
+    ],
+)
+def test_fails_closed(statement: dict, expected: Decision) -> None:
+    request = put("raw/abc", **{"s3:TlsVersion": "1.0", "aws:SourceIp": "127.0.0.1", "k": "QQ=="})
+    assert evaluate({"Statement": [statement]}, request) is expected

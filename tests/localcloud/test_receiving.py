@@ -19,7 +19,7 @@ from ses_lambda_localcloud import lambda_interpreters, report, sender
 from ses_lambda_localcloud.server import LocalCloud
 from ses_lambda_localcloud.target import Target
 
-from .conftest import FIXTURES, wait_until
+from .conftest import FIXTURES, grant, wait_until
 
 ACCOUNT = "123456789012"
 DOMAIN = "rx.example.com"
@@ -64,6 +64,7 @@ class Setup:
             ),
         )
         role = aws("iam").create_role(RoleName="rx", AssumeRolePolicyDocument="{}")["Role"]
+        grant(aws, "rx", "s3:PutObject", "s3:GetObject")  # the functions' own writes
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w") as archive:
             archive.writestr("index.py", CODE)

@@ -297,6 +297,9 @@ def _deliver_once(
                 "events.amazonaws.com for this rule",
                 retriable=False,
             )
+        refusal = _queue_key_refusal(rule, queue.queue_arn, context)
+        if refusal:
+            raise DeliveryError("NO_PERMISSIONS", refusal, retriable=False)
         group = (target.get("SqsParameters") or {}).get("MessageGroupId")
         backend.send_message(
             name,
@@ -307,6 +310,39 @@ def _deliver_once(
         return
     result.status = "not emulated"
     result.error = f"targets of type {service or arn!r} are not emulated by the local cloud"
+
+
+def _queue_key_refusal(rule: Any, queue_arn: str, context: dict[str, str]) -> str | None:
+    """Why EventBridge may not use the customer managed key of an encrypted queue, or None.
+
+    The key policy itself must let ``events.amazonaws.com`` use the key (``kms:GenerateDataKey``
+    and ``kms:Decrypt``): a service principal has no identity policies (EventBridge User Guide,
+    "Amazon SQS permissions", encrypted queues). Not checked with ``--iam off``; recorded only
+    with ``--iam audit``.
+    """
+    from ..iam import gate, store
+    from ..iam.evaluation import evaluate as evaluate_all
+    from ..iam.language import Principal
+    from ..iam.language import Request as EngineRequest
+
+    if gate.mode() == "off":
+        return None
+    key_arn = store.MotoLookup(rule.account_id, rule.region_name).queue_key(queue_arn)
+    if not key_arn:
+        return None
+    policies = store.resource_policies(key_arn, rule.account_id, rule.region_name)
+    principal = Principal.service("events.amazonaws.com")
+    for action in ("kms:GenerateDataKey", "kms:Decrypt"):
+        outcome = evaluate_all(EngineRequest(action, key_arn, principal, context), policies)
+        if not outcome.allowed:
+            why = (
+                f"EventBridge may not use the key {key_arn} of {queue_arn}: {action} refused "
+                f"because {outcome.reason}"
+            )
+            if gate.mode() == "enforce":
+                return why
+            log.warning("IAM audit: %s", why)
+    return None
 
 
 def _target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:

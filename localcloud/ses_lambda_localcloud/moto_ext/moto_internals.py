@@ -55,6 +55,7 @@ from moto.events.models import EventBus, EventPattern, EventsBackend, events_bac
 from moto.events.models import Rule as EventsRule
 from moto.iam.access_control import PermissionResult
 from moto.iam.models import iam_backends
+from moto.kms.models import kms_backends
 from moto.logs.models import logs_backends
 from moto.moto_api._internal.models import moto_api_backend
 from moto.moto_server.werkzeug_app import (
@@ -134,6 +135,7 @@ __all__ = [
     "generate_stack_id",
     "get_random_message_id",
     "iam_backends",
+    "kms_backends",
     "lambda_backends",
     "logs_backends",
     "moto_api_backend",

@@ -18,6 +18,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..iam import evaluation as engine
+from ..iam import store
+from ..iam.language import Principal
+from ..iam.language import Request as EngineRequest
 from ..policy import Decision, Request, evaluate
 from .moto_internals import (
     InvalidLambdaFunctionException,
@@ -105,7 +109,29 @@ def s3_put_decision(
         principal=SES_PRINCIPAL,
         context=ses_context(backend.account_id, source_arn),
     )
-    return evaluate(bucket.policy, request)
+    decision = evaluate(bucket.policy, request)
+    key_arn = _bucket_key(backend, bucket_name)
+    if decision is Decision.ALLOW and key_arn:
+        # SES encrypts with the bucket's customer managed key: its key policy must let
+        # ses.amazonaws.com use it (SES Developer Guide, "Give Amazon SES permission to use
+        # your AWS KMS key"; a service principal has no identity policies to delegate to).
+        outcome = engine.evaluate(
+            EngineRequest(
+                "kms:GenerateDataKey",
+                key_arn,
+                Principal.service("ses.amazonaws.com"),
+                ses_context(backend.account_id, source_arn),
+            ),
+            store.resource_policies(key_arn, backend.account_id, backend.region_name),
+        )
+        decision = Decision.ALLOW if outcome.allowed else Decision.DENY
+    return decision
+
+
+def _bucket_key(backend: SESBackend, bucket_name: str) -> str | None:
+    """The customer managed key of the bucket's default SSE-KMS encryption, if any."""
+    lookup = store.MotoLookup(backend.account_id, backend.region_name)
+    return lookup.put_key(bucket_name, "", "")
 
 
 def find_role(backend: SESBackend, role_arn: str) -> Any:
@@ -117,7 +143,12 @@ def find_role(backend: SESBackend, role_arn: str) -> Any:
 def role_put_decision(
     backend: SESBackend, bucket: Any, key: str, source_arn: str, role_arn: str
 ) -> Decision | None:
-    """SES assumes ``role_arn`` and puts ``key`` with it. None when the role does not exist."""
+    """SES assumes ``role_arn`` and puts ``key`` with it. None when the role does not exist.
+
+    The put is evaluated as the role's (identity policies, boundary, the bucket policy), and
+    for an SSE-KMS bucket also ``kms:GenerateDataKey`` on its key through S3 (the key policy
+    must allow or delegate; S3 User Guide, "Using server-side encryption with AWS KMS keys").
+    """
     role = find_role(backend, role_arn)
     if role is None:
         return None
@@ -129,23 +160,46 @@ def role_put_decision(
     )
     if evaluate(role.assume_role_policy_document, assume) is not Decision.ALLOW:
         return Decision.DENY
-    put = Request(
-        action="s3:PutObject",
-        resource=f"arn:aws:s3:::{bucket.name}/{key}",
-        principal={"AWS": role_arn},
-        context={"aws:SecureTransport": "true"},
+    principal = Principal(kind="AWS", arn=role_arn, account=backend.account_id, role_arn=role_arn)
+    documents, boundary = store.identity_policies(principal)
+    context = {
+        "aws:SecureTransport": "true",
+        "aws:PrincipalArn": role_arn,
+        "aws:PrincipalAccount": backend.account_id,
+    }
+    put = EngineRequest("s3:PutObject", f"arn:aws:s3:::{bucket.name}/{key}", principal, context)
+    outcome = engine.evaluate(
+        put,
+        engine.Policies(identity=documents, resource=bucket.policy, permissions_boundary=boundary),
     )
-    documents = [*role.policies.values()]
-    documents += [
-        version.document
-        for policy in role.managed_policies.values()
-        for version in policy.versions
-        if version.is_default
-    ]
-    decisions = [evaluate(document, put) for document in documents]
-    if Decision.DENY in decisions or evaluate(bucket.policy, put) is Decision.DENY:
+    if not outcome.allowed:
         return Decision.DENY
-    return Decision.ALLOW if Decision.ALLOW in decisions else Decision.NEUTRAL
+    key_arn = _bucket_key(backend, bucket.name)
+    if key_arn:
+        found = store.resource_policies(key_arn, backend.account_id, backend.region_name)
+        generate = EngineRequest(
+            "kms:GenerateDataKey",
+            key_arn,
+            principal,
+            {
+                **context,
+                "kms:ViaService": f"s3.{backend.region_name}.amazonaws.com",
+                "kms:CallerAccount": backend.account_id,
+            },
+        )
+        kms_outcome = engine.evaluate(
+            generate,
+            engine.Policies(
+                identity=documents,
+                resource=found.resource,
+                resource_required=True,
+                resource_kind="key policy",
+                permissions_boundary=boundary,
+            ),
+        )
+        if not kms_outcome.allowed:
+            return Decision.DENY
+    return Decision.ALLOW
 
 
 def check_s3_action(backend: SESBackend, action: dict[str, Any], source_arn: str) -> None:

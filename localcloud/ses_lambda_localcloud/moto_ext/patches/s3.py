@@ -61,11 +61,22 @@ def _patch_s3_policy_conditions() -> None:
     def get_permission(self: FakeBucket, action: str, resource: str) -> PermissionResult:
         # Moto evaluated Conditions against an empty request context, so the CDK bootstrap
         # bucket's "Deny unless aws:SecureTransport" denied every asset upload. The local
-        # endpoint stands in for AWS's HTTPS endpoint, so requests count as secure transport.
+        # endpoint stands in for AWS's HTTPS endpoint, so requests count as secure transport;
+        # the request's own S3 condition keys (its encryption headers) are in the context too.
+        # A request the IAM gate evaluated (a function's) had the bucket policy evaluated there,
+        # with its principal; this check is for the others.
+        from ...iam.gate import S3_REQUEST
+
+        if S3_REQUEST.evaluated:
+            return PermissionResult.NEUTRAL
+        if action == "s3:HeadObject":
+            action = "s3:GetObject"  # HEAD needs s3:GetObject (S3 API reference, HeadObject)
         decision = policy.evaluate(
             self.policy,
             policy.Request(
-                action=action, resource=resource, context={"aws:SecureTransport": "true"}
+                action=action,
+                resource=resource,
+                context=S3_REQUEST.context or {"aws:SecureTransport": "true"},
             ),
         )
         return {
