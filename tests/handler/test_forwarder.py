@@ -501,3 +501,19 @@ def test_a_header_section_over_1_mib_is_not_forwarded(aws: Any) -> None:
     invoke(documented_event())
     assert sent() == []
     assert outcome(aws)["status"] == "unparseable"
+
+
+def test_no_destination_is_logged_with_the_fields_the_alarm_counts(
+    aws: Any, forward_env: Callable[..., None], forwarder_logs: io.StringIO
+) -> None:
+    """The Forwarder construct's metric filter counts ``{ $.status = "no_destination" }`` per
+    ``$.function_name``: the outcome's log line carries both fields."""
+    forward_env(FORWARD_DESTINATIONS=json.dumps({"someone-else@example.com": DESTINATIONS}))
+    store(aws, build(*BASIC))
+    invoke(documented_event())
+    assert sent() == []
+    assert outcome(aws)["status"] == "no_destination"
+    lines = [json.loads(line) for line in forwarder_logs.getvalue().splitlines() if line]
+    counted = [line for line in lines if line.get("status") == "no_destination"]
+    assert len(counted) == 1
+    assert counted[0]["function_name"] == "ses-reference-handler"
