@@ -29,7 +29,8 @@ class EmailEvents(Construct):
     The handler puts one event per message on :attr:`event_bus` with ``source`` =
     :attr:`event_source` and a detail-type per outcome (``Email Received``, ``Email Rejected``,
     ``Email Too Large``, ``Email Unparseable``), after everything the event points to is stored.
-    Delivery is at least once: ``detail.messageId`` is the idempotency key.
+    Delivery is at least once: ``detail.deliveryId`` is the idempotency key (two routes that
+    match one message are two deliveries of one ``messageId``).
     """
 
     def __init__(
