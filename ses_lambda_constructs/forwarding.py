@@ -444,28 +444,21 @@ class Forwarder(Construct):
             alarm_topic=alarm_topic,
             encryption_key=hardening.encryption_key,
         )
-        # A message with no destination is recorded (status no_destination in outcome.json and
-        # in the "forwarding outcome stored" log line), never sent: count those log lines and
-        # alarm on the first.
-        no_destination = logs.MetricFilter(
-            self,
-            "NoDestinationMetric",
-            log_group=log_group,
-            filter_pattern=logs.FilterPattern.string_value("$.status", "=", "no_destination"),
-            metric_namespace=metrics_namespace,
+        # A message with no destination is recorded (status no_destination in outcome.json) and
+        # counted: the forwarder emits MessagesWithoutDestination (CloudWatch embedded metric
+        # format, dimensions FunctionName and service). Alarm on the first.
+        no_destination = cloudwatch.Metric(
+            namespace=metrics_namespace,
             metric_name="MessagesWithoutDestination",
-            metric_value="1",
-            dimensions={"FunctionName": "$.function_name"},
+            dimensions_map={"FunctionName": function.function_name, "service": service_name},
+            statistic="Sum",
+            period=Duration.minutes(5),
         )
         #: Fires when a received message had no destination (it was stored, not forwarded).
         self.no_destination_alarm: cloudwatch.IAlarm = cloudwatch.Alarm(
             self,
             "NoDestinationAlarm",
-            metric=no_destination.metric(
-                statistic="Sum",
-                period=Duration.minutes(5),
-                dimensions_map={"FunctionName": function.function_name},
-            ),
+            metric=no_destination,
             alarm_description="A received message had no forwarding destination (not forwarded)",
             threshold=1,
             evaluation_periods=1,

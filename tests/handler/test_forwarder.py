@@ -503,17 +503,29 @@ def test_a_header_section_over_1_mib_is_not_forwarded(aws: Any) -> None:
     assert outcome(aws)["status"] == "unparseable"
 
 
-def test_no_destination_is_logged_with_the_fields_the_alarm_counts(
-    aws: Any, forward_env: Callable[..., None], forwarder_logs: io.StringIO
+def test_no_destination_is_counted_per_function_for_the_alarm(
+    aws: Any,
+    forward_env: Callable[..., None],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """The Forwarder construct's metric filter counts ``{ $.status = "no_destination" }`` per
-    ``$.function_name``: the outcome's log line carries both fields."""
+    """The Forwarder construct alarms on ``MessagesWithoutDestination`` with dimensions
+    ``FunctionName`` and ``service``: the forwarder emits exactly that metric, once."""
+    import forwarder
+
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "support-forwarder")
     forward_env(FORWARD_DESTINATIONS=json.dumps({"someone-else@example.com": DESTINATIONS}))
     store(aws, build(*BASIC))
+    capsys.readouterr()
     invoke(documented_event())
     assert sent() == []
     assert outcome(aws)["status"] == "no_destination"
-    lines = [json.loads(line) for line in forwarder_logs.getvalue().splitlines() if line]
-    counted = [line for line in lines if line.get("status") == "no_destination"]
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line]
+    counted = [m for m in emitted if "MessagesWithoutDestination" in m]
     assert len(counted) == 1
-    assert counted[0]["function_name"] == "ses-reference-handler"
+    (definition,) = counted[0]["_aws"]["CloudWatchMetrics"]
+    # the construct sets both from its metrics_namespace and service_name
+    assert definition["Namespace"] == forwarder.METRICS_NAMESPACE
+    assert sorted(definition["Dimensions"][0]) == ["FunctionName", "service"]
+    assert counted[0]["FunctionName"] == "support-forwarder"
+    assert counted[0]["service"] == forwarder.SERVICE_NAME

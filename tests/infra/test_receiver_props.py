@@ -364,17 +364,17 @@ def test_a_forwarder_alarms_on_messages_without_destination() -> None:
         routes=[ForwardingRoute(id="Fwd", recipients=["b@example.com"], destinations=["c@x.org"])],
     )
     template = Template.from_stack(stack)
-    (metric_filter,) = template.find_resources("AWS::Logs::MetricFilter").values()
-    properties = metric_filter["Properties"]
-    assert properties["FilterPattern"] == '{ $.status = "no_destination" }'
-    (transformation,) = properties["MetricTransformations"]
-    assert transformation["MetricName"] == "MessagesWithoutDestination"
-    assert transformation["Dimensions"] == [{"Key": "FunctionName", "Value": "$.function_name"}]
+    template.resource_count_is("AWS::Logs::MetricFilter", 0)  # the function emits the metric
     alarm = receiver.forwarders[0].no_destination_alarm.node.default_child
     alarm_id = stack.get_logical_id(alarm)  # type: ignore[arg-type]
     alarm_props = template.to_json()["Resources"][alarm_id]["Properties"]
     assert alarm_props["MetricName"] == "MessagesWithoutDestination"
+    assert alarm_props["Namespace"] == "SesLambdaConstructs"
+    dimensions = {d["Name"]: d["Value"] for d in alarm_props["Dimensions"]}
+    function = stack.get_logical_id(receiver.forwarders[0].function.node.default_child)  # type: ignore[arg-type]
+    assert dimensions == {"FunctionName": {"Ref": function}, "service": "ses-lambda-forwarder"}
     assert alarm_props["Threshold"] == 1
+    assert alarm_props["Statistic"] == "Sum"
 
 
 # --- the hardened configuration's key is used everywhere ------------------------------------
