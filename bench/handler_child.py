@@ -34,6 +34,16 @@ MESSAGE_ID = "benchmessage0000000001"
 WARMUP_ID = "benchwarmup00000000001"
 
 
+def _document_key(event: dict[str, Any]) -> str:
+    """Where the handler stored the document of this event's delivery."""
+    from ses_mail import message_document_key
+
+    record = event["Records"][0]["ses"]
+    return message_document_key(
+        "parsed/", record["mail"]["messageId"], record["receipt"]["recipients"]
+    )
+
+
 def _status() -> dict[str, int]:
     values = {"VmRSS": 0, "VmHWM": 0}
     try:
@@ -181,9 +191,7 @@ def invoke(code_dir: str, message_file: str, use_tracemalloc: bool) -> dict[str,
             result["peak_resettable"] = memory.resettable
             result["response"] = response
 
-        document = json.loads(
-            s3.get_object(Bucket=BUCKET, Key=f"parsed/{MESSAGE_ID}/message.json")["Body"].read()
-        )
+        document = json.loads(s3.get_object(Bucket=BUCKET, Key=_document_key(event))["Body"].read())
         result["status"] = document["status"]
         result["attachments"] = len(document["attachments"])
         result["attachment_bytes"] = sum(a["size"] or 0 for a in document["attachments"])

@@ -35,8 +35,13 @@ def handler(event, context):
             with email.open_attachment(s3, attachment) as stream:
                 size = sum(len(chunk) for chunk in stream)
             print(f"invoice PDF {attachment.filename}: {size} bytes")
-    # delivery is at least once: email.message_id is the idempotency key
-    return {"messageId": email.message_id, "subject": email.headers.subject, "chars": len(text)}
+    # delivery is at least once: email.delivery_id is the idempotency key (one per route)
+    return {
+        "deliveryId": email.delivery_id,
+        "messageId": email.message_id,
+        "subject": email.headers.subject,
+        "chars": len(text),
+    }
 """
 
 

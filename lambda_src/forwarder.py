@@ -29,7 +29,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from aws_io import download_raw_message, s3_client, ses_client
 from aws_lambda_powertools.logging import Logger
-from aws_lambda_powertools.metrics import Metrics, MetricUnit
+from aws_lambda_powertools.metrics import Metrics, MetricUnit, single_metric
 from botocore.exceptions import BotoCoreError, ClientError
 from ses_mail import HandlerConfig, OutputWriteError, SesNotification, parse_event
 from ses_mail import metric_names as names
@@ -128,6 +128,8 @@ def forward_notification(notification: SesNotification, config: ForwarderConfig)
             extra={"destination": loop.destination, "recipient": loop.recipient},
         )
     if not deliveries:
+        if not loops:
+            _count_no_destination(notification.recipients)
         return _finish(config, outcome, "loop" if loops else "no_destination")
     if config.raw_bucket is None:
         raise ForwardFailedError(message_id, "*", "Configuration", "RAW_MESSAGE_BUCKET is not set")
@@ -279,6 +281,24 @@ def _forward(
     if errors:
         raise errors[0]
     return outcome
+
+
+def _count_no_destination(recipients: tuple[str, ...] | list[str]) -> None:
+    """One ``MessagesWithoutDestination`` per message no destination covered, with the function's
+    name as a dimension (the Forwarder construct alarms on it per function; Lambda sets
+    ``AWS_LAMBDA_FUNCTION_NAME``)."""
+    logger.warning(
+        "message not forwarded: no destination for its recipients",
+        extra={"recipients": list(recipients)},
+    )
+    with single_metric(
+        name="MessagesWithoutDestination",
+        unit=MetricUnit.Count,
+        value=1,
+        namespace=METRICS_NAMESPACE,
+        default_dimensions={"FunctionName": os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")},
+    ):
+        pass
 
 
 def _not_forwarded(

@@ -3,9 +3,11 @@
 Lambda handler string: ``handler.lambda_handler``. Configuration comes only from environment
 variables set by the construct (see ``ses_mail.config`` and docs/handler.md). The work itself is
 done by the pure ``ses_mail`` core; this module does the I/O: it reads the raw MIME from S3 (or
-the SNS ``content``), writes ``<PARSED_PREFIX><messageId>/message.json`` and the attachments
-beside it, puts one event per message on EventBridge when ``EVENT_BUS_NAME`` is set (only
-after everything the event points to is stored), logs and emits metrics.
+the SNS ``content``), writes ``<PARSED_PREFIX><messageId>/<delivery key>/message.json`` (one
+per receipt rule that invoked it: see ``ses_mail.keys.delivery_key``) and the attachments under
+``<PARSED_PREFIX><messageId>/attachments/``, puts one event per delivery on EventBridge when
+``EVENT_BUS_NAME`` is set (only after everything the event points to is stored), logs and emits
+metrics.
 
 Outcomes per message (``status`` in message.json):
 
@@ -17,7 +19,8 @@ Outcomes per message (``status`` in message.json):
 
 Every outcome is also put on the bus as one event (detail-type ``Email Received``, ``Email
 Rejected``, ``Email Too Large`` or ``Email Unparseable``; see docs/handler.md). Delivery is at
-least once: a retried invocation puts the event again, consumers deduplicate on ``messageId``.
+least once: a retried invocation puts the event again, consumers deduplicate on ``deliveryId``
+(two receipt rules matching one message are two deliveries with one ``messageId``).
 
 Anything else (malformed event, raw message missing, S3 write or PutEvents failure) raises a
 ``ses_mail.SesMailError`` after every record was tried, so Lambda retries an ``Event``
@@ -174,7 +177,7 @@ def publish_event(
     if bus is None:
         return
     key = (
-        message_document_key(config.parsed_prefix, notification.message_id)
+        message_document_key(config.parsed_prefix, notification.message_id, notification.recipients)
         if config.raw_bucket
         else None
     )
@@ -331,7 +334,9 @@ def _store_outcome(
     if config.raw_bucket is None:
         logger.warning("RAW_MESSAGE_BUCKET is not set: the document is returned, not stored")
         return document
-    key = message_document_key(config.parsed_prefix, notification.message_id)
+    key = message_document_key(
+        config.parsed_prefix, notification.message_id, notification.recipients
+    )
     body = encode_document(document)
     _put(config.raw_bucket, key, body, "application/json; charset=utf-8", notification.message_id)
     logger.info(

@@ -8,6 +8,7 @@ from typing import Any
 from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -28,7 +29,8 @@ class EmailEvents(Construct):
     The handler puts one event per message on :attr:`event_bus` with ``source`` =
     :attr:`event_source` and a detail-type per outcome (``Email Received``, ``Email Rejected``,
     ``Email Too Large``, ``Email Unparseable``), after everything the event points to is stored.
-    Delivery is at least once: ``detail.messageId`` is the idempotency key.
+    Delivery is at least once: ``detail.deliveryId`` is the idempotency key (two routes that
+    match one message are two deliveries of one ``messageId``).
     """
 
     def __init__(
@@ -39,11 +41,14 @@ class EmailEvents(Construct):
         event_bus: events.IEventBus | None = None,
         event_source: str = DEFAULT_EVENT_SOURCE,
         alarm_topic: sns.ITopic | None = None,
+        encryption_key: kms.IKey | None = None,
     ) -> None:
         """
         :param event_bus: a bus of your own (imported or shared). Default: a new custom bus.
         :param event_source: the events' ``source``. Default: ``ses-lambda-constructs``.
         :param alarm_topic: SNS topic every subscription's alarm notifies. Default: alarms only.
+        :param encryption_key: customer managed key of every dead-letter queue a subscription
+            defines. Default: SQS-managed SSE.
         """
         super().__init__(scope, id)
         validate_event_source("event_source", event_source)
@@ -54,6 +59,7 @@ class EmailEvents(Construct):
         self.event_bus: events.IEventBus = event_bus
         self.event_source = event_source
         self._alarm_topic = alarm_topic
+        self.encryption_key = encryption_key
         self.subscriptions: list[EmailSubscription] = []
 
     def grant_put_events(self, grantee: iam.IGrantable) -> iam.Grant:
@@ -105,6 +111,7 @@ class EmailEvents(Construct):
             rule_name=rule_name,
             description=description,
             enabled=enabled,
+            encryption_key=self.encryption_key if dead_letter_queue is None else None,
         )
         self.subscriptions.append(subscription)
         return subscription

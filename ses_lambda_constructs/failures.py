@@ -24,7 +24,7 @@ from .limits import ValidationError
 
 
 @jsii.implements(lambda_.IDestination)
-class _QueueDestination:
+class QueueDestination:
     """An SQS on-failure destination whose grant is what Lambda documents, nothing more.
 
     The function's role may ``sqs:SendMessage`` to the queue and, for a queue encrypted with a
@@ -121,7 +121,7 @@ class InvocationFailures(Construct):
             )
         self.queue: sqs.IQueue = queue
         function.configure_async_invoke(
-            on_failure=_QueueDestination(queue, encryption_key or queue.encryption_master_key),
+            on_failure=QueueDestination(queue, encryption_key or queue.encryption_master_key),
             retry_attempts=retry_attempts,
             max_event_age=max_event_age,
         )

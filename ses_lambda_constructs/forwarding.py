@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 
 import jsii
 from aws_cdk import ArnFormat, Duration, IStableStringProducer, Lazy, Stack, Token
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -111,6 +113,21 @@ class ForwardingRoute:
             table[key.lower()] = [_address(f"{prop}.destination_map", a) for a in targets]
         if not table:
             raise ValidationError(f"{prop} forwards nowhere: give destinations or destination_map")
+        if isinstance(self.recipients, str):
+            raise ValidationError(
+                f"{prop}.recipients must be a list of recipients; got the string "
+                f"{self.recipients!r}"
+            )
+        for recipient in self.recipients:
+            if is_unresolved(recipient) or not isinstance(recipient, str):
+                continue
+            if not _covered(recipient.strip().lower(), table):
+                raise ValidationError(
+                    f"{prop}.recipients has {recipient!r}, but neither destinations nor "
+                    f"destination_map gives it a destination (keys: {sorted(table)!r}): its mail "
+                    f"would be stored and never forwarded. Add destination_map[{recipient!r}], "
+                    "an entry for its domain, '*', or destinations"
+                )
         return table
 
     def to_route(self, function: lambda_.IFunction) -> Route:
@@ -129,6 +146,38 @@ class ForwardingRoute:
             extra_actions=self.extra_actions,
             enabled=self.enabled,
         )
+
+
+def _covered(recipient: str, table: Mapping[str, Sequence[str]]) -> bool:
+    """Every address a receipt-rule recipient matches finds a destination in ``table``.
+
+    The forwarder looks up an address, then the address without its ``+label``, then its domain
+    and each parent domain, then each parent as ``.domain``, then ``"*"`` (the first found wins).
+    A rule's address matches only itself (and its ``+label`` forms), a domain every address at
+    it, ``.domain`` every address at any of its subdomains; so a domain is covered by its own
+    entry, a parent's, or ``"*"``; an address also by its own entry.
+    """
+    if "*" in table:
+        return True
+    if "@" in recipient:
+        if recipient in table:
+            return True
+        domain = recipient.rpartition("@")[2]
+        return _domain_covered(domain, table, subdomains=False)
+    if recipient.startswith("."):
+        return _domain_covered(recipient[1:], table, subdomains=True)
+    return _domain_covered(recipient, table, subdomains=False)
+
+
+def _domain_covered(domain: str, table: Mapping[str, Sequence[str]], *, subdomains: bool) -> bool:
+    labels = domain.split(".")
+    # The domain itself (a rule for .domain matches its subdomains, which find "domain" and
+    # ".domain" among their parents), then each parent (not the top-level label alone).
+    parents = [".".join(labels[i:]) for i in range(1, len(labels) - 1)]
+    keys = [domain, *parents, *("." + p for p in parents)]
+    if subdomains:
+        keys.append("." + domain)
+    return any(key in table for key in keys)
 
 
 def _address(prop: str, value: str) -> str:
@@ -403,6 +452,29 @@ class Forwarder(ForwarderMetrics, Construct):
             alarm_topic=alarm_topic,
             encryption_key=hardening.encryption_key,
         )
+        # A message with no destination is recorded (status no_destination in outcome.json) and
+        # counted: the forwarder emits MessagesWithoutDestination (CloudWatch embedded metric
+        # format, dimensions FunctionName and service). Alarm on the first.
+        no_destination = cloudwatch.Metric(
+            namespace=metrics_namespace,
+            metric_name="MessagesWithoutDestination",
+            dimensions_map={"FunctionName": function.function_name, "service": service_name},
+            statistic="Sum",
+            period=Duration.minutes(5),
+        )
+        #: Fires when a received message had no destination (it was stored, not forwarded).
+        self.no_destination_alarm: cloudwatch.IAlarm = cloudwatch.Alarm(
+            self,
+            "NoDestinationAlarm",
+            metric=no_destination,
+            alarm_description="A received message had no forwarding destination (not forwarded)",
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        if alarm_topic is not None:
+            self.no_destination_alarm.add_alarm_action(cloudwatch_actions.SnsAction(alarm_topic))
         for prefix in (store.object_key_prefix, self.forward_prefix):
             acknowledge(
                 role,

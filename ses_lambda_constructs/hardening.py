@@ -60,7 +60,8 @@ class FunctionHardening:
     vpc_subnets: ec2.SubnetSelection | None = None
     #: Default (with ``vpc``): one new security group per function, outbound only.
     security_groups: Sequence[ec2.ISecurityGroup] = ()
-    #: Customer managed key for the log groups. The key policy must allow CloudWatch Logs; for a
+    #: Customer managed key for the log groups and the functions' environment variables. The key
+    #: policy must allow CloudWatch Logs; for a
     #: key defined in the stack the statement is added (:func:`allow_logs_to_use_key`).
     #: Default: CloudWatch Logs' own encryption.
     encryption_key: kms.IKey | None = None
@@ -130,6 +131,10 @@ class FunctionHardening:
             tracing=lambda_.Tracing.ACTIVE if self.tracing else lambda_.Tracing.DISABLED,
             reserved_concurrent_executions=concurrency,
             logging_format=lambda_.LoggingFormat.JSON,
+            # Lambda encrypts environment variables at rest with this key instead of its own
+            # ("Securing Lambda environment variables", Lambda Developer Guide); Lambda itself
+            # decrypts them before the function starts, through a grant it creates on the key.
+            environment_encryption=self.encryption_key,
             **vpc_props,
             **props,
         )

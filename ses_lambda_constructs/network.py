@@ -12,14 +12,21 @@ from constructs import Construct
 from .acknowledgments import acknowledge, acknowledge_inline_policy
 from .hardening import FunctionHardening
 
-#: The AWS APIs the library's functions and its usual neighbours call from inside a VPC: the
-#: SES API (the rule-set custom resource; a forwarder's sending) and EventBridge (publishing
-#: mail events). S3 has a gateway endpoint of its own. The Lambda service itself, not the
-#: function's network, delivers logs, traces' service segments and on-failure records.
+#: The AWS APIs the library's functions call from inside a VPC, besides S3 (a gateway endpoint of
+#: its own): the SES API (the rule-set custom resource; a forwarder's sending) and EventBridge
+#: (the reference handler publishing mail events). Logs, on-failure records and decryption of
+#: SSE-KMS objects are done by Lambda, SQS's and S3's own service side, not from the function's
+#: network (docs/ses-facts.md, "Functions in a VPC").
 DEFAULT_INTERFACE_SERVICES = (
     ec2.InterfaceVpcEndpointAwsService.EMAIL,
     ec2.InterfaceVpcEndpointAwsService.EVENTBRIDGE,
 )
+#: With active tracing, the X-Ray daemon Lambda runs inside each execution environment uploads
+#: the function's trace segments to the X-Ray API with the execution role's
+#: ``xray:PutTraceSegments``; from a VPC function without internet access that needs the X-Ray
+#: interface endpoint ("Visualize Lambda function invocations using AWS X-Ray", Lambda
+#: Developer Guide; "Using AWS X-Ray with interface VPC endpoints", X-Ray Developer Guide).
+TRACING_INTERFACE_SERVICES = (ec2.InterfaceVpcEndpointAwsService.XRAY,)
 
 
 class PrivateNetwork(Construct):
@@ -29,9 +36,10 @@ class PrivateNetwork(Construct):
       function reaches nothing but the endpoints below.
     - An S3 gateway endpoint (no hourly charge): raw and parsed mail, and the custom resource's
       answer to CloudFormation (a presigned S3 URL).
-    - One interface endpoint per service in ``interface_services``, with private DNS, reachable
-      on 443 from the VPC only. Each is billed per hour and per Availability Zone, plus data
-      (docs/ses-facts.md, "Functions in a VPC").
+    - One interface endpoint per service in ``interface_services`` (by default every API the
+      library's functions call: SES, EventBridge, and X-Ray for tracing), with private DNS,
+      reachable on 443 from the VPC only. Each is billed per hour and per Availability Zone,
+      plus data (docs/ses-facts.md, "Functions in a VPC").
     - Flow logs of all traffic into a log group of ``hardening`` (encrypted with its key).
 
     Pass ``FunctionHardening(vpc=network.vpc)`` (or :meth:`function_hardening`) to the receiver.
@@ -44,9 +52,7 @@ class PrivateNetwork(Construct):
         *,
         hardening: FunctionHardening | None = None,
         max_azs: int = 2,
-        interface_services: Sequence[ec2.InterfaceVpcEndpointAwsService] = (
-            DEFAULT_INTERFACE_SERVICES
-        ),
+        interface_services: Sequence[ec2.InterfaceVpcEndpointAwsService] | None = None,
         cidr: str = "10.80.0.0/20",
     ) -> None:
         """
@@ -55,11 +61,16 @@ class PrivateNetwork(Construct):
         :param max_azs: Availability Zones (subnets, and interface endpoint copies).
             Default: 2.
         :param interface_services: interface endpoints to define.
-            Default: the SES API and EventBridge.
+            Default: the SES API and EventBridge, and X-Ray when ``hardening.tracing`` is on.
         :param cidr: the VPC's IPv4 range. Default: ``10.80.0.0/20``.
         """
         super().__init__(scope, id)
         hardening = hardening or FunctionHardening()
+        if interface_services is None:
+            interface_services = (
+                *DEFAULT_INTERFACE_SERVICES,
+                *(TRACING_INTERFACE_SERVICES if hardening.tracing else ()),
+            )
         vpc = ec2.Vpc(
             self,
             "Vpc",

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import jsii
-from aws_cdk import Duration, IStableListProducer, Lazy, Names, RemovalPolicy, Token
+from aws_cdk import (
+    Duration,
+    IStableListProducer,
+    IStableStringProducer,
+    Lazy,
+    Names,
+    RemovalPolicy,
+    Token,
+)
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -19,14 +28,14 @@ from aws_cdk import aws_ses as ses
 from aws_cdk import aws_ses_actions as ses_actions
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
-from constructs import Construct
+from constructs import Construct, IValidation
 
 from .actions import InvokeFunction, StoreRawMessage
 from .conversations import REPLY_ADDRESS_SECRET_VARIABLE, ReplyAddressKeys, grant_send_from
 from .dashboard import ReceiverDashboard
 from .domain import Domain, ReceivingDomain, check_receiving_region
 from .domain_checks import RecipientDomainCheck, receiving_domain_names
-from .event_patterns import DEFAULT_EVENT_SOURCE, MailKind, MailStatus
+from .event_patterns import DEFAULT_EVENT_SOURCE, MailKind, MailStatus, validate_event_source
 from .events import EmailEvents
 from .failures import InvocationFailures
 from .forwarding import Forwarder, ForwardingRoute
@@ -36,7 +45,9 @@ from .limits import (
     MAX_ACTIONS_PER_RULE,
     MAX_RULES_PER_RULE_SET,
     ValidationError,
+    is_unresolved,
     validate_count,
+    validate_disjoint_prefixes,
     validate_prefix,
     validate_recipients,
     validate_rule_name,
@@ -85,6 +96,37 @@ class Route:
     enabled: bool = True
 
 
+#: Construct ids of the receiver's own children, which a route's id must not take (a route's
+#: construct is a child of the receiver too). ``Domain`` is followed by a number from the second
+#: domain on; ``<route id>Forwarder`` is a forwarding route's function.
+RESERVED_ROUTE_IDS = frozenset(
+    {
+        "Activation",
+        "Events",
+        "Failures",
+        "Handler",
+        "Key",
+        "ReaderLayer",
+        "RuleSet",
+        "Store",
+        "VerdictGate",
+    }
+)
+_RESERVED_ROUTE_ID = re.compile(r"Domain[0-9]*\Z")
+
+
+def validate_route_id(route_id: str) -> str:
+    """``route_id``, unless it is one of the receiver's own construct ids."""
+    if not isinstance(route_id, str) or not route_id:
+        raise ValidationError(f"routes: a route's id must be a non-empty string; got {route_id!r}")
+    if route_id in RESERVED_ROUTE_IDS or _RESERVED_ROUTE_ID.match(route_id):
+        raise ValidationError(
+            f"routes: the id {route_id!r} is reserved for the receiver's own constructs "
+            f"({', '.join(sorted(RESERVED_ROUTE_IDS))}, Domain, Domain<n>); choose another"
+        )
+    return route_id
+
+
 class EmailRoute(Construct):
     """One receipt rule of an :class:`EmailReceiver`: S3 action, then the Lambda action."""
 
@@ -126,6 +168,8 @@ class EmailRoute(Construct):
         actions.extend(route.extra_actions)
         validate_count(f"routes[{id}] actions", len(actions), MAX_ACTIONS_PER_RULE, "actions")
         self.function = function
+        #: The rule's TLS policy (the verdict gate's rule follows the routes' policies).
+        self.tls_policy: ses.TlsPolicy = route.tls_policy
         self.rule = ses.ReceiptRule(
             self,
             "Rule",
@@ -240,6 +284,21 @@ class EmailReceiver(ReceiverMetrics, Construct):
             ``replication_destination`` and ``alarm_topic``. Default: ``False``.
         """
         super().__init__(scope, id)
+        _validate_props(
+            routes=routes,
+            store_raw_messages=store_raw_messages,
+            raw_message_prefix=raw_message_prefix,
+            raw_message_expiration=raw_message_expiration,
+            removal_policy=removal_policy,
+            parsed_prefix=parsed_prefix,
+            reject_on_verdicts=reject_on_verdicts,
+            handler_runtime=handler_runtime,
+            retry_attempts=retry_attempts,
+            max_event_age=max_event_age,
+            verdict_gate=verdict_gate,
+            event_source=event_source,
+        )
+        reject_on_verdicts = [Verdict(v) for v in reject_on_verdicts]
         check_receiving_region(self)
         function_hardening = function_hardening or FunctionHardening()
         if hardened:
@@ -377,12 +436,22 @@ class EmailReceiver(ReceiverMetrics, Construct):
                 runtime=handler_runtime,
                 hardening=function_hardening,
             )
+            # The gate's rule sees every route's mail: requiring TLS there would bounce the
+            # plain-text mail of a route with TlsPolicy.OPTIONAL before that route's rule runs.
+            # Each route's own rule enforces its own policy.
+            gate_rule = self.gate.rule.node.default_child
+            assert isinstance(gate_rule, ses.CfnReceiptRule)
+            gate_rule.add_property_override(
+                "Rule.TlsPolicy", Lazy.string(_GateTlsPolicy(self.routes))
+            )
             if self.activation is not None:
                 self.activation.resource.node.add_dependency(self.gate.rule)
+        self.node.add_validation(_SubscriptionsNeedTheHandler(self))
         for route in routes:
             self.add_route(route)
 
     def _forwarding_route(self, route: ForwardingRoute) -> Route:
+        validate_route_id(route.id)
         if self.node.try_find_child(route.id) is not None:
             raise ValidationError(f"routes: the id {route.id!r} is used twice")
         forwarder = Forwarder.for_route(
@@ -395,6 +464,9 @@ class EmailReceiver(ReceiverMetrics, Construct):
             hardening=self.function_hardening,
             **self._failure_options,  # type: ignore[arg-type]
         )
+        if not self.forwarders and self.store is not None:
+            # Outcomes and send-once markers expire with the raw messages they describe.
+            self.store.expire_prefix("ExpireForwardOutcomes", forwarder.forward_prefix)
         self.forwarders.append(forwarder)
         return route.to_route(forwarder.function)
 
@@ -422,6 +494,8 @@ class EmailReceiver(ReceiverMetrics, Construct):
                 event_source=self.email_events().event_source,
                 hardening=self.function_hardening,
             )
+            # The parsed output expires with the raw message it was parsed from.
+            self.store.expire_prefix("ExpireParsedMessages", self.handler.parsed_prefix)
             self.failures = InvocationFailures(
                 self,
                 "Failures",
@@ -475,6 +549,7 @@ class EmailReceiver(ReceiverMetrics, Construct):
         """
         if isinstance(route, ForwardingRoute):
             route = self._forwarding_route(route)
+        validate_route_id(route.id)
         if self.node.try_find_child(route.id) is not None:
             raise ValidationError(f"routes: the id {route.id!r} is used twice")
         if self._owns_rule_set:
@@ -533,6 +608,7 @@ class EmailReceiver(ReceiverMetrics, Construct):
                 event_bus=self._event_options["event_bus"],  # type: ignore[arg-type]
                 event_source=str(self._event_options["event_source"]),
                 alarm_topic=self._failure_options["alarm_topic"],  # type: ignore[arg-type]
+                encryption_key=self.encryption_key,
             )
         return self.events
 
@@ -652,6 +728,120 @@ class EmailReceiver(ReceiverMetrics, Construct):
         return grant
 
 
+def _validate_props(
+    *,
+    routes: Sequence[Route | ForwardingRoute],
+    store_raw_messages: bool,
+    raw_message_prefix: str,
+    raw_message_expiration: Duration | None,
+    removal_policy: RemovalPolicy,
+    parsed_prefix: str,
+    reject_on_verdicts: Sequence[Verdict],
+    handler_runtime: lambda_.Runtime,
+    retry_attempts: int,
+    max_event_age: Duration,
+    verdict_gate: bool,
+    event_source: str,
+) -> None:
+    """Check every prop of :class:`EmailReceiver`, whether or not a route uses it yet."""
+    if isinstance(routes, (str, Route, ForwardingRoute)) or not isinstance(routes, Sequence):
+        raise ValidationError(f"routes must be a list of Route or ForwardingRoute; got {routes!r}")
+    for index, route in enumerate(routes):
+        if not isinstance(route, (Route, ForwardingRoute)):
+            raise ValidationError(
+                f"routes[{index}] must be a Route or a ForwardingRoute; got {route!r}"
+            )
+    for prop, flag in (("store_raw_messages", store_raw_messages), ("verdict_gate", verdict_gate)):
+        if not isinstance(flag, bool):
+            raise ValidationError(f"{prop} must be True or False; got {flag!r}")
+    validate_prefix("raw_message_prefix", raw_message_prefix)
+    validate_prefix("parsed_prefix", parsed_prefix, allow_empty=False)
+    if store_raw_messages:
+        validate_disjoint_prefixes(
+            ("raw_message_prefix", raw_message_prefix), ("parsed_prefix", parsed_prefix)
+        )
+    if raw_message_expiration is not None:
+        if not isinstance(raw_message_expiration, Duration):
+            raise ValidationError(
+                f"raw_message_expiration must be a Duration; got {raw_message_expiration!r}"
+            )
+        if not raw_message_expiration.is_unresolved():
+            # S3 lifecycle expiration is a whole number of days, at least 1 (S3 User Guide,
+            # "Lifecycle configuration elements", Days).
+            seconds = raw_message_expiration.to_seconds()
+            if seconds < 86400 or seconds % 86400:
+                raise ValidationError(
+                    "raw_message_expiration must be a whole number of days, at least 1 (S3 "
+                    f"lifecycle rules count days); got {raw_message_expiration.to_human_string()}"
+                )
+    if not isinstance(removal_policy, RemovalPolicy):
+        raise ValidationError(f"removal_policy must be a RemovalPolicy; got {removal_policy!r}")
+    if isinstance(reject_on_verdicts, str):
+        raise ValidationError(
+            f"reject_on_verdicts must be a list of Verdict; got the string {reject_on_verdicts!r}"
+        )
+    for verdict in reject_on_verdicts:
+        try:
+            Verdict(verdict)
+        except ValueError:
+            raise ValidationError(
+                f"reject_on_verdicts has {verdict!r}, which is not a Verdict (one of "
+                f"{', '.join(v.value for v in Verdict)})"
+            ) from None
+    if verdict_gate and not reject_on_verdicts:
+        raise ValidationError("verdict_gate=True needs at least one verdict in reject_on_verdicts")
+    if not isinstance(handler_runtime, lambda_.Runtime):
+        raise ValidationError(f"handler_runtime must be a lambda Runtime; got {handler_runtime!r}")
+    if handler_runtime.family != lambda_.RuntimeFamily.PYTHON:
+        raise ValidationError(
+            "handler_runtime must be a Python runtime (the reference handler, forwarder and "
+            f"verdict gate are Python); got {handler_runtime.name!r}"
+        )
+    # Lambda's asynchronous invocation: 0-2 retries, event age 60 s to 6 hours
+    # (PutFunctionEventInvokeConfig, Lambda API reference).
+    if not is_unresolved(retry_attempts) and (
+        isinstance(retry_attempts, bool)
+        or not isinstance(retry_attempts, int)
+        or not 0 <= retry_attempts <= 2
+    ):
+        raise ValidationError(
+            f"retry_attempts must be an integer between 0 and 2 (Lambda's asynchronous "
+            f"invocation retries); got {retry_attempts!r}"
+        )
+    if not isinstance(max_event_age, Duration):
+        raise ValidationError(f"max_event_age must be a Duration; got {max_event_age!r}")
+    if not max_event_age.is_unresolved():
+        age = max_event_age.to_seconds()
+        if not 60 <= age <= 6 * 3600:
+            raise ValidationError(
+                "max_event_age must be between 60 seconds and 6 hours (Lambda's asynchronous "
+                f"invocation); got {max_event_age.to_human_string()}"
+            )
+    validate_event_source("event_source", event_source)
+
+
+@jsii.implements(IValidation)
+class _SubscriptionsNeedTheHandler:
+    """Subscriptions receive what the reference handler puts: without it they get nothing."""
+
+    def __init__(self, receiver: EmailReceiver) -> None:
+        self._receiver = receiver
+
+    def validate(self) -> list[str]:
+        receiver = self._receiver
+        if receiver.events is None or receiver.handler is not None:
+            return []
+        ids = [s.node.id for s in receiver.events.subscriptions]
+        if not ids:
+            return []
+        return [
+            f"subscribe({', '.join(repr(i) for i in ids)}): no route of this receiver uses the "
+            "reference handler, the only publisher of the received-mail events, so the "
+            "subscriptions would never receive an event. Add a route without a function, or "
+            "subscribe the functions of your routes to what they publish yourself."
+        ]
+
+
 @jsii.implements(IStableListProducer)
 class _RouteRecipients:
     """Every recipient of every route, known once all routes are added (for the verdict gate)."""
@@ -663,6 +853,19 @@ class _RouteRecipients:
         recipients = _union([r for route in self._routes for r in route.recipients])
         validate_recipients("verdict_gate recipients (every route's)", recipients)
         return recipients
+
+
+@jsii.implements(IStableStringProducer)
+class _GateTlsPolicy:
+    """``Require`` when every route requires TLS, else ``Optional`` (for the verdict gate)."""
+
+    def __init__(self, routes: list[EmailRoute]) -> None:
+        self._routes = routes
+
+    def produce(self) -> str:
+        if self._routes and all(r.tls_policy == ses.TlsPolicy.REQUIRE for r in self._routes):
+            return "Require"  # AWS::SES::ReceiptRule Rule.TlsPolicy: Require | Optional
+        return "Optional"
 
 
 def _union(recipients: Sequence[str]) -> list[str]:

@@ -32,8 +32,9 @@ class ReferenceHandler(Construct):
     """The bundled reference handler: reads each raw message, parses it, writes ``message.json``.
 
     The function reads raw MIME from ``store`` at ``<raw prefix><messageId>`` and writes
-    ``<parsed_prefix><messageId>/message.json`` plus attachments to the same bucket. It may read
-    only the raw prefix and write only the parsed prefix. Code is bundled locally with pip (Docker
+    ``<parsed_prefix><messageId>/<delivery key>/message.json`` (one per receipt rule) plus
+    attachments to the same bucket. It may read only the raw prefix and write only the parsed
+    prefix. Code is bundled locally with pip (Docker
     only if pip cannot run), logs are JSON, and all configuration is in environment variables.
     """
 

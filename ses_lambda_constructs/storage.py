@@ -201,6 +201,8 @@ class RawMessageStore(Construct):
                     id="ExpireNoncurrentVersions", noncurrent_version_expiration=expiration
                 )
         self.bucket: s3.IBucket = bucket
+        #: How long raw messages are kept, or ``None`` (kept forever).
+        self.expiration: Duration | None = expiration
         #: The key of the bucket's default encryption, or ``None`` for SSE-S3.
         self.encryption_key: kms.IKey | None = encryption_key
         #: The role SES assumes to store into an SSE-KMS bucket (the S3 action's IamRoleArn).
@@ -252,6 +254,16 @@ class RawMessageStore(Construct):
             "the bucket SES stores raw messages in" + ("" if is_unresolved(name) else f" ({name})"),
             self.bucket.env.region,
         )
+
+    def expire_prefix(self, id: str, prefix: str) -> None:
+        """Expire objects under ``prefix`` after :attr:`expiration` too (what is derived from a
+        raw message, such as its parsed output, goes when the raw message goes). Nothing happens
+        when raw messages are kept forever."""
+        if self.expiration is None:
+            return
+        validate_prefix("prefix", prefix, allow_empty=False)
+        assert isinstance(self.bucket, s3.Bucket)  # expiration needs a bucket of the stack
+        self.bucket.add_lifecycle_rule(id=id, prefix=prefix, expiration=self.expiration)
 
     def allow_ses_put(self, scope: IConstruct, *, source_arn: str) -> IConstruct | None:
         """Let SES store messages for the receipt rule ``source_arn``; return what to depend on.

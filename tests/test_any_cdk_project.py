@@ -224,10 +224,10 @@ def test_a_users_own_cdk_project_runs_start_deploy_update_send_show_destroy_stop
     # The user's function got the SES event; the reference handler wrote message.json.
     assert f"s3://{bucket}/events/v1/{mid}.json" in sent
     assert '"eventSource": "aws:ses"' in sent
-    assert re.search(rf"s3://\S+/parsed/{mid}/message\.json", sent), sent
+    assert re.search(rf"s3://\S+/parsed/{mid}/[0-9a-f]{{16}}/message\.json", sent), sent
     shown = run(script, env, project, "show", mid, "--no-logs")
     assert f"s3://{bucket}/events/v1/{mid}.json" in shown
-    assert re.search(rf"s3://\S+/parsed/{mid}/message\.json", shown), shown
+    assert re.search(rf"s3://\S+/parsed/{mid}/[0-9a-f]{{16}}/message\.json", shown), shown
     assert f"message {mid}  [done]" in shown
 
     # An update: the function's configuration changes through a change set, and the next

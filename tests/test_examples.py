@@ -112,6 +112,7 @@ def test_consumer_function_runs_on_the_reader_layer(
     # THEN the typed reader came from the layer and read the event
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout) == {
+        "deliveryId": "o3vrnil0e2ic28trm7dfhrc2v0clambda4nbp0g1/0f1e2d3c4b5a6978",
         "messageId": "o3vrnil0e2ic28trm7dfhrc2v0clambda4nbp0g1",
         "subject": "Invoice 2026-114",
         "chars": 19,
@@ -119,7 +120,7 @@ def test_consumer_function_runs_on_the_reader_layer(
 
 
 def eventbridge_event() -> dict[str, Any]:
-    """An "Email Received" event as the reference handler puts it (schema 1.0)."""
+    """An "Email Received" event as the reference handler puts it (schema 2.0)."""
     message_id = "o3vrnil0e2ic28trm7dfhrc2v0clambda4nbp0g1"
     return {
         "version": "0",
@@ -131,8 +132,9 @@ def eventbridge_event() -> dict[str, Any]:
         "region": "eu-west-1",
         "resources": [],
         "detail": {
-            "schemaVersion": "1.0",
+            "schemaVersion": "2.0",
             "messageId": message_id,
+            "deliveryId": f"{message_id}/0f1e2d3c4b5a6978",
             "receivedAt": "2026-12-01T10:00:00.000Z",
             "status": "processed",
             "envelope": {
@@ -166,7 +168,7 @@ def eventbridge_event() -> dict[str, Any]:
             "attachments": [],
             "location": {
                 "bucket": "billing-inbound-bucket",
-                "messageKey": f"parsed/{message_id}/message.json",
+                "messageKey": f"parsed/{message_id}/0f1e2d3c4b5a6978/message.json",
                 "rawKey": f"raw/{message_id}",
             },
             "truncated": False,

@@ -62,6 +62,8 @@ from .event_detail import (
 from .headers import Address, MessageHeaders, headers_from_event, read_headers
 from .keys import (
     attachment_key,
+    delivery_id,
+    delivery_key,
     message_document_key,
     output_prefix,
     raw_message_key,
@@ -135,6 +137,8 @@ __all__ = [
     "classify",
     "conversation_document",
     "decode_content",
+    "delivery_id",
+    "delivery_key",
     "disposition",
     "encode_document",
     "entry_size",

@@ -16,9 +16,11 @@ from .conversation import Conversation, conversation_document, read_conversation
 from .errors import UnparseableMessageError
 from .event import SesNotification
 from .headers import Address, MessageHeaders, headers_from_event
+from .keys import delivery_id
 from .mime import ParsedMessage
 
-SCHEMA_VERSION = 1
+#: 2: one document per delivery (``deliveryId``, ``<messageId>/<delivery key>/message.json``).
+SCHEMA_VERSION = 2
 SCHEMA_PATH = Path(__file__).with_name("message.schema.json")
 
 STATUS_PROCESSED = "processed"
@@ -80,6 +82,7 @@ def build_document(
     return {
         "schemaVersion": SCHEMA_VERSION,
         "messageId": notification.message_id,
+        "deliveryId": delivery_id(notification.message_id, notification.recipients),
         "status": status,
         "receivedAt": notification.timestamp,
         "envelope": {

@@ -30,7 +30,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-DETAIL_SCHEMA_VERSION = "1.0"
+#: 2.0: ``deliveryId`` is the idempotency key, ``location.messageKey`` the delivery's document.
+DETAIL_SCHEMA_VERSION = "2.0"
 DETAIL_SCHEMA_PATH = Path(__file__).with_name("email_event.schema.json")
 DEFAULT_EVENT_SOURCE = "ses-lambda-constructs"
 
@@ -87,6 +88,7 @@ def build_detail(
     return {
         "schemaVersion": DETAIL_SCHEMA_VERSION,
         "messageId": document["messageId"],
+        "deliveryId": document["deliveryId"],
         "receivedAt": document["receivedAt"],
         "status": document["status"],
         "envelope": {

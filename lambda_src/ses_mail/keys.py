@@ -1,13 +1,17 @@
 """S3 keys of the raw message and of the parsed output, and safe file names for attachments.
 
-Keys depend only on the prefixes, the (validated) SES message id and each attachment's index and
-name, so processing the same message twice rewrites the same keys (duplicates happen on retries:
+Keys depend only on the prefixes, the (validated) SES message id, the recipients the receipt rule
+matched (the document of each rule's delivery has its own key) and each attachment's index and
+name (attachments are the same for every delivery of a message), so processing the same message
+twice rewrites the same keys (duplicates happen on retries:
 docs/ses-facts.md, "Lambda action").
 """
 
 from __future__ import annotations
 
+import hashlib
 import unicodedata
+from collections.abc import Sequence
 
 from .event import validate_message_id
 
@@ -42,9 +46,27 @@ def output_prefix(parsed_prefix: str, message_id: str) -> str:
     return f"{parsed_prefix}{validate_message_id(message_id)}/"
 
 
-def message_document_key(parsed_prefix: str, message_id: str) -> str:
-    """``<parsed prefix><messageId>/message.json``."""
-    return output_prefix(parsed_prefix, message_id) + MESSAGE_DOCUMENT
+def delivery_key(recipients: Sequence[str]) -> str:
+    """The delivery's part of its id: 16 hex digits of SHA-256 over the recipients the receipt
+    rule matched (``receipt.recipients``), lowercased (SES matches them case-insensitively),
+    deduplicated, sorted and joined by newlines.
+
+    Two receipt rules that match one message invoke the handler once each, with the same
+    ``messageId`` and the recipients each rule matched: this keeps their records apart, while a
+    retried invocation of one rule gets the same key again.
+    """
+    canonical = "\n".join(sorted({r.strip().lower() for r in recipients}))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+def delivery_id(message_id: str, recipients: Sequence[str]) -> str:
+    """``<messageId>/<delivery key>``: the idempotency key of one rule's delivery of a message."""
+    return f"{validate_message_id(message_id)}/{delivery_key(recipients)}"
+
+
+def message_document_key(parsed_prefix: str, message_id: str, recipients: Sequence[str]) -> str:
+    """``<parsed prefix><messageId>/<delivery key>/message.json``: one document per delivery."""
+    return f"{parsed_prefix}{delivery_id(message_id, recipients)}/{MESSAGE_DOCUMENT}"
 
 
 def attachment_key(parsed_prefix: str, message_id: str, index: int, safe_name: str) -> str:

@@ -21,9 +21,11 @@ have)::
                 for chunk in content:                # 64 KiB chunks
                     ...
 
-Delivery is at least once: the same message can arrive twice, so use ``mail.message_id`` as
-the idempotency key. The detail's schema is ``email_event.schema.json`` beside this module;
-this reader accepts every ``1.x`` detail (a minor version only adds fields, which it ignores).
+Delivery is at least once: the same delivery can arrive twice, so use ``mail.delivery_id`` as
+the idempotency key (two receipt rules matching one message are two deliveries of one
+``message_id``). The detail's schema is ``email_event.schema.json`` beside this module; this
+reader accepts every ``2.x`` detail (a minor version only adds fields, which it ignores) and
+``1.x`` details (from before deliveries had ids: their ``delivery_id`` is the message id).
 """
 
 from __future__ import annotations
@@ -60,7 +62,9 @@ DETAIL_TYPE_OF_STATUS: Mapping[Status, DetailType] = {
     "too_large": "Email Too Large",
     "unparseable": "Email Unparseable",
 }
-SUPPORTED_MAJOR_VERSION = "1"
+SUPPORTED_MAJOR_VERSION = "2"
+#: Earlier major versions still read (1.x: no ``deliveryId``).
+READABLE_MAJOR_VERSIONS = ("1", "2")
 
 
 class S3Reader(Protocol):
@@ -231,7 +235,9 @@ class ReceivedEmail:
     event_id: str | None
     schema_version: str
     message_id: str
-    """SES's message id: the idempotency key (delivery is at least once)."""
+    """SES's message id, shared by every delivery of the message."""
+    delivery_id: str
+    """``<messageId>/<delivery key>``: the idempotency key (delivery is at least once)."""
     received_at: str | None
     status: Status
     envelope: Envelope
@@ -263,11 +269,14 @@ class ReceivedEmail:
         root = json_object(event, "event")
         detail = json_object(root.get("detail"), "detail")
         version = string(detail, "schemaVersion", "detail")
-        if version.split(".")[0] != SUPPORTED_MAJOR_VERSION:
+        major = version.split(".")[0]
+        if major not in READABLE_MAJOR_VERSIONS:
             raise EmailEventError(
                 "detail.schemaVersion",
-                f"{version!r} is not supported (this reader reads {SUPPORTED_MAJOR_VERSION}.x)",
+                f"{version!r} is not supported (this reader reads "
+                f"{' and '.join(v + '.x' for v in READABLE_MAJOR_VERSIONS)})",
             )
+        message_id = string(detail, "messageId", "detail")
         status = literal(detail, "status", "detail", Status)
         kind = literal(root, "detail-type", "event", DetailType)
         if kind != DETAIL_TYPE_OF_STATUS[status]:
@@ -279,7 +288,8 @@ class ReceivedEmail:
             source=string(root, "source", "event"),
             event_id=optional_string(root, "id", "event"),
             schema_version=version,
-            message_id=string(detail, "messageId", "detail"),
+            message_id=message_id,
+            delivery_id=(message_id if major == "1" else string(detail, "deliveryId", "detail")),
             received_at=optional_string(detail, "receivedAt", "detail"),
             status=status,
             envelope=_envelope(json_object(detail.get("envelope"), "detail.envelope")),

@@ -74,6 +74,16 @@ def documented_event() -> dict[str, Any]:
     return event
 
 
+def document_key(message_id: str = MESSAGE_ID, recipients: list[str] | None = None) -> str:
+    """Where the handler stores the document of a delivery: by default the documented event's
+    (its receipt's recipients decide the delivery key)."""
+    from ses_mail import message_document_key
+
+    if recipients is None:
+        recipients = documented_event()["Records"][0]["ses"]["receipt"]["recipients"]
+    return message_document_key(PARSED_PREFIX, message_id, recipients)
+
+
 def with_receipt(event: dict[str, Any], **changes: Any) -> dict[str, Any]:
     """A copy of a direct event whose first record's receipt has ``changes`` applied."""
     event = copy.deepcopy(event)

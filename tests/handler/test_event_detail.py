@@ -79,7 +79,8 @@ def test_processed_mail_becomes_an_email_received_entry(detail_validator: Any) -
     assert entry["Time"].isoformat() == "1970-01-01T00:00:00+00:00"  # receipt.timestamp
     detail = detail_of(entry)
     detail_validator.validate(detail)
-    assert detail["schemaVersion"] == "1.0"
+    assert detail["schemaVersion"] == "2.0"
+    assert detail["deliveryId"] == document["deliveryId"]
     assert detail["messageId"] == "o3vrnil0e2ic28tr"
     assert detail["status"] == "processed"
     assert detail["truncated"] is False

@@ -19,11 +19,11 @@ from handler_support import (
     EVENT_BUS,
     FUZZ,
     MESSAGE_ID,
-    PARSED_PREFIX,
     RAW_PREFIX,
     FakeLambdaContext,
     MailBus,
     all_keys,
+    document_key,
     documented_event,
     email_bytes,
     read_json,
@@ -37,11 +37,12 @@ from ses_mail import (
     MAX_ENTRY_BYTES,
     ConfigurationError,
     EventPublishError,
+    delivery_key,
     entry_size,
 )
 from test_fuzz import mime_parts, mutated_corpus
 
-DOCUMENT_KEY = f"{PARSED_PREFIX}{MESSAGE_ID}/message.json"
+DOCUMENT_KEY = document_key()
 RAW_KEY = f"{RAW_PREFIX}{MESSAGE_ID}"
 
 
@@ -254,6 +255,9 @@ def test_a_retry_puts_the_event_again_with_the_same_message_id(s3: Any, mail_bus
     assert len(events) == 2
     assert events[0]["detail"] == events[1]["detail"]
     assert events[0]["detail"]["messageId"] == MESSAGE_ID
+    assert (
+        events[0]["detail"]["deliveryId"] == f"{MESSAGE_ID}/{delivery_key(['johndoe@example.com'])}"
+    )
 
 
 def test_every_record_puts_its_own_event(s3: Any, mail_bus: MailBus) -> None:
@@ -370,3 +374,30 @@ def test_fuzz_any_message_gets_a_valid_event_that_agrees_with_message_json(
     assert [item["key"] for item in detail["attachments"]] == [
         item["key"] for item in document["attachments"]
     ]
+
+
+def test_two_rules_matching_one_message_give_two_deliveries(s3: Any, mail_bus: MailBus) -> None:
+    """Each receipt rule's invocation gets its own message.json and its own event, told apart
+    by ``deliveryId``; neither overwrites the other."""
+    store_raw(s3, email_bytes("plain-7bit.eml"))
+    support = with_receipt(documented_event(), recipients=["support@example.com"])
+    sales = with_receipt(
+        documented_event(), recipients=["sales@example.com", "Support@Example.com"]
+    )
+
+    invoke(support)
+    invoke(sales)
+
+    support_doc = read_json(s3, document_key(recipients=["support@example.com"]))
+    sales_doc = read_json(s3, document_key(recipients=["sales@example.com", "support@example.com"]))
+    assert support_doc["envelope"]["recipients"] == ["support@example.com"]
+    assert sales_doc["envelope"]["recipients"] == ["sales@example.com", "Support@Example.com"]
+    assert support_doc["messageId"] == sales_doc["messageId"] == MESSAGE_ID
+    assert support_doc["deliveryId"] != sales_doc["deliveryId"]
+    details = [e["detail"] for e in mail_bus.received()]
+    assert sorted(d["deliveryId"] for d in details) == sorted(
+        [support_doc["deliveryId"], sales_doc["deliveryId"]]
+    )
+    for detail in details:
+        document = read_json(s3, detail["location"]["messageKey"])
+        assert document["deliveryId"] == detail["deliveryId"]

@@ -24,6 +24,7 @@ from handler_support import (
     FUZZ,
     PARSED_PREFIX,
     FakeLambdaContext,
+    document_key,
     documented_event,
     email_bytes,
     read_json,
@@ -374,7 +375,7 @@ def test_fuzz_handler_end_to_end(
     except SesMailError as error:  # pragma: no cover - would be a finding
         pytest.fail(f"handler raised {error!r} for a well-formed event")
     assert result == {"disposition": "CONTINUE"}
-    document = read_json(s3, f"{PARSED_PREFIX}o3vrnil0e2ic28tr/message.json")
+    document = read_json(s3, document_key())
     schema_validator.validate(document)
     event(f"handler: {document['status']}")
     for entry in document["attachments"]:

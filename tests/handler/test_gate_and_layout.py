@@ -116,7 +116,7 @@ def test_lambda_src_package_marker_is_empty_and_requirements_are_pinned() -> Non
 
 def test_schema_ships_inside_the_core_package() -> None:
     schema = json.loads((LAMBDA_SRC / "ses_mail" / "message.schema.json").read_text())
-    assert schema["properties"]["schemaVersion"] == {"const": 1}
+    assert schema["properties"]["schemaVersion"] == {"const": 2}
 
 
 def test_importing_the_handler_creates_no_client_and_makes_no_call() -> None:

@@ -20,6 +20,7 @@ from handler_support import (
     RAW_PREFIX,
     FakeLambdaContext,
     all_keys,
+    document_key,
     documented_event,
     email_bytes,
     read_json,
@@ -33,7 +34,7 @@ from ses_mail import (
     OutputWriteError,
 )
 
-DOCUMENT_KEY = f"{PARSED_PREFIX}{MESSAGE_ID}/message.json"
+DOCUMENT_KEY = document_key()
 RAW_KEY = f"{RAW_PREFIX}{MESSAGE_ID}"
 
 
@@ -188,7 +189,7 @@ def test_every_record_is_processed(s3: Any) -> None:
     invoke(event)
 
     assert read_json(s3, DOCUMENT_KEY)["headers"]["subject"] == "Quarterly numbers"
-    second_document = read_json(s3, f"{PARSED_PREFIX}second0message0id/message.json")
+    second_document = read_json(s3, document_key("second0message0id"))
     assert second_document["headers"]["subject"] == "Neuigkeiten für Sie"
 
 

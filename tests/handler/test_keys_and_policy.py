@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from ses_mail import (
     DEFAULT_MAX_MESSAGE_BYTES,
     ConfigurationError,
@@ -11,6 +15,8 @@ from ses_mail import (
     VerdictPolicy,
     Verdicts,
     attachment_key,
+    delivery_id,
+    delivery_key,
     disposition,
     message_document_key,
     raw_message_key,
@@ -58,9 +64,13 @@ def test_safe_filename_truncates_to_120_bytes_keeping_the_extension() -> None:
     long_cjk.encode("utf-8")  # never cut inside a character
 
 
-def test_keys_depend_only_on_prefix_message_id_index_and_name() -> None:
+def test_keys_depend_only_on_prefix_message_id_recipients_index_and_name() -> None:
     assert raw_message_key("raw/", "abc123") == "raw/abc123"
-    assert message_document_key("parsed/", "abc123") == "parsed/abc123/message.json"
+    key = delivery_key(["a@example.com"])
+    assert key == hashlib.sha256(b"a@example.com").hexdigest()[:16]
+    assert message_document_key("parsed/", "abc123", ["a@example.com"]) == (
+        f"parsed/abc123/{key}/message.json"
+    )
     assert attachment_key("parsed/", "abc123", 3, "report.pdf") == (
         "parsed/abc123/attachments/3-report.pdf"
     )
@@ -75,7 +85,7 @@ def test_fails_when_attachment_key_gets_an_unsafe_name(name: str) -> None:
 @pytest.mark.parametrize("message_id", ["../x", "a/b", "x\n"])
 def test_fails_when_a_key_is_built_from_an_unsafe_message_id(message_id: str) -> None:
     with pytest.raises(InvalidEventError):
-        message_document_key("parsed/", message_id)
+        message_document_key("parsed/", message_id, ["a@example.com"])
 
 
 FAIL, PASS = "FAIL", "PASS"
@@ -168,3 +178,21 @@ def test_fails_when_configuration_is_invalid(variable: str, value: str, problem:
         HandlerConfig.from_environ({variable: value})
     assert raised.value.variable == variable
     assert problem in str(raised.value)
+
+
+_ADDRESS = st.from_regex(r"[a-z0-9.+]{1,12}@[a-z0-9-]{1,10}\.(com|org|example)", fullmatch=True)
+
+
+@given(recipients=st.lists(_ADDRESS, min_size=1, max_size=6), data=st.data())
+def test_a_delivery_key_ignores_order_case_and_repeats_and_only_that(
+    recipients: list[str], data: st.DataObject
+) -> None:
+    """Two invocations for the same matched recipients share a key (a retry), however SES lists
+    them; a different set of recipients (another receipt rule) gets another key."""
+    key = delivery_key(recipients)
+    shuffled = data.draw(st.permutations(recipients))
+    assert delivery_key([r.upper() for r in shuffled] + recipients[:1]) == key
+    assert len(key) == 16 and set(key) <= set("0123456789abcdef")
+    other = data.draw(_ADDRESS.filter(lambda a: a not in recipients))
+    assert delivery_key([*recipients, other]) != key
+    assert delivery_id("abc123", recipients) == f"abc123/{key}"

@@ -15,10 +15,10 @@ from handler_support import (
     BUCKET,
     LAMBDA_SRC,
     MESSAGE_ID,
-    PARSED_PREFIX,
     RAW_PREFIX,
     FakeLambdaContext,
     MailBus,
+    document_key,
     documented_event,
     email_bytes,
     read_json,
@@ -34,7 +34,7 @@ from ses_mail.reader import (
     ReceivedEmail,
 )
 
-DOCUMENT_KEY = f"{PARSED_PREFIX}{MESSAGE_ID}/message.json"
+DOCUMENT_KEY = document_key()
 
 
 def deliver(s3: Any, bus: MailBus, email: str | None, event: dict[str, Any] | None = None) -> str:
@@ -61,8 +61,9 @@ def test_a_processed_message_reads_back_typed(s3: Any, real_event: dict[str, Any
     assert mail.detail_type == "Email Received"
     assert mail.source == "ses-lambda-constructs"
     assert mail.event_id == real_event["id"]
-    assert mail.schema_version == "1.0"
+    assert mail.schema_version == "2.0"
     assert mail.message_id == MESSAGE_ID
+    assert mail.delivery_id == document["deliveryId"]
     assert mail.status == "processed"
     assert mail.received_at == document["receivedAt"]
     assert mail.envelope == Envelope(
@@ -136,10 +137,22 @@ def test_a_rejected_message_reads_back_with_its_verdicts(s3: Any, mail_bus: Mail
 
 def test_newer_minor_versions_and_added_fields_are_accepted(real_event: dict[str, Any]) -> None:
     event = copy.deepcopy(real_event)
-    event["detail"]["schemaVersion"] = "1.7"
+    event["detail"]["schemaVersion"] = "2.7"
     event["detail"]["somethingNew"] = {"x": 1}
 
-    assert ReceivedEmail.from_event(event).schema_version == "1.7"
+    assert ReceivedEmail.from_event(event).schema_version == "2.7"
+
+
+def test_a_1x_detail_reads_with_the_message_id_as_its_delivery_id(
+    real_event: dict[str, Any],
+) -> None:
+    """Events put before deliveries had ids (waiting in a queue, replayed) still read."""
+    event = copy.deepcopy(real_event)
+    event["detail"]["schemaVersion"] = "1.0"
+    del event["detail"]["deliveryId"]
+
+    mail = ReceivedEmail.from_event(event)
+    assert mail.delivery_id == mail.message_id == MESSAGE_ID
 
 
 def broken(event: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
@@ -160,7 +173,7 @@ def broken(event: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
     [
         ("detail", KeyError, "detail", "missing"),
         ("detail", [], "detail", "must be an object, got list"),
-        ("detail.schemaVersion", "2.0", "detail.schemaVersion", "'2.0' is not supported"),
+        ("detail.schemaVersion", "3.0", "detail.schemaVersion", "'3.0' is not supported"),
         ("detail.status", "lost", "detail.status", "'lost' is not one of processed, rejected"),
         ("detail-type", "Email Rejected", "detail-type", "does not match detail.status"),
         ("source", 7, "source", "must be a string, got int"),

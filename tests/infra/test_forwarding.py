@@ -144,7 +144,9 @@ def test_forwarder_failures_are_kept_and_alarmed(example_template: Template) -> 
     assert forwarder[0]["Properties"]["MaximumRetryAttempts"] == 2
     assert "OnFailure" in forwarder[0]["Properties"]["DestinationConfig"]
     alarms = example_template.find_resources("AWS::CloudWatch::Alarm")
-    assert sum(1 for name in alarms if "ForwardForwarder" in name) == 3
+    # errors, throttles, the on-failure queue, and messages without destination
+    assert sum(1 for name in alarms if "ForwardForwarder" in name) == 4
+    assert any("ForwardForwarderNoDestinationAlarm" in name for name in alarms)
 
 
 def test_forwarding_example_is_cdk_nag_clean(example: dict[str, Any]) -> None:

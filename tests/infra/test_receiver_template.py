@@ -411,6 +411,13 @@ def test_raw_messages_expire_when_asked(multi_route_template: Template) -> None:
                         "NoncurrentVersionExpiration": {"NoncurrentDays": 30},
                         "Status": "Enabled",
                     },
+                    # what the reference handler parsed from them goes with them
+                    {
+                        "Id": "ExpireParsedMessages",
+                        "Prefix": "parsed/",
+                        "ExpirationInDays": 30,
+                        "Status": "Enabled",
+                    },
                 ]
             }
         },

@@ -270,7 +270,7 @@ def test_fails_when_two_routes_share_an_id() -> None:
 def test_fails_when_a_prefix_is_malformed(prefix: str, problem: str) -> None:
     fails(
         lambda s: receiver(s, raw_message_prefix=prefix),
-        f"object_key_prefix {problem}; got {prefix!r}",
+        f"raw_message_prefix {problem}; got {prefix!r}",
     )
 
 

@@ -18,11 +18,12 @@ RECIPIENT = "support@mail.example.com"
 
 
 def parsed_document(target: Target, bucket: str, message_id: str) -> dict[str, Any]:
-    body = (
-        target.client("s3")
-        .get_object(Bucket=bucket, Key=f"parsed/{message_id}/message.json")["Body"]
-        .read()
-    )
+    """The one delivery's document (``parsed/<messageId>/<delivery key>/message.json``)."""
+    s3 = target.client("s3")
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"parsed/{message_id}/")
+    keys = [o["Key"] for o in listed.get("Contents", []) if o["Key"].endswith("/message.json")]
+    assert len(keys) == 1, keys
+    body = s3.get_object(Bucket=bucket, Key=keys[0])["Body"].read()
     return dict(json.loads(body))
 
 

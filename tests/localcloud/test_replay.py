@@ -46,6 +46,8 @@ def test_failed_event_waits_in_the_queue_and_replays_after_the_fix(
     wait_until(lambda: queued() == 1, timeout=10)
     report = replay(queue_url, function, sqs=sqs, lambda_client=lambda_client)
     assert len(report.replayed) == 1 and not report.failed, report
-    document = s3.get_object(Bucket=bucket, Key=f"parsed/{message_id}/message.json")
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"parsed/{message_id}/")
+    (key,) = [o["Key"] for o in listed["Contents"] if o["Key"].endswith("/message.json")]
+    document = s3.get_object(Bucket=bucket, Key=key)
     assert json.loads(document["Body"].read())["messageId"] == message_id
     assert queued() == 0

@@ -72,6 +72,7 @@ def dump() -> dict[str, Any]:
     import boto3
     import handler
     from moto import mock_aws
+    from ses_mail import message_document_key
 
     template = json.loads(EVENT.read_text(encoding="utf-8"))
     results: dict[str, Any] = {}
@@ -85,7 +86,9 @@ def dump() -> dict[str, Any]:
             event = json.loads(json.dumps(template))
             event["Records"][0]["ses"]["mail"]["messageId"] = message_id
             handler.lambda_handler(event, _Context())
-            stored = s3.get_object(Bucket=BUCKET, Key=f"parsed/{message_id}/message.json")
+            recipients = event["Records"][0]["ses"]["receipt"]["recipients"]
+            key = message_document_key("parsed/", message_id, recipients)
+            stored = s3.get_object(Bucket=BUCKET, Key=key)
             document = stored["Body"].read()
             results[name] = {
                 "input_sha256": hashlib.sha256(data).hexdigest(),
