@@ -29,7 +29,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from aws_io import download_raw_message, s3_client, ses_client
 from aws_lambda_powertools.logging import Logger
-from aws_lambda_powertools.metrics import Metrics, MetricUnit, single_metric
+from aws_lambda_powertools.metrics import Metrics, MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 from ses_mail import HandlerConfig, OutputWriteError, SesNotification, parse_event
 from ses_mail import metric_names as names
@@ -284,21 +284,13 @@ def _forward(
 
 
 def _count_no_destination(recipients: tuple[str, ...] | list[str]) -> None:
-    """One ``MessagesWithoutDestination`` per message no destination covered, with the function's
-    name as a dimension (the Forwarder construct alarms on it per function; Lambda sets
-    ``AWS_LAMBDA_FUNCTION_NAME``)."""
+    """One ``MessagesWithoutDestination`` per message no destination covered (with the function's
+    dimensions, as every metric of the forwarder; the Forwarder construct alarms on it)."""
     logger.warning(
         "message not forwarded: no destination for its recipients",
         extra={"recipients": list(recipients)},
     )
-    with single_metric(
-        name="MessagesWithoutDestination",
-        unit=MetricUnit.Count,
-        value=1,
-        namespace=METRICS_NAMESPACE,
-        default_dimensions={"FunctionName": os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")},
-    ):
-        pass
+    metrics.add_metric(name=names.MESSAGES_WITHOUT_DESTINATION, unit=MetricUnit.Count, value=1)
 
 
 def _not_forwarded(

@@ -453,14 +453,9 @@ class Forwarder(ForwarderMetrics, Construct):
             encryption_key=hardening.encryption_key,
         )
         # A message with no destination is recorded (status no_destination in outcome.json) and
-        # counted: the forwarder emits MessagesWithoutDestination (CloudWatch embedded metric
-        # format, dimensions FunctionName and service). Alarm on the first.
-        no_destination = cloudwatch.Metric(
-            namespace=metrics_namespace,
-            metric_name="MessagesWithoutDestination",
-            dimensions_map={"FunctionName": function.function_name, "service": service_name},
-            statistic="Sum",
-            period=Duration.minutes(5),
+        # counted (MessagesWithoutDestination). Alarm on the first.
+        no_destination = self.metric_messages_without_destination(
+            statistic="Sum", period=Duration.minutes(5)
         )
         #: Fires when a received message had no destination (it was stored, not forwarded).
         self.no_destination_alarm: cloudwatch.IAlarm = cloudwatch.Alarm(

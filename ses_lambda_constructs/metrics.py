@@ -305,3 +305,8 @@ class ForwarderMetrics:
     def metric_forwards_failed(self, **options: Any) -> cloudwatch.Metric:
         """Messages whose forwarding raised, so it is retried (``ForwardsFailed``)."""
         return self.metrics.metric(metric_names().FORWARDS_FAILED, **options)
+
+    def metric_messages_without_destination(self, **options: Any) -> cloudwatch.Metric:
+        """Messages no destination covered: stored, not forwarded
+        (``MessagesWithoutDestination``)."""
+        return self.metrics.metric(metric_names().MESSAGES_WITHOUT_DESTINATION, **options)

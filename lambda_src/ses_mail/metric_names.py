@@ -82,6 +82,9 @@ FORWARDS_REJECTED_BY_SES: Final = "ForwardsRejectedBySes"
 FORWARDS_FAILED: Final = "ForwardsFailed"
 #: Recorded as not forwarded (too large, a line too long).
 MESSAGES_NOT_FORWARDED: Final = "MessagesNotForwarded"
+#: No destination covered the message's recipients: stored, not forwarded (the Forwarder
+#: construct alarms on the first).
+MESSAGES_WITHOUT_DESTINATION: Final = "MessagesWithoutDestination"
 
 #: Metric name -> unit, for every metric of each function.
 HANDLER_METRICS: Final[dict[str, str]] = {
@@ -110,6 +113,7 @@ FORWARDER_METRICS: Final[dict[str, str]] = {
     FORWARDS_REJECTED_BY_SES: COUNT,
     FORWARDS_FAILED: COUNT,
     MESSAGES_NOT_FORWARDED: COUNT,
+    MESSAGES_WITHOUT_DESTINATION: COUNT,
 }
 
 

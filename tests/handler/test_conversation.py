@@ -8,10 +8,10 @@ import handler
 from handler_support import (
     BUCKET,
     MESSAGE_ID,
-    PARSED_PREFIX,
     RAW_PREFIX,
     FakeLambdaContext,
     MailBus,
+    document_key,
     documented_event,
     email_bytes,
     read_json,
@@ -19,13 +19,13 @@ from handler_support import (
 )
 from ses_mail import build_document, parse_event, parse_message, thread_id
 
-DOCUMENT_KEY = f"{PARSED_PREFIX}{MESSAGE_ID}/message.json"
-
 
 def _handle(s3: Any, name: str, event: dict[str, Any] | None = None) -> dict[str, Any]:
     s3.put_object(Bucket=BUCKET, Key=f"{RAW_PREFIX}{MESSAGE_ID}", Body=email_bytes(f"kinds/{name}"))
-    handler.lambda_handler(event or documented_event(), FakeLambdaContext())
-    return read_json(s3, DOCUMENT_KEY)
+    event = event or documented_event()
+    handler.lambda_handler(event, FakeLambdaContext())
+    recipients = event["Records"][0]["ses"]["receipt"]["recipients"]
+    return read_json(s3, document_key(MESSAGE_ID, recipients))
 
 
 def test_a_reply_gets_its_own_text_and_the_thread_of_the_first_message(

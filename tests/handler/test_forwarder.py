@@ -566,16 +566,12 @@ def test_a_long_raw_utf8_name_reaches_the_destination_with_every_field(aws: Any)
 
 
 def test_no_destination_is_counted_per_function_for_the_alarm(
-    aws: Any,
-    forward_env: Callable[..., None],
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    aws: Any, forward_env: Callable[..., None], capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The Forwarder construct alarms on ``MessagesWithoutDestination`` with dimensions
     ``FunctionName`` and ``service``: the forwarder emits exactly that metric, once."""
     import forwarder
 
-    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "support-forwarder")
     forward_env(FORWARD_DESTINATIONS=json.dumps({"someone-else@example.com": DESTINATIONS}))
     store(aws, build(*BASIC))
     capsys.readouterr()
@@ -589,5 +585,5 @@ def test_no_destination_is_counted_per_function_for_the_alarm(
     # the construct sets both from its metrics_namespace and service_name
     assert definition["Namespace"] == forwarder.METRICS_NAMESPACE
     assert sorted(definition["Dimensions"][0]) == ["FunctionName", "service"]
-    assert counted[0]["FunctionName"] == "support-forwarder"
+    assert counted[0]["FunctionName"] == FakeLambdaContext().function_name
     assert counted[0]["service"] == forwarder.SERVICE_NAME

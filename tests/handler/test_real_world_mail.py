@@ -16,9 +16,9 @@ from handler_support import (
     BUCKET,
     FUZZ,
     MESSAGE_ID,
-    PARSED_PREFIX,
     RAW_PREFIX,
     FakeLambdaContext,
+    document_key,
     documented_event,
     email_bytes,
     read_json,
@@ -219,7 +219,7 @@ def test_a_part_after_the_closing_boundary_is_recorded_in_message_json(
 
     handler.lambda_handler(documented_event(), FakeLambdaContext())
 
-    document = read_json(s3, f"{PARSED_PREFIX}{MESSAGE_ID}/message.json")
+    document = read_json(s3, document_key())
     schema_validator.validate(document)
     assert [a["filename"] for a in document["attachments"]] == ["invoice.pdf"]
     assert document["defects"] == [
