@@ -1,0 +1,334 @@
+"""The local cloud on a developer's machine: who may drive its endpoint, what its SMTP side
+offers, that stopping leaves nothing running, and that mail answered 250 is never lost."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import io
+import json
+import os
+import smtplib
+import socket
+import threading
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ses_lambda_localcloud import guard, lambda_environments, lifecycle, sender
+from ses_lambda_localcloud.receiving import tls
+from ses_lambda_localcloud.server import LocalCloud
+from ses_lambda_localcloud.target import Target
+
+from .conftest import wait_until
+from .test_receiving import ACCOUNT, DOMAIN, Setup
+
+
+def request(
+    cloud: LocalCloud,
+    method: str,
+    path: str,
+    *,
+    host: str | None = None,
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+) -> tuple[int, dict[str, str], bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", cloud.api_port, timeout=30)
+    try:
+        connection.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        connection.putheader("Host", host or f"localhost:{cloud.api_port}")
+        for name, value in (headers or {}).items():
+            connection.putheader(name, value)
+        connection.putheader("Content-Length", str(len(body or b"")))
+        connection.endheaders(body)
+        response = connection.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        connection.close()
+
+
+def token_of(cloud: LocalCloud) -> dict[str, str]:
+    return {guard.TOKEN_HEADER: (cloud.state_dir / guard.TOKEN_FILE).read_text()}
+
+
+# --- 1. who may drive the endpoint ------------------------------------------------------------
+
+
+def test_a_foreign_host_is_refused_even_with_a_signed_request(fresh: LocalCloud) -> None:
+    # DNS rebinding: the page's own name resolves to 127.0.0.1, the request carries SigV4.
+    signed = {
+        "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20240101/us-east-1/lambda/"
+        "aws4_request, SignedHeaders=host, Signature=00",
+        "Content-Type": "application/json",
+    }
+    for host in (f"attacker.example:{fresh.api_port}", "attacker.example", "localhost.evil:80"):
+        status, _, body = request(
+            fresh, "POST", "/2015-03-31/functions", host=host, headers=signed, body=b"{}"
+        )
+        assert status == 403, (host, body)
+        assert host.encode() in body
+    status, _, _ = request(fresh, "GET", "/", host=f"localhost:{fresh.api_port + 1}")
+    assert status == 403
+    for host in (f"localhost:{fresh.api_port}", f"127.0.0.1:{fresh.api_port}"):
+        status, _, body = request(fresh, "GET", "/", host=host)
+        assert status == 200, body  # S3 ListBuckets
+
+
+def test_a_foreign_origin_is_refused_and_moto_answers_no_cors(fresh: LocalCloud) -> None:
+    status, headers, body = request(
+        fresh, "GET", "/", headers={"Origin": "https://attacker.example"}
+    )
+    assert status == 403 and b"https://attacker.example" in body
+    assert "access-control-allow-origin" not in headers
+    status, headers, _ = request(fresh, "GET", "/", headers={"Origin": "null"})
+    assert status == 403
+    # Without Origin, the browser's Sec-Fetch-Site still tells a cross-site page apart.
+    status, _, _ = request(fresh, "GET", "/", headers={"Sec-Fetch-Site": "cross-site"})
+    assert status == 403
+    own = f"http://localhost:{fresh.api_port}"
+    status, headers, _ = request(fresh, "GET", "/", headers={"Origin": own})
+    assert status == 200
+    assert "access-control-allow-origin" not in headers  # moto's CORS for every origin is off
+
+
+def test_a_cors_preflight_from_a_web_origin_is_refused(fresh: LocalCloud) -> None:
+    for path in ("/", "/moto-api/reset", "/2015-03-31/functions"):
+        status, headers, _ = request(
+            fresh,
+            "OPTIONS",
+            path,
+            headers={
+                "Origin": "http://attacker.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type",
+            },
+        )
+        assert status == 403, path
+        assert not any(name.startswith("access-control-") for name in headers), headers
+
+
+def test_an_added_origin_is_allowed(fresh: LocalCloud) -> None:
+    assert fresh.guard is not None
+    with pytest.raises(ValueError, match="attacker"):
+        fresh.guard.allow_origin("http://attacker.example:8080")
+    page = "http://localhost:48025"
+    assert request(fresh, "GET", "/", headers={"Origin": page})[0] == 403
+    fresh.guard.allow_origin(page)
+    assert request(fresh, "GET", "/", headers={"Origin": page})[0] == 200
+
+
+def test_control_calls_need_the_per_start_token(
+    fresh: LocalCloud, aws: Callable[[str], Any], target: Target
+) -> None:
+    aws("s3").create_bucket(Bucket="survives-a-refused-reset")
+    for method, path in (
+        ("POST", "/moto-api/reset"),
+        ("GET", "/moto-api/data.json"),
+        ("GET", "/_localcloud/messages"),
+        ("GET", "/_localcloud/sent"),
+    ):
+        status, _, body = request(fresh, method, path)
+        assert status == 403 and guard.TOKEN_HEADER.encode() in body, path
+        status, _, _ = request(fresh, method, path, headers={guard.TOKEN_HEADER: "guess"})
+        assert status == 403, path
+    names = [b["Name"] for b in aws("s3").list_buckets()["Buckets"]]
+    assert "survives-a-refused-reset" in names
+    # The token is in the state directory, for its owner only; the CLI's client reads it.
+    token_file = fresh.state_dir / guard.TOKEN_FILE
+    assert token_file.stat().st_mode & 0o077 == 0
+    assert request(fresh, "GET", "/_localcloud/messages", headers=token_of(fresh))[0] == 200
+    assert target.local("messages")["messages"] == []
+    # Health (the CLI asks it before it has a token) needs none.
+    assert request(fresh, "GET", "/_localcloud/health")[0] == 200
+
+
+@given(
+    name=st.from_regex(r"[a-z0-9.-]{1,30}", fullmatch=True),
+    port=st.integers(min_value=1, max_value=65535),
+)
+def test_only_loopback_names_with_the_port_are_allowed(name: str, port: int) -> None:
+    loopback = name in ("localhost", "127.0.0.1") or name.endswith(".localhost")
+    assert guard.host_allowed(f"{name}:{port}", port) is loopback
+    assert guard.host_allowed(f"{name}:{port}", port % 65535 + 1) is False
+    assert guard.host_allowed(f"[::1]:{port}", port)
+
+
+# --- SMTP: a receiving MX --------------------------------------------------------------------
+
+
+def test_smtp_offers_no_auth_and_no_smtputf8_and_names_ses_host(fresh: LocalCloud) -> None:
+    with socket.create_connection(("127.0.0.1", fresh.smtp_port), timeout=30) as raw:
+        banner = raw.makefile("rb").readline()
+    assert banner.startswith(f"220 inbound-smtp.{fresh.region}.amazonaws.com ".encode()), banner
+    with smtplib.SMTP("127.0.0.1", fresh.smtp_port, timeout=30) as smtp:
+        smtp.ehlo("client.example.org")
+        assert not smtp.has_extn("auth") and not smtp.has_extn("smtputf8")
+        smtp.starttls(context=tls.client_context())
+        code, banner = smtp.ehlo("client.example.org")
+        assert code == 250 and banner.startswith(b"inbound-smtp.")
+        assert not smtp.has_extn("auth") and not smtp.has_extn("smtputf8")
+        code, reply = smtp.docmd("AUTH", "PLAIN AHVzZXIAcGFzcw==")
+        assert code == 502, reply
+        code, reply = smtp.docmd("MAIL", "FROM:<a@example.org> SMTPUTF8")
+        assert code == 501, reply
+
+
+# --- 2 and 3: stopping ------------------------------------------------------------------------
+
+# Sleeps as long as the event says, or 4 seconds for an SES event.
+SLOW = """
+import time
+
+def handler(event, context):
+    time.sleep(float(event.get("sleep", 4)))
+    return {}
+"""
+
+
+def _function(aws: Callable[[str], Any], name: str) -> str:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("index.py", SLOW)
+    role = aws("iam").create_role(RoleName=name, AssumeRolePolicyDocument="{}")["Role"]
+    return str(
+        aws("lambda").create_function(
+            FunctionName=name,
+            Runtime="python3.13",
+            Role=role["Arn"],
+            Handler="index.handler",
+            Code={"ZipFile": buffer.getvalue()},
+            Timeout=30,
+        )["FunctionArn"]
+    )
+
+
+@pytest.fixture
+def restarted(cloud: LocalCloud) -> Iterator[LocalCloud]:
+    """The session's local cloud, started again after the test (which stops it)."""
+    drain_timeout = cloud.drain_timeout
+    yield cloud
+    cloud.drain_timeout = drain_timeout
+    if cloud.receiver is None:
+        cloud.start()
+    cloud.reset()
+
+
+def _children() -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rpartition(")")[2].split()
+            if int(fields[1]) == os.getpid() and fields[0] != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+def _tree(path: Path) -> list[str]:
+    return sorted(str(p.relative_to(path)) for p in path.rglob("*")) if path.exists() else []
+
+
+def test_nothing_runs_two_seconds_after_stop_under_load(
+    restarted: LocalCloud, aws: Callable[[str], Any], target: Target
+) -> None:
+    cloud = restarted
+    cloud.reset()
+    rx = Setup(aws, target)
+    slow = _function(aws, "slow-fn")
+    rx.rule("load", [rx.invoke("Event"), rx.invoke("RequestResponse")])
+    lam = aws("lambda")
+    lam.add_permission(
+        FunctionName="slow-fn",
+        StatementId="ses",
+        Action="lambda:InvokeFunction",
+        Principal="ses.amazonaws.com",
+        SourceAccount=ACCOUNT,
+    )
+    rx.ses.create_receipt_rule(
+        RuleSetName="rx-set",
+        Rule={
+            "Name": "slow",
+            "Enabled": True,
+            "Actions": [{"LambdaAction": {"FunctionArn": slow, "InvocationType": "Event"}}],
+            "Recipients": [DOMAIN],
+        },
+    )
+    message = (
+        b"From: s@example.org\r\nTo: x@" + DOMAIN.encode() + b"\r\nSubject: slow load\r\n\r\nhi\r\n"
+    )
+    for _ in range(4):
+        sent = sender.send(target, message, recipients=[f"x@{DOMAIN}"], mail_from="s@example.org")
+        assert sent.message_id
+    # Synchronous invocations through the API, on threads of their own, as load.
+    callers = [
+        threading.Thread(
+            target=lambda: _quietly(
+                lambda: lam.invoke(FunctionName="slow-fn", Payload=b'{"sleep": 3}')
+            )
+        )
+        for _ in range(3)
+    ]
+    for caller in callers:
+        caller.start()
+    wait_until(lambda: lambda_environments.count()["busy"] >= 2, timeout=60)
+    cloud.drain_timeout = 1.0  # stop while the work is still running
+    cache = cloud.state_dir / "cache"
+    cloud.stop()
+    after_stop = _tree(cache)
+    time.sleep(2)
+    assert lifecycle.WORK.alive() == []
+    assert _children() == []
+    assert _tree(cache) == after_stop == []
+    local = ("aws-api-", "ses-receiver", "lambda-", "events-", "smtp-relay")
+    assert [t.name for t in threading.enumerate() if t.name.startswith(local)] == []
+    for caller in callers:
+        caller.join(30)
+
+
+def _quietly(call: Callable[[], Any]) -> None:
+    with contextlib.suppress(Exception):  # the local cloud stopped under it: that is the point
+        call()
+
+
+def test_accepted_mail_is_processed_exactly_once_across_stop_and_start(
+    restarted: LocalCloud, aws: Callable[[str], Any], target: Target
+) -> None:
+    cloud = restarted
+    cloud.reset()
+    rx = Setup(aws, target)
+    rx.rule("once", [rx.s3("once/")])
+    cloud.drain_timeout = 0.5
+    # Accepted but never processed (as when the process was killed): the worker is not told.
+    assert cloud.receiver is not None
+    cloud.receiver.stopping()  # the worker takes no further message
+    cloud.receiver._queue.put(None)  # and ends
+    wait_until(lambda: cloud.receiver is not None and not cloud.receiver._worker.is_alive())
+    mail = b"From: s@example.org\r\nTo: a@" + DOMAIN.encode() + b"\r\nSubject: kept\r\n\r\nhi\r\n"
+    sent = sender.send(target, mail, recipients=[f"a@{DOMAIN}"], mail_from="s@example.org")
+    queued = sent.message_id
+    assert queued and (cloud.state_dir / "spool" / f"{queued}.eml").exists()
+    cloud.stop()
+    cloud.start()
+    record = cloud.receiver.wait(queued, timeout=60)
+    assert record is not None and record.status == "done", record
+    assert "replayed from the spool" in " ".join(record.notes)
+    # A message processed before the stop is not processed again after the start.
+    second = sender.send(target, mail, recipients=[f"a@{DOMAIN}"], mail_from="s@example.org")
+    assert sender.wait_for(target, second.message_id or "", timeout=60)["status"] == "done"
+    cloud.stop()
+    cloud.start()
+    time.sleep(0.5)
+    assert second.message_id not in cloud.receiver.records
+    keys = [o["Key"] for o in aws("s3").list_objects_v2(Bucket="rx-mail")["Contents"]]
+    assert keys.count(f"once/{queued}") == 1 and keys.count(f"once/{second.message_id}") == 1
+    assert not (cloud.state_dir / "spool" / f"{queued}.eml").exists()
+    json.dumps(record.to_dict(), default=str)
