@@ -211,7 +211,7 @@ def _function(aws: Callable[[str], Any], name: str) -> str:
 @pytest.fixture
 def restarted(cloud: LocalCloud) -> Iterator[LocalCloud]:
     """The session's local cloud, started again after the test (which stops it)."""
-    drain_timeout = cloud.drain_timeout
+    drain_timeout = getattr(cloud, "drain_timeout", None)
     yield cloud
     cloud.drain_timeout = drain_timeout
     if cloud.receiver is None:
