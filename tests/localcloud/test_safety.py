@@ -332,3 +332,121 @@ def test_accepted_mail_is_processed_exactly_once_across_stop_and_start(
     assert keys.count(f"once/{queued}") == 1 and keys.count(f"once/{second.message_id}") == 1
     assert not (cloud.state_dir / "spool" / f"{queued}.eml").exists()
     json.dumps(record.to_dict(), default=str)
+
+
+# --- 5. smaller items ---------------------------------------------------------------------------
+
+
+def test_ses_waits_at_most_its_limit_for_a_request_response_function(
+    fresh: LocalCloud, aws: Callable[[str], Any], target: Target, monkeypatch: Any
+) -> None:
+    from ses_lambda_localcloud.receiving import actions
+
+    monkeypatch.setattr(actions, "REQUEST_RESPONSE_LIMIT_SECONDS", 1.0)  # SES's 30 s, scaled
+    rx = Setup(aws, target)
+    slow = _function(aws, "slow-fn")
+    aws("lambda").add_permission(
+        FunctionName="slow-fn",
+        StatementId="ses",
+        Action="lambda:InvokeFunction",
+        Principal="ses.amazonaws.com",
+        SourceAccount=ACCOUNT,
+    )
+    rx.rule("slow", [{"LambdaAction": {"FunctionArn": slow, "InvocationType": "RequestResponse"}}])
+    rx.rule("after", [rx.s3("after/")], after="slow")
+    record = rx.send("slow one")
+    lambda_detail = record["rules"][0]["actions"][0]
+    assert lambda_detail["status"] == "failed"
+    assert lambda_detail["detail"]["error"]["errorType"] == "RequestResponseTimeout"
+    assert record["rules"][1]["actions"][0]["status"] == "ok"  # the rule set went on
+
+
+def test_eventbridge_retries_back_off(monkeypatch: Any) -> None:
+    from ses_lambda_localcloud.eventbridge import delivery
+
+    pauses: list[float] = []
+    monkeypatch.setattr(delivery, "_pause", lambda seconds: pauses.append(seconds) or True)
+
+    def broken(*args: Any) -> None:
+        raise RuntimeError("an emulator bug")
+
+    monkeypatch.setattr(delivery, "_deliver_once", broken)
+
+    class Rule:
+        account_id, region_name, arn = ACCOUNT, "us-east-1", "arn:aws:events:::rule/r"
+
+    result = delivery.TargetOutcome(id="t", arn="arn:aws:lambda:us-east-1:1:function:f")
+    target = {"Arn": result.arn, "RetryPolicy": {"MaximumRetryAttempts": 12}}
+    delivery._deliver_with_retries(Rule(), target, {"id": "e"}, result)
+    assert result.attempts == 13 and result.status == "lost"
+    assert len(pauses) == 12
+    ceilings = [
+        min(delivery.RETRY_CAP_SECONDS, delivery.RETRY_BASE_SECONDS * 2**i) for i in range(12)
+    ]
+    assert all(c / 2 <= p <= c for p, c in zip(pauses, ceilings, strict=True))
+    assert pauses[-1] > pauses[0] * 8
+
+
+def test_functions_without_a_digest_get_code_folders_of_their_own(tmp_path: Path) -> None:
+    class Fn:
+        def __init__(self, source: str) -> None:
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, "w") as archive:
+                archive.writestr("index.py", source)
+            self.code_bytes = buffer.getvalue()
+            self.code_digest = None
+
+    first = lambda_environments.code_dir(tmp_path, Fn("A = 1\n"))
+    second = lambda_environments.code_dir(tmp_path, Fn("A = 2\n"))
+    assert first != second
+    assert (first / "index.py").read_text() == "A = 1\n"
+    assert (second / "index.py").read_text() == "A = 2\n"
+
+
+def test_a_failed_worker_start_leaks_no_descriptor(fresh: LocalCloud, tmp_path: Path) -> None:
+    from ses_lambda_localcloud.lambda_interpreters import Interpreter
+
+    class Fn:
+        function_name, version = "f", "$LATEST"
+
+    missing = Interpreter(path=str(tmp_path / "no-python"), version="3.13.0", runtime="python3.13")
+    environment = lambda_environments.Environment(Fn(), "print", missing)  # type: ignore[arg-type]
+    environment._scratch = str(tmp_path)
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(5):
+        with pytest.raises(OSError):
+            environment.start(Fn(), {})  # type: ignore[arg-type]
+    assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_stop_does_not_signal_a_stale_pid(tmp_path: Path) -> None:
+    import subprocess
+
+    from ses_lambda_localcloud import target as target_module
+
+    bystander = subprocess.Popen(["sleep", "30"])
+    try:
+        stale = Target(api_port=1, state_dir=tmp_path)  # nothing answers on port 1
+        stale.save(bystander.pid)
+        assert target_module.stop(stale) is False
+        assert bystander.poll() is None  # not signalled
+        assert not (tmp_path / target_module.PID_FILE).exists()
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_the_outbox_is_bounded_and_keeps_counting() -> None:
+    from ses_lambda_localcloud.outbox import OUTBOX_LIMIT, Outbox, SentMessage
+
+    outbox = Outbox()
+    fields = {"source": "a@example.org", "destinations": ["b@example.org"], "raw": b"x"}
+    for number in range(OUTBOX_LIMIT + 5):
+        outbox.add(SentMessage(message_id=str(number), **fields))  # type: ignore[arg-type]
+    assert len(outbox) == OUTBOX_LIMIT + 5
+    kept = outbox.messages(0)
+    assert len(kept) == OUTBOX_LIMIT and kept[0].message_id == "5"
+    assert [m.message_id for m in outbox.messages(OUTBOX_LIMIT + 3)] == [
+        str(OUTBOX_LIMIT + 3),
+        str(OUTBOX_LIMIT + 4),
+    ]
