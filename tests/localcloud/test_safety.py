@@ -10,6 +10,7 @@ import json
 import os
 import smtplib
 import socket
+import sys
 import threading
 import time
 import zipfile
@@ -191,7 +192,7 @@ def handler(event, context):
 """
 
 
-def _function(aws: Callable[[str], Any], name: str) -> str:
+def _function(aws: Callable[[str], Any], name: str, runtime: str = "python3.13") -> str:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("index.py", SLOW)
@@ -199,7 +200,7 @@ def _function(aws: Callable[[str], Any], name: str) -> str:
     return str(
         aws("lambda").create_function(
             FunctionName=name,
-            Runtime="python3.13",
+            Runtime=runtime,
             Role=role["Arn"],
             Handler="index.handler",
             Code={"ZipFile": buffer.getvalue()},
@@ -450,3 +451,46 @@ def test_the_outbox_is_bounded_and_keeps_counting() -> None:
         str(OUTBOX_LIMIT + 3),
         str(OUTBOX_LIMIT + 4),
     ]
+
+
+def test_logs_and_bounces_are_bounded(
+    fresh: LocalCloud, aws: Callable[[str], Any], monkeypatch: Any
+) -> None:
+    from ses_lambda_localcloud import lambda_runner
+    from ses_lambda_localcloud.receiving import receiver as receiver_module
+
+    monkeypatch.setattr(lambda_runner, "LOG_EVENTS_PER_STREAM", 8)
+    monkeypatch.setattr(lambda_runner, "LOG_STREAMS_PER_GROUP", 2)
+    name = "bounded-logs"
+    _function(aws, name)
+    for number in range(4):  # a new configuration each time: a new environment, a new stream
+        aws("lambda").update_function_configuration(
+            FunctionName=name, Environment={"Variables": {"GREETING": str(number)}}
+        )
+        aws("lambda").invoke(FunctionName=name, Payload=b'{"sleep": 0}')
+    logs = aws("logs")
+    streams = logs.describe_log_streams(logGroupName=f"/aws/lambda/{name}")["logStreams"]
+    assert len(streams) == 2
+    for stream in streams:
+        got = logs.get_log_events(
+            logGroupName=f"/aws/lambda/{name}", logStreamName=stream["logStreamName"]
+        )["events"]
+        assert len(got) <= 8
+    monkeypatch.setattr(receiver_module, "_MAX_BOUNCES", 3)
+    assert fresh.receiver is not None
+    for number in range(5):
+        fresh.receiver.remember_bounce({"messageId": str(number)})
+    assert [b["messageId"] for b in fresh.receiver.bounces] == ["2", "3", "4"]
+
+
+def test_workers_write_no_bytecode_into_the_code_folder(
+    fresh: LocalCloud, aws: Callable[[str], Any]
+) -> None:
+    # The runtime of this interpreter: the worker runs on it natively (the Python 3.14 stage's
+    # case), where the import of the handler wrote __pycache__ next to the code.
+    _function(aws, "no-bytecode", runtime=f"python{sys.version_info[0]}.{sys.version_info[1]}")
+    invoked = aws("lambda").invoke(FunctionName="no-bytecode", Payload=b'{"sleep": 0}')
+    assert invoked["StatusCode"] == 200 and "FunctionError" not in invoked
+    code = fresh.state_dir / "cache" / "code"
+    assert any(code.iterdir())
+    assert [p for p in code.rglob("*") if p.name == "__pycache__" or p.suffix == ".pyc"] == []
