@@ -494,3 +494,34 @@ def test_workers_write_no_bytecode_into_the_code_folder(
     code = fresh.state_dir / "cache" / "code"
     assert any(code.iterdir())
     assert [p for p in code.rglob("*") if p.name == "__pycache__" or p.suffix == ".pyc"] == []
+
+
+def test_a_replayed_message_waits_for_the_app_to_be_deployed_again(
+    restarted: LocalCloud, aws: Callable[[str], Any], target: Target
+) -> None:
+    cloud = restarted
+    cloud.reset()
+    rx = Setup(aws, target)
+    rx.rule("later", [rx.s3("later/")])
+    cloud.drain_timeout = 0.5
+    assert cloud.receiver is not None
+    cloud.receiver.stopping()
+    cloud.receiver._queue.put(None)
+    wait_until(lambda: cloud.receiver is not None and not cloud.receiver._worker.is_alive())
+    mail = b"From: s@example.org\r\nTo: a@" + DOMAIN.encode() + b"\r\nSubject: later\r\n\r\nhi\r\n"
+    sent = sender.send(target, mail, recipients=[f"a@{DOMAIN}"], mail_from="s@example.org")
+    assert sent.message_id
+    cloud.stop()
+    cloud.reset()  # a new process: every resource is gone
+    cloud.start()
+    assert cloud.receiver is not None
+    record = wait_until(
+        lambda: (
+            (r := cloud.receiver.records.get(sent.message_id or "")) and r.status == "waiting" and r
+        )
+    )
+    assert (cloud.state_dir / "spool" / f"{sent.message_id}.eml").exists()
+    rx = Setup(aws, target)  # deployed again
+    rx.rule("later", [rx.s3("later/")])
+    assert record.done.wait(30) and record.status == "done", record
+    assert rx.object(f"later/{sent.message_id}").endswith(b"hi\r\n")

@@ -78,6 +78,8 @@ class Receiver:
         self._lock = threading.Lock()
         self._worker: threading.Thread | None = None
         self._stopping = False
+        #: Replayed messages that found no active rule set (see ``process``).
+        self._parked: list[MessageRecord] = []
         #: ``accept`` calls under way (SMTP sessions between DATA and their 250).
         self._accepting = 0
 
@@ -296,6 +298,7 @@ class Receiver:
                 self._move_to_failed(path)
                 continue
             record._moment = moment  # type: ignore[attr-defined]
+            record._replayed = True  # type: ignore[attr-defined]
             record.notes.append("replayed from the spool: accepted before the last stop")
             self._remember(record)
             self._queue.put(record)
@@ -304,14 +307,29 @@ class Receiver:
             log.info("replaying %d message(s) left in the spool", len(replayed))
         return replayed
 
+    def _unpark(self) -> None:
+        """Queue the waiting replayed messages once a rule set is active."""
+        with self._lock:
+            if not self._parked:
+                return
+        if self.active_rule_set() is None:
+            return
+        with self._lock:
+            parked, self._parked = self._parked, []
+        for record in parked:
+            record.status = "queued"
+            self._queue.put(record)
+
     def drained(self) -> bool:
         """Nothing being accepted, queued or processed (Event invocations included)."""
         with self._lock:
             if self._accepting:
                 return False
             records = list(self.records.values())
-        # A record is done once every action has its outcome, Event invocations included.
-        return all(record.done.is_set() for record in records)
+            parked = {id(record) for record in self._parked}
+        # A record is done once every action has its outcome, Event invocations included;
+        # a replayed message waiting for a rule set stays in the spool.
+        return all(record.done.is_set() or id(record) in parked for record in records)
 
     def stopping(self) -> None:
         """From now on, a message whose processing fails stays in the spool for the next start
@@ -335,7 +353,11 @@ class Receiver:
 
     def _run(self) -> None:
         while True:
-            record = self._queue.get()
+            try:
+                record = self._queue.get(timeout=1.0)
+            except queue.Empty:
+                self._unpark()
+                continue
             if record is None or self._stopping:
                 return
             record.processing_started = time.time()
@@ -362,6 +384,16 @@ class Receiver:
         message = path.read_bytes()
         moment: datetime = getattr(record, "_moment", datetime.now(UTC))
         active = self.active_rule_set()
+        if active is None and getattr(record, "_replayed", False):
+            # Replayed after a restart of the process: the resources are gone until the app
+            # is deployed again. The message waits (in the spool) for a rule set to be active.
+            record.status = "waiting"
+            record.notes.append(
+                "no rule set is active yet: the message waits in the spool until one is"
+            )
+            with self._lock:
+                self._parked.append(record)
+            return
         if active is None:
             record.notes.append("no rule set was active when processing started")
             record.status = "done"
