@@ -58,7 +58,8 @@ class QueuedEvent:
     request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     received: float = field(default_factory=time.monotonic)
     attempts: list[Invocation] = field(default_factory=list)
-    #: "Success", "RetriesExhausted" or "EventAgeExceeded" once finished.
+    #: "Success", "RetriesExhausted" or "EventAgeExceeded" once finished; "Dropped" when the
+    #: local cloud stopped or reset with the event still queued (no destination, no callback).
     condition: str | None = None
     done: threading.Event = field(default_factory=threading.Event)
     on_done: list[Callable[[QueuedEvent], None]] = field(default_factory=list)
@@ -69,6 +70,8 @@ class QueuedEvent:
         with self._lock:
             if not self.done.is_set():
                 self.on_done.append(callback)
+                return
+            if self.condition == "Dropped":
                 return
         callback(self)
 
@@ -147,11 +150,15 @@ class EventQueue:
             self._condition.notify_all()
 
     def drop(self) -> list[QueuedEvent]:
-        """Forget every queued event (the local cloud stops or resets); returns them."""
+        """Forget every queued event (the local cloud stops or resets); returns them. Whoever
+        waits for one (``QueuedEvent.wait``) wakes up; its callbacks do not run, so an SES
+        message waiting for it stays unfinished, in the spool, for the next start."""
         with self._condition:
             dropped = [entry[2] for entry in self._heap]
             self._heap.clear()
             self._condition.notify_all()
+        for item in dropped:
+            _drop(item)
         return dropped
 
     def _next(self) -> QueuedEvent | None:
@@ -181,6 +188,7 @@ class EventQueue:
                 started = self._start(item)
             except Stopping:
                 log.info("event %s of %s not run: the local cloud stops", item.request_id, item.fn)
+                _drop(item)
             except Exception:  # never lose the queue; the event still finishes
                 log.exception("queued event %s of %s failed", item.request_id, item.fn)
                 _finish(item, "RetriesExhausted")
@@ -249,6 +257,7 @@ class EventQueue:
             self.put(item, time.monotonic() + delay)
         except Stopping:
             log.info("event %s of %s not retried: the local cloud stops", item.request_id, item.fn)
+            _drop(item)
 
 
 _registry_lock = threading.Lock()
@@ -261,6 +270,13 @@ def _queue_of(fn: LambdaFunction) -> EventQueue:
         if found is None:
             found = _queues[fn] = EventQueue()
         return found
+
+
+def _drop(item: QueuedEvent) -> None:
+    """The local cloud stops or resets: the event ends unfinished (see ``EventQueue.drop``)."""
+    with item._lock:
+        item.condition = "Dropped"
+        item.done.set()
 
 
 def pending() -> int:

@@ -194,8 +194,8 @@ class Environment:
                 "AWS_ACCESS_KEY_ID": self.access_key_id,
             }
         )
-        # Bytecode goes to a cache outside the code folder (shared by every environment of the
-        # digest, and removed when the local cloud stops) and outside any virtualenv.
+        # Bytecode goes to the machine-wide cache, never next to the code (a folder that is
+        # removed when the local cloud stops) nor into any virtualenv.
         command = [self.interpreter.path, "-I", "-S", "-u", "-X", "utf8"]
         command += ["-X", f"pycache_prefix={lambda_interpreters.pycache_dir()}", str(_BOOTSTRAP)]
         request_read, request_write = os.pipe()

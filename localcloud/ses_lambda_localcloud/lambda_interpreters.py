@@ -153,7 +153,8 @@ def shared_cache_dir() -> Path:
 
 
 def pycache_dir() -> Path:
-    """Where interpreters other than this one keep their bytecode (``-X pycache_prefix``)."""
+    """Where the workers keep their bytecode (``-X pycache_prefix``), outside any code folder
+    and any virtualenv."""
     return shared_cache_dir() / "pycache"
 
 
@@ -194,14 +195,14 @@ def runtime_site() -> Path:
 
 
 def prepare(interpreter: Interpreter) -> Path:
-    """The runtime site, compiled for the interpreter (once) when it is not this one.
+    """The runtime site, compiled for the interpreter (once) into ``pycache_dir``.
 
     The managed runtime's SDK comes compiled; compiling it here before the first environment
     starts keeps that one-time cost out of the init phase (and out of the function's timeout).
+    Every worker, this interpreter's included, reads and writes bytecode there only
+    (``-X pycache_prefix``), never next to the sources.
     """
     site = runtime_site()
-    if interpreter.native:
-        return site
     marker = site / f".compiled-{interpreter.version}"
     if not marker.exists():
         targets = [str(site / p.name) for p in _package_sources()]

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import lambda_environments, runtime
 from .lambda_environments import Environment, Throttled
+from .lifecycle import Stopping
 
 if TYPE_CHECKING:
     import threading
@@ -286,7 +287,10 @@ def run_in(fn: LambdaFunction, environment: Environment, event: Any, request_id:
         else:
             invocation.error = phase.message
     except Exception as exc:  # a problem of the emulator itself: still visible in the logs
-        log.exception("local Lambda runner failed for %s", fn.function_name)
+        if isinstance(exc, Stopping):
+            log.info("%s: %s", fn.function_name, exc)
+        else:
+            log.exception("local Lambda runner failed for %s", fn.function_name)
         environment.kill()
         invocation.error = {"errorType": "LocalCloud.RunnerError", "errorMessage": str(exc)}
         lines.append(f"[ERROR] local cloud could not run the function: {exc}")

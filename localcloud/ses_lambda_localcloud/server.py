@@ -366,6 +366,9 @@ class LocalCloud:
             self.receiver.records.clear()
             self.receiver.bounces.clear()
         OUTBOX.clear()
+        # Every message is forgotten, so is what the spool still holds (not the failed ones).
+        if self.receiver is not None:
+            self.receiver.forget_spool()
 
     def __enter__(self) -> LocalCloud:
         return self.start()

@@ -146,8 +146,11 @@ class Target:
         )
 
 
-def stop(target: Target, timeout: float = 15.0) -> bool:
-    """Stop the local cloud started with ``start`` (its pid file); True if one was running."""
+def stop(target: Target, timeout: float = 90.0) -> bool:
+    """Stop the local cloud started with ``start`` (its pid file); True if one was running.
+
+    ``timeout`` covers the ordered stop, whose drain waits up to ``LocalCloud.drain_timeout``
+    (60 s) for accepted mail and queued work."""
     import signal
 
     pid_file = target.state_dir / PID_FILE

@@ -263,6 +263,21 @@ def test_nothing_runs_two_seconds_after_stop_under_load(
             "Recipients": [DOMAIN],
         },
     )
+    # EventBridge deliveries to the slow function (each waits for its invocation's outcome).
+    events = aws("events")
+    rule_arn = events.put_rule(Name="load", EventPattern=json.dumps({"source": ["load.test"]}))
+    lam.add_permission(
+        FunctionName="slow-fn",
+        StatementId="events",
+        Action="lambda:InvokeFunction",
+        Principal="events.amazonaws.com",
+        SourceArn=rule_arn["RuleArn"],
+    )
+    events.put_targets(Rule="load", Targets=[{"Id": "slow", "Arn": slow}])
+    for number in range(6):
+        events.put_events(
+            Entries=[{"Source": "load.test", "DetailType": "load", "Detail": f'{{"n": {number}}}'}]
+        )
     message = (
         b"From: s@example.org\r\nTo: x@" + DOMAIN.encode() + b"\r\nSubject: slow load\r\n\r\nhi\r\n"
     )

@@ -305,12 +305,19 @@ def _deliver_once(
                 "events.amazonaws.com for this rule",
                 retriable=False,
             )
-        from .. import lambda_runner
+        from .. import lambda_async
 
         # Asynchronous invocation: Lambda accepted the event; its retries and on-failure
         # destination handle the function's errors (here, before the delivery is recorded).
-        for attempt in lambda_runner.invoke_async(fn, payload):
+        queued = lambda_async.submit(fn, payload)
+        for attempt in queued.wait():
             result.invocations.append(attempt.summary())
+        if queued.condition == "Dropped":
+            raise DeliveryError(
+                "InternalException",
+                "the local cloud stopped before the invocation ran",
+                retriable=False,
+            )
         return
     if service == "sqs":
         backend = sqs_backends[rule.account_id][rule.region_name]

@@ -320,6 +320,20 @@ class Receiver:
             record.status = "queued"
             self._queue.put(record)
 
+    def forget_spool(self) -> None:
+        """Forget every message not yet processed (``reset``): the queue, the waiting ones and
+        their spool files; ``spool/failed`` is kept."""
+        while True:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        with self._lock:
+            self._parked.clear()
+        if self.spool_dir.is_dir():
+            for path in [*self.spool_dir.glob("*.eml"), *self.spool_dir.glob("*.json")]:
+                path.unlink(missing_ok=True)
+
     def drained(self) -> bool:
         """Nothing being accepted, queued or processed (Event invocations included)."""
         with self._lock:
