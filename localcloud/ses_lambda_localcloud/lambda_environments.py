@@ -63,6 +63,8 @@ INIT_LIMIT_SECONDS = 10.0
 #: Time for the outcome and the output to travel from the worker once the function returned.
 _IPC_GRACE_SECONDS = 0.25
 _extract_lock = threading.Lock()
+#: How long idle workers get to exit on their own when the local cloud stops (a local choice).
+_SHUTDOWN_GRACE_SECONDS = 1.0
 
 
 class Throttled(Exception):
@@ -483,10 +485,29 @@ def kill_all() -> None:
 
     ``lifecycle.WORK`` is closed first, so none starts meanwhile; a busy one's invocation ends
     as a runtime exit."""
-    shutdown_all()
+    with _registry_lock:
+        every_slots = list(_slots.values())
+    idle: list[Environment] = []
+    for slots in every_slots:
+        with slots.condition:
+            idle += slots.idle
+            slots.idle = []
+            slots.fingerprint = ""
+    # Idle workers exit when their request pipe closes: close every pipe first, then give them
+    # all one grace period together before the kill.
+    for environment in idle:
+        if environment._control is not None:
+            with contextlib.suppress(OSError):
+                environment._control.close()
+    deadline = time.monotonic() + _SHUTDOWN_GRACE_SECONDS
+    for environment in idle:
+        process = environment._process
+        if process is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
     with _live_lock:
         every = list(_live)
-    for environment in every:
+    for environment in {*every, *idle}:
         try:
             environment.kill()
         except Exception:
