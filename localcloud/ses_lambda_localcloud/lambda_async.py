@@ -140,6 +140,8 @@ class EventQueue:
 
     def put(self, item: QueuedEvent, ready_at: float) -> None:
         with self._condition:
+            if WORK.closed:  # the dispatcher may still be here, but it takes nothing more
+                raise Stopping("the local cloud is stopping: no event is queued")
             heapq.heappush(self._heap, (ready_at, next(self._order), item))
             if self._dispatcher is None:
                 try:
@@ -168,6 +170,9 @@ class EventQueue:
                 now = time.monotonic()
                 if WORK.closing.is_set():
                     self._dispatcher = None
+                    for entry in self._heap:
+                        _drop(entry[2])
+                    self._heap.clear()
                     return None
                 if self._heap and self._heap[0][0] <= now:
                     self.running += 1

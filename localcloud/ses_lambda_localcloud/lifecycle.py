@@ -10,7 +10,9 @@ work drain, then ``close`` refuses new threads, the environments' process groups
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -29,6 +31,7 @@ class Work:
     def __init__(self) -> None:
         self._lock = threading.Condition()
         self._threads: set[threading.Thread] = set()
+        self._processes: set[subprocess.Popen[bytes]] = set()
         self._closed = False
         #: Set while stopping or resetting: long waits (queues, idle timers) end early.
         self.closing = threading.Event()
@@ -75,6 +78,37 @@ class Work:
             with self._lock:
                 self._threads.discard(threading.current_thread())
                 self._lock.notify_all()
+
+    def run_process(self, command: list[str], timeout: float) -> subprocess.CompletedProcess[bytes]:
+        """Run a short helper process (its output captured) that ``close`` can end."""
+        with self._lock:
+            if self._closed:
+                raise Stopping(f"the local cloud is stopping: {command[0]} does not start")
+            process = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+            )
+            self._processes.add(process)
+        try:
+            try:
+                output, _ = process.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.communicate()
+                raise
+            return subprocess.CompletedProcess(command, process.returncode, output, None)
+        finally:
+            with self._lock:
+                self._processes.discard(process)
+
+    def end_processes(self) -> None:
+        """Kill the helper processes still running (after ``close``)."""
+        with self._lock:
+            running = list(self._processes)
+        for process in running:
+            with contextlib.suppress(OSError):
+                process.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=5)
 
     def alive(self) -> list[threading.Thread]:
         with self._lock:

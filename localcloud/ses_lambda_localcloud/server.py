@@ -345,6 +345,7 @@ class LocalCloud:
         if dropped:
             log.warning("%d queued Lambda event(s) dropped", dropped)
         lambda_environments.kill_all()
+        lifecycle.WORK.end_processes()
 
     def reset(self) -> None:
         """Forget every resource (moto's reset) and every message record, after ending what
