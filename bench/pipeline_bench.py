@@ -77,7 +77,13 @@ class Cloud:
         )
 
     def local(self, path: str, timeout: float = 10.0) -> Any:
-        with urllib.request.urlopen(f"{self.endpoint}/_localcloud/{path}", timeout=timeout) as r:
+        from ses_lambda_localcloud.guard import TOKEN_HEADER, read_token
+
+        request = urllib.request.Request(f"{self.endpoint}/_localcloud/{path}")
+        token = read_token(self.state_dir)  # the control token of the running local cloud
+        if token is not None:
+            request.add_header(TOKEN_HEADER, token)
+        with urllib.request.urlopen(request, timeout=timeout) as r:
             return json.loads(r.read() or b"null")
 
     def start(self) -> None:

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from . import lambda_environments, lambda_runner, runtime
 from .lambda_environments import Environment, Slots
 from .lambda_runner import Invocation
+from .lifecycle import WORK, Stopping
 
 if TYPE_CHECKING:
     from .moto_ext.moto_internals import LambdaFunction
@@ -57,7 +58,8 @@ class QueuedEvent:
     request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     received: float = field(default_factory=time.monotonic)
     attempts: list[Invocation] = field(default_factory=list)
-    #: "Success", "RetriesExhausted" or "EventAgeExceeded" once finished.
+    #: "Success", "RetriesExhausted" or "EventAgeExceeded" once finished; "Dropped" when the
+    #: local cloud stopped or reset with the event still queued (no destination, no callback).
     condition: str | None = None
     done: threading.Event = field(default_factory=threading.Event)
     on_done: list[Callable[[QueuedEvent], None]] = field(default_factory=list)
@@ -68,6 +70,8 @@ class QueuedEvent:
         with self._lock:
             if not self.done.is_set():
                 self.on_done.append(callback)
+                return
+            if self.condition == "Dropped":
                 return
         callback(self)
 
@@ -125,71 +129,123 @@ class EventQueue:
         self._heap: list[tuple[float, int, QueuedEvent]] = []
         self._order = itertools.count()
         self._dispatcher: threading.Thread | None = None
+        #: Events taken from the heap whose attempt has not finished yet.
+        self.running = 0
+
+    @property
+    def pending(self) -> int:
+        """Events queued, waiting for a retry, or running."""
+        with self._condition:
+            return len(self._heap) + self.running
 
     def put(self, item: QueuedEvent, ready_at: float) -> None:
         with self._condition:
+            if WORK.closed:  # the dispatcher may still be here, but it takes nothing more
+                raise Stopping("the local cloud is stopping: no event is queued")
             heapq.heappush(self._heap, (ready_at, next(self._order), item))
             if self._dispatcher is None:
-                self._dispatcher = threading.Thread(
-                    target=self._dispatch, name="lambda-event-queue", daemon=True
-                )
-                self._dispatcher.start()
+                try:
+                    self._dispatcher = WORK.spawn(self._dispatch, name="lambda-event-queue")
+                except Stopping:
+                    heapq.heappop(self._heap)
+                    raise
             self._condition.notify_all()
+
+    def drop(self) -> list[QueuedEvent]:
+        """Forget every queued event (the local cloud stops or resets); returns them. Whoever
+        waits for one (``QueuedEvent.wait``) wakes up; its callbacks do not run, so an SES
+        message waiting for it stays unfinished, in the spool, for the next start."""
+        with self._condition:
+            dropped = [entry[2] for entry in self._heap]
+            self._heap.clear()
+            self._condition.notify_all()
+        for item in dropped:
+            _drop(item)
+        return dropped
 
     def _next(self) -> QueuedEvent | None:
         idle_since = time.monotonic()
         with self._condition:
             while True:
                 now = time.monotonic()
+                if WORK.closing.is_set():
+                    self._dispatcher = None
+                    for entry in self._heap:
+                        _drop(entry[2])
+                    self._heap.clear()
+                    return None
                 if self._heap and self._heap[0][0] <= now:
+                    self.running += 1
                     return heapq.heappop(self._heap)[2]
                 if not self._heap and now - idle_since > _DISPATCHER_IDLE_SECONDS:
                     self._dispatcher = None
                     return None
                 wait = self._heap[0][0] - now if self._heap else _DISPATCHER_IDLE_SECONDS
-                self._condition.wait(wait)
+                self._condition.wait(min(wait, 0.5))  # also notices WORK.closing
 
     def _dispatch(self) -> None:
         while True:
             item = self._next()
             if item is None:
                 return
+            started = False
             try:
-                self._start(item)
+                started = self._start(item)
+            except Stopping:
+                log.info("event %s of %s not run: the local cloud stops", item.request_id, item.fn)
+                _drop(item)
             except Exception:  # never lose the queue; the event still finishes
                 log.exception("queued event %s of %s failed", item.request_id, item.fn)
                 _finish(item, "RetriesExhausted")
+            finally:
+                if not started:
+                    self._done_running()
 
-    def _start(self, item: QueuedEvent) -> None:
+    def _done_running(self) -> None:
+        with self._condition:
+            self.running -= 1
+            self._condition.notify_all()
+
+    def _start(self, item: QueuedEvent) -> bool:
+        """Run one attempt; True when it went to a thread of its own (which ends ``running``)."""
         config = event_invoke_config(item.fn)
         max_age = float(config.get("MaximumEventAgeInSeconds", DEFAULT_MAXIMUM_EVENT_AGE_SECONDS))
         remaining = max_age - (time.monotonic() - item.received)
         if remaining <= 0:
             _finish(item, "EventAgeExceeded")
-            return
+            return False
         if lambda_runner.unrunnable(item.fn) is not None:
             attempt = lambda_runner.invoke(item.fn, item.event, request_id=item.request_id)
             self._after(item, attempt)
-            return
+            return False
         slots = lambda_environments.slots_of(item.fn)
         # Waits here while every environment is busy; events behind this one wait too (FIFO).
         environment = slots.acquire(item.fn, wait=remaining)
         if environment is None:
             _finish(item, "EventAgeExceeded")
-            return
-        threading.Thread(
-            target=self._attempt,
-            args=(item, slots, environment),
-            name=f"lambda-event-{item.fn.function_name}",
-            daemon=True,
-        ).start()
+            return False
+        try:
+            WORK.spawn(
+                self._attempt,
+                item,
+                slots,
+                environment,
+                name=f"lambda-event-{item.fn.function_name}",
+            )
+        except Stopping:
+            slots.release(environment)
+            raise
+        return True
 
     def _attempt(self, item: QueuedEvent, slots: Slots, environment: Environment) -> None:
         try:
-            attempt = lambda_runner.run_in(item.fn, environment, item.event, item.request_id)
+            try:
+                attempt = lambda_runner.run_in(item.fn, environment, item.event, item.request_id)
+            finally:
+                slots.release(environment)
+            self._after(item, attempt)
         finally:
-            slots.release(environment)
-        self._after(item, attempt)
+            self._done_running()
 
     def _after(self, item: QueuedEvent, attempt: Invocation) -> None:
         item.attempts.append(attempt)
@@ -202,7 +258,11 @@ class EventQueue:
             _finish(item, "RetriesExhausted")
             return
         delay = runtime.current().async_retry_delay * len(item.attempts)
-        self.put(item, time.monotonic() + delay)
+        try:
+            self.put(item, time.monotonic() + delay)
+        except Stopping:
+            log.info("event %s of %s not retried: the local cloud stops", item.request_id, item.fn)
+            _drop(item)
 
 
 _registry_lock = threading.Lock()
@@ -215,6 +275,27 @@ def _queue_of(fn: LambdaFunction) -> EventQueue:
         if found is None:
             found = _queues[fn] = EventQueue()
         return found
+
+
+def _drop(item: QueuedEvent) -> None:
+    """The local cloud stops or resets: the event ends unfinished (see ``EventQueue.drop``)."""
+    with item._lock:
+        item.condition = "Dropped"
+        item.done.set()
+
+
+def pending() -> int:
+    """Events queued, waiting for a retry, or running, over every function."""
+    with _registry_lock:
+        every = list(_queues.values())
+    return sum(queue.pending for queue in every)
+
+
+def drop_all() -> int:
+    """Forget every queued event (the local cloud stops or resets); returns how many."""
+    with _registry_lock:
+        every = list(_queues.values())
+    return sum(len(queue.drop()) for queue in every)
 
 
 # --- the outcome ---------------------------------------------------------------------------

@@ -18,7 +18,11 @@ Like Lambda's (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-envir
   Lambda fleet, so locally a function runs at most ``Runtime.lambda_concurrency`` environments
   (default 4) and further invocations wait for one to be free, never failing for it.
 - Idle environments are shut down after ``Runtime.lambda_idle_seconds`` (AWS keeps them for an
-  undocumented while), and all of them when the local cloud stops or resets.
+  undocumented while). When the local cloud stops or resets, every environment, idle or busy,
+  ends with its whole process group (``kill_all``), no new one starts while it stops, and the
+  unpacked code and the environments' scratch folders are removed (``clean_cache``).
+- Workers write no bytecode into the function's code folder: every interpreter keeps it under
+  ``-X pycache_prefix`` in the machine-wide cache (``lambda_interpreters.pycache_dir``).
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from typing import IO, TYPE_CHECKING, Any
 from . import lambda_interpreters, runtime
 from .iam import identities as iam_identities
 from .lambda_interpreters import Interpreter
+from .lifecycle import WORK, Stopping
 
 if TYPE_CHECKING:
     from .moto_ext.moto_internals import LambdaFunction
@@ -59,6 +64,8 @@ INIT_LIMIT_SECONDS = 10.0
 #: Time for the outcome and the output to travel from the worker once the function returned.
 _IPC_GRACE_SECONDS = 0.25
 _extract_lock = threading.Lock()
+#: How long idle workers get to exit on their own when the local cloud stops (a local choice).
+_SHUTDOWN_GRACE_SECONDS = 1.0
 
 
 class Throttled(Exception):
@@ -100,7 +107,13 @@ def code_dir(cache_dir: Path, fn: LambdaFunction) -> Path:
     import io
     import zipfile
 
-    digest = getattr(fn, "code_digest", None) or "empty"
+    digest = getattr(fn, "code_digest", None)
+    if not digest:
+        # No digest recorded: name the folder after the bytes themselves, so two functions
+        # without one never share (and overwrite) each other's code.
+        import hashlib
+
+        digest = "sha256-" + hashlib.sha256(fn.code_bytes or b"").hexdigest()
     target = cache_dir / "code" / digest
     if target.exists():
         return target
@@ -148,6 +161,7 @@ class Environment:
         self._phase_done = threading.Event()
         self._stdout_closed = threading.Event()
         self._scratch: str | None = None
+        self._readers: list[threading.Thread] = []
         self._task_root = Path()
         self._runtime_dir = Path()
 
@@ -185,31 +199,48 @@ class Environment:
                 "AWS_ACCESS_KEY_ID": self.access_key_id,
             }
         )
+        # Bytecode goes to the machine-wide cache, never next to the code (a folder that is
+        # removed when the local cloud stops) nor into any virtualenv.
+        command = [self.interpreter.path, "-I", "-S", "-u", "-X", "utf8"]
+        command += ["-X", f"pycache_prefix={lambda_interpreters.pycache_dir()}", str(_BOOTSTRAP)]
         request_read, request_write = os.pipe()
         outcome_read, outcome_write = os.pipe()
-        command = [self.interpreter.path, "-I", "-S", "-u", "-X", "utf8"]
-        if not self.interpreter.native:
-            # Another interpreter's bytecode goes to a cache, not into this virtualenv.
-            command += ["-X", f"pycache_prefix={lambda_interpreters.pycache_dir()}"]
-        command += [str(_BOOTSTRAP), str(request_read), str(outcome_write), self._marker]
         try:
-            self._process = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                env=env,
-                cwd=self._scratch,
-                pass_fds=(request_read, outcome_write),
-                start_new_session=True,  # its own process group: a kill takes its children too
-            )
+            with _live_lock:
+                if WORK.closed:
+                    raise Stopping("the local cloud is stopping: no execution environment starts")
+                self._process = subprocess.Popen(
+                    [*command, str(request_read), str(outcome_write), self._marker],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    cwd=self._scratch,
+                    pass_fds=(request_read, outcome_write),
+                    start_new_session=True,  # its own process group: a kill takes its children
+                )
+                _live.add(self)
+        except BaseException:
+            # The worker did not start: this side's ends of both pipes go too.
+            os.close(request_write)
+            os.close(outcome_read)
+            raise
         finally:
             os.close(request_read)
             os.close(outcome_write)
         self._control = os.fdopen(request_write, "wb", buffering=0)
         assert self._process.stdout is not None
-        _daemon(self._read_output, self._process.stdout, f"lambda-output-{self.id[:8]}")
-        _daemon(self._read_outcomes, outcome_read, f"lambda-control-{self.id[:8]}")
+        try:
+            self._readers = [
+                WORK.spawn(
+                    self._read_output, self._process.stdout, name=f"lambda-output-{self.id[:8]}"
+                ),
+                WORK.spawn(self._read_outcomes, outcome_read, name=f"lambda-control-{self.id[:8]}"),
+            ]
+        except Stopping:
+            os.close(outcome_read)
+            self.kill()
+            raise
         phase = self._finish_phase(started, INIT_LIMIT_SECONDS, "init")
         if not phase.ok:
             self.kill()
@@ -343,9 +374,12 @@ class Environment:
         self._cleanup()
 
     def _cleanup(self) -> None:
-        if self._scratch and not self.alive:
-            shutil.rmtree(self._scratch, ignore_errors=True)
-            self._scratch = None
+        if not self.alive:
+            with _live_lock:
+                _live.discard(self)
+            if self._scratch:
+                shutil.rmtree(self._scratch, ignore_errors=True)
+                self._scratch = None
 
 
 class Slots:
@@ -421,6 +455,9 @@ class Slots:
 _registry_lock = threading.Lock()
 _slots: weakref.WeakKeyDictionary[LambdaFunction, Slots] = weakref.WeakKeyDictionary()
 _reaper: threading.Thread | None = None
+#: Every environment whose process was started and has not been cleaned up.
+_live_lock = threading.Lock()
+_live: set[Environment] = set()
 
 
 def slots_of(fn: LambdaFunction) -> Slots:
@@ -432,8 +469,9 @@ def slots_of(fn: LambdaFunction) -> Slots:
             found = _slots[fn] = Slots()
             # A deleted function's environments go with it.
             weakref.finalize(fn, found.close)
-        if _reaper is None:
-            _reaper = _daemon(_reap_forever, None, "lambda-environment-reaper")
+        if _reaper is None or not _reaper.is_alive():
+            with contextlib.suppress(Stopping):
+                _reaper = WORK.spawn(_reap_forever, name="lambda-environment-reaper")
         return found
 
 
@@ -445,6 +483,46 @@ def shutdown_all() -> None:
         slots.close()
 
 
+def kill_all() -> None:
+    """End every environment, idle or busy, with its process group (the local cloud stops).
+
+    ``lifecycle.WORK`` is closed first, so none starts meanwhile; a busy one's invocation ends
+    as a runtime exit."""
+    with _registry_lock:
+        every_slots = list(_slots.values())
+    idle: list[Environment] = []
+    for slots in every_slots:
+        with slots.condition:
+            idle += slots.idle
+            slots.idle = []
+            slots.fingerprint = ""
+    # Idle workers exit when their request pipe closes: close every pipe first, then give them
+    # all one grace period together before the kill.
+    for environment in idle:
+        if environment._control is not None:
+            with contextlib.suppress(OSError):
+                environment._control.close()
+    deadline = time.monotonic() + _SHUTDOWN_GRACE_SECONDS
+    for environment in idle:
+        process = environment._process
+        if process is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
+    with _live_lock:
+        every = list(_live)
+    for environment in {*every, *idle}:
+        try:
+            environment.kill()
+        except Exception:
+            log.exception("could not end environment %s", environment.id)
+
+
+def clean_cache(cache_dir: Path) -> None:
+    """Remove the unpacked code and the environments' scratch folders (nothing may run)."""
+    for name in ("code", "environments"):
+        shutil.rmtree(cache_dir / name, ignore_errors=True)
+
+
 def count() -> dict[str, int]:
     """How many environments are idle and busy, over all functions."""
     with _registry_lock:
@@ -452,9 +530,8 @@ def count() -> dict[str, int]:
     return {"idle": sum(len(s.idle) for s in every), "busy": sum(s.busy for s in every)}
 
 
-def _reap_forever(_: None) -> None:
-    while True:
-        time.sleep(15)
+def _reap_forever() -> None:
+    while not WORK.closing.wait(15):
         with _registry_lock:
             every = list(_slots.values())
         for slots in every:
@@ -474,14 +551,8 @@ def _environments_dir(cache_dir: Path) -> Path:
     return path
 
 
-def _daemon(target: Any, argument: Any, name: str) -> threading.Thread:
-    thread = threading.Thread(target=target, args=(argument,), name=name, daemon=True)
-    thread.start()
-    return thread
-
-
 def _ms(started: float) -> float:
     return (time.monotonic() - started) * 1000
 
 
-atexit.register(shutdown_all)
+atexit.register(kill_all)

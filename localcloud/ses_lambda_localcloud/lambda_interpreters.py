@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .lifecycle import WORK
+
 #: What the managed Python runtime provides besides the standard library: the AWS SDK for Python.
 #: https://docs.aws.amazon.com/lambda/latest/dg/lambda-python.html ("Runtime-included SDK versions")
 RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six", "urllib3")
@@ -133,12 +135,9 @@ def _candidates(runtime: str, wanted: tuple[int, int]) -> list[str]:
 def _probe(path: str) -> str | None:
     """The interpreter's version, or None if it does not run."""
     try:
-        done = subprocess.run(
+        done = WORK.run_process(
             [path, "-I", "-S", "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
             timeout=10,
-            check=False,
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
@@ -153,7 +152,8 @@ def shared_cache_dir() -> Path:
 
 
 def pycache_dir() -> Path:
-    """Where interpreters other than this one keep their bytecode (``-X pycache_prefix``)."""
+    """Where the workers keep their bytecode (``-X pycache_prefix``), outside any code folder
+    and any virtualenv."""
     return shared_cache_dir() / "pycache"
 
 
@@ -194,24 +194,22 @@ def runtime_site() -> Path:
 
 
 def prepare(interpreter: Interpreter) -> Path:
-    """The runtime site, compiled for the interpreter (once) when it is not this one.
+    """The runtime site, compiled for the interpreter (once) into ``pycache_dir``.
 
     The managed runtime's SDK comes compiled; compiling it here before the first environment
     starts keeps that one-time cost out of the init phase (and out of the function's timeout).
+    Every worker, this interpreter's included, reads and writes bytecode there only
+    (``-X pycache_prefix``), never next to the sources.
     """
     site = runtime_site()
-    if interpreter.native:
-        return site
     marker = site / f".compiled-{interpreter.version}"
     if not marker.exists():
         targets = [str(site / p.name) for p in _package_sources()]
         prefix = f"pycache_prefix={pycache_dir()}"
-        subprocess.run(
+        done = WORK.run_process(
             [interpreter.path, "-I", "-S", "-X", prefix, "-m", "compileall", "-q", *targets],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
             timeout=300,
-            check=False,
         )
-        marker.touch()
+        if done.returncode >= 0:  # not killed (a file that does not compile is no reason)
+            marker.touch()
     return site

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import lambda_environments, runtime
 from .lambda_environments import Environment, Throttled
+from .lifecycle import Stopping
 
 if TYPE_CHECKING:
     import threading
@@ -286,7 +287,10 @@ def run_in(fn: LambdaFunction, environment: Environment, event: Any, request_id:
         else:
             invocation.error = phase.message
     except Exception as exc:  # a problem of the emulator itself: still visible in the logs
-        log.exception("local Lambda runner failed for %s", fn.function_name)
+        if isinstance(exc, Stopping):
+            log.info("%s: %s", fn.function_name, exc)
+        else:
+            log.exception("local Lambda runner failed for %s", fn.function_name)
         environment.kill()
         invocation.error = {"errorType": "LocalCloud.RunnerError", "errorMessage": str(exc)}
         lines.append(f"[ERROR] local cloud could not run the function: {exc}")
@@ -369,6 +373,25 @@ def _write_logs(
         {"timestamp": now, "message": ""}
     ]
     backend.put_log_events(group, stream, events)
+    _bound_logs(backend, group)
+
+
+#: Log events kept per stream, and streams per log group (the oldest go first): local memory
+#: bounds for long runs. CloudWatch Logs keeps everything for the group's retention period.
+LOG_EVENTS_PER_STREAM = 10_000
+LOG_STREAMS_PER_GROUP = 200
+
+
+def _bound_logs(backend: Any, group: str) -> None:
+    found = backend.groups.get(group)
+    if found is None:
+        return
+    streams = found.streams
+    for name in list(streams)[: max(0, len(streams) - LOG_STREAMS_PER_GROUP)]:
+        del streams[name]  # dicts keep creation order: these are the oldest
+    for log_stream in streams.values():
+        if len(log_stream.events) > LOG_EVENTS_PER_STREAM:
+            del log_stream.events[: len(log_stream.events) - LOG_EVENTS_PER_STREAM]
 
 
 # --- asynchronous invocation (lambda_async) --------------------------------------------------

@@ -19,6 +19,10 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
+#: Sent messages kept in memory (the oldest are forgotten first): a local bound for long runs,
+#: not an SES limit. Positions (``messages(since)``, ``len``) still count every message sent.
+OUTBOX_LIMIT = 1000
+
 #: The header fields a report shows of each sent message.
 SHOWN_FIELDS = (
     "From",
@@ -72,12 +76,18 @@ class Outbox:
 
     def __init__(self) -> None:
         self._messages: list[SentMessage] = []
+        #: How many of the oldest messages were forgotten (``OUTBOX_LIMIT``).
+        self._forgotten = 0
         self._lock = threading.Lock()
         self._listeners: list[Callable[[SentMessage], None]] = []
 
     def add(self, message: SentMessage) -> None:
         with self._lock:
             self._messages.append(message)
+            excess = len(self._messages) - OUTBOX_LIMIT
+            if excess > 0:
+                del self._messages[:excess]
+                self._forgotten += excess
             listeners = list(self._listeners)
         for listener in listeners:
             try:
@@ -86,16 +96,19 @@ class Outbox:
                 log.exception("outbox listener failed for %s", message.message_id)
 
     def messages(self, since: int = 0) -> list[SentMessage]:
+        """The messages from position ``since`` on (those still kept)."""
         with self._lock:
-            return list(self._messages[since:])
+            return list(self._messages[max(0, since - self._forgotten) :])
 
     def __len__(self) -> int:
+        """How many messages were sent (forgotten ones included)."""
         with self._lock:
-            return len(self._messages)
+            return self._forgotten + len(self._messages)
 
     def clear(self) -> None:
         with self._lock:
             self._messages.clear()
+            self._forgotten = 0
 
     def on_send(self, listener: Callable[[SentMessage], None]) -> Callable[[], None]:
         """Call ``listener`` with every message added from now on; returns its remover."""
@@ -132,6 +145,8 @@ def relay_to(
             log.warning("relaying sent message %s failed: %s", message.message_id, error)
 
     def listener(message: SentMessage) -> None:
-        threading.Thread(target=deliver, args=(message,), daemon=True, name="smtp-relay").start()
+        from .lifecycle import WORK
+
+        WORK.spawn(deliver, message, name="smtp-relay")
 
     return listener

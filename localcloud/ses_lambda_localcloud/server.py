@@ -8,6 +8,11 @@ Besides the AWS APIs, the endpoint serves a few local paths under ``/_localcloud
 ``bounces``; ``sent?since=<n>`` (what SES sent: the outbox);
 ``events[?message=<id>&wait=<seconds>]`` (EventBridge events put, the rules they matched and
 what each target did).
+
+Who may call the endpoint (loopback ``Host``, the local cloud's own ``Origin``, the per-start
+token on ``/moto-api`` and ``/_localcloud``) is decided by ``guard``, in front of everything.
+Stopping is ordered (``LocalCloud.stop``): no new SMTP sessions, the work drains while the API
+still answers, the API stops, then every background thread and execution environment ends.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
-from . import runtime
+from . import guard, lifecycle, runtime
 from .eventbridge import delivery
 from .iam import gate as iam_gate
 from .iam import identities as iam_identities
@@ -44,8 +49,13 @@ class LocalCloudApp:
     PREFIX = "/_localcloud/"
 
     def __init__(self, cloud: LocalCloud) -> None:
-        from .moto_ext.moto_internals import DomainDispatcherApplication, create_backend_app
+        from .moto_ext.moto_internals import (
+            DomainDispatcherApplication,
+            create_backend_app,
+            disable_global_cors,
+        )
 
+        disable_global_cors()  # which origins may call is the guard's decision
         self.cloud = cloud
         self.moto = DomainDispatcherApplication(create_backend_app)
 
@@ -97,7 +107,7 @@ class LocalCloudApp:
         if path == "sent":
             since = int(request.args.get("since", "0") or 0)
             sent = [message.summary() for message in OUTBOX.messages(since)]
-            return _json({"sent": sent, "next": since + len(sent)})
+            return _json({"sent": sent, "next": max(since, len(OUTBOX))})
         if path == "events":
             # EventBridge events put on any bus; ?message=<id>&wait=<s> waits for the
             # deliveries of that message's events to finish.
@@ -149,6 +159,7 @@ class LocalCloud:
         ui_port: int | None = None,
         ui_port_fallback: bool = False,
         iam: str = "enforce",
+        drain_timeout: float = 60.0,
     ) -> None:
         """
         :param relay_smtp_port: relay every message SES sends to this local SMTP port (a mail
@@ -160,6 +171,9 @@ class LocalCloud:
             one (the page's address is printed and in ``describe``).
         :param iam: ``enforce`` (refuse what AWS refuses), ``audit`` (record it only) or ``off``
             (docs/local-cloud.md, "IAM and KMS").
+        :param drain_timeout: how long ``stop`` lets accepted mail, queued events and
+            deliveries finish before it ends them (what is left in the spool is processed at
+            the next start).
         """
         if iam not in iam_gate.MODES:
             raise ValueError(f"iam must be one of {', '.join(iam_gate.MODES)}, got {iam!r}")
@@ -182,6 +196,9 @@ class LocalCloud:
         self.ui_port = ui_port
         self.ui_port_fallback = ui_port_fallback
         self.inbox: Any = None
+        self.drain_timeout = drain_timeout
+        self.guard: guard.Guard | None = None
+        self.control_token: str | None = None
 
     @property
     def endpoint_url(self) -> str:
@@ -209,6 +226,11 @@ class LocalCloud:
 
         self.state_dir.mkdir(parents=True, exist_ok=True)
         iam_gate.set_mode(self.iam)
+        lifecycle.WORK.open()
+        # Nothing runs yet: whatever an earlier run left unpacked or in scratch folders goes.
+        from . import lambda_environments
+
+        lambda_environments.clean_cache(self.state_dir / "cache")
         # One log line per AWS request is noise unless asked for (start --verbose sets a level).
         for name in ("werkzeug", "mail.log"):
             if logging.getLogger(name).level == logging.NOTSET:
@@ -220,7 +242,10 @@ class LocalCloud:
         # The STARTTLS certificate first (key generation takes a moment): once the AWS endpoint
         # answers, the SMTP receiver must follow at once.
         tls_context = tls.server_context()
-        app = LocalCloudApp(self)
+        self.control_token = guard.write_token(self.state_dir)
+        app = self.guard = guard.Guard(
+            LocalCloudApp(self), port=lambda: self.api_port, token=self.control_token
+        )
         from .moto_ext.moto_internals import MotoRequestHandler
 
         for address in _loopback_addresses():
@@ -287,18 +312,36 @@ class LocalCloud:
         return OUTBOX.on_send(relay_to(port))
 
     def stop(self) -> None:
+        """Stop in order; once this returns nothing of the local cloud runs.
+
+        1. no new SMTP sessions; 2. the receiver, Lambda's event queues and EventBridge
+        deliveries drain while the API still answers (at most ``drain_timeout`` s; what is
+        still spooled then is processed at the next start); 3. the API stops and its requests
+        finish; 4. no new thread or environment starts, every environment's process group
+        ends, and every thread the local cloud started is joined. Then the unpacked code and
+        scratch folders are removed.
+        """
+        from . import lambda_async, lambda_environments
+
         if self.inbox is not None:
             self.inbox.stop()
             self.inbox = None
-        if self._relay_remover is not None:
-            self._relay_remover()
-            self._relay_remover = None
         if self.smtp is not None:
             try:
                 self.smtp.stop()
             except Exception:
                 log.debug("stopping SMTP failed", exc_info=True)
             self.smtp = None
+        receiver = self.receiver
+        if receiver is not None and not lifecycle.wait_until(
+            lambda: receiver.drained() and lambda_async.pending() == 0 and delivery.pending() == 0,
+            self.drain_timeout,
+        ):
+            log.warning(
+                "stopping before all work finished (%.0f s): spooled mail is processed at the "
+                "next start",
+                self.drain_timeout,
+            )
         for server in self._servers:
             server.shutdown()
             server.server_close()
@@ -306,21 +349,51 @@ class LocalCloud:
             thread.join(timeout=5)
         self._servers.clear()
         self._threads.clear()
-        if self.receiver is not None:
-            self.receiver.stop()
+        self._end_work(receiver)
+        if self.guard is not None and not self.guard.wait_idle(5.0):
+            log.warning("%d request(s) still being answered after stop", self.guard.active)
+        if receiver is not None:
+            receiver.stop()
             self.receiver = None
-        from . import lambda_runner
+        left = lifecycle.WORK.join(10.0)
+        if left:
+            log.warning("still running after stop: %s", ", ".join(t.name for t in left))
+        if self._relay_remover is not None:
+            self._relay_remover()
+            self._relay_remover = None
+        lambda_environments.clean_cache(self.state_dir / "cache")
+        if self.control_token is not None:
+            if guard.read_token(self.state_dir) == self.control_token:
+                (self.state_dir / guard.TOKEN_FILE).unlink(missing_ok=True)
+            self.control_token = None
 
-        lambda_runner.shutdown()
+    def _end_work(self, receiver: Any) -> None:
+        """No new background work; queued events dropped; every environment ended."""
+        from . import lambda_async, lambda_environments
+
+        if receiver is not None:
+            receiver.stopping()
+        lifecycle.WORK.close()
+        dropped = lambda_async.drop_all()
+        if dropped:
+            log.warning("%d queued Lambda event(s) dropped", dropped)
+        lambda_environments.kill_all()
+        lifecycle.WORK.end_processes()
 
     def reset(self) -> None:
-        """Forget every resource (moto's reset) and every message record."""
+        """Forget every resource (moto's reset) and every message record, after ending what
+        runs in the background (queued events, deliveries, every execution environment)."""
+        from . import lambda_environments
         from .moto_ext.moto_internals import moto_api_backend
 
+        worker = getattr(self.receiver, "_worker", None)
+        self._end_work(None)
+        left = lifecycle.WORK.join(10.0, keep=[worker] if worker is not None else [])
+        if left:
+            log.warning("still running after reset: %s", ", ".join(t.name for t in left))
+        lambda_environments.clean_cache(self.state_dir / "cache")
+        lifecycle.WORK.open()
         moto_api_backend.reset()
-        from . import lambda_runner
-
-        lambda_runner.shutdown()  # the functions are gone: so are their environments
         delivery.JOURNAL.clear()
         JOURNAL.clear()
         iam_gate.JOURNAL.clear()
@@ -329,6 +402,9 @@ class LocalCloud:
             self.receiver.records.clear()
             self.receiver.bounces.clear()
         OUTBOX.clear()
+        # Every message is forgotten, so is what the spool still holds (not the failed ones).
+        if self.receiver is not None:
+            self.receiver.forget_spool()
 
     def __enter__(self) -> LocalCloud:
         return self.start()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import runtime
+from .guard import TOKEN_HEADER, read_token
 
 STATE_FILE = "cloud.json"
 PID_FILE = "local-cloud.pid"
@@ -89,8 +90,12 @@ class Target:
 
     def local(self, path: str, timeout: float = 10.0) -> Any:
         url = f"{self.endpoint_url}/_localcloud/{path}"
+        request = urllib.request.Request(url)
+        token = read_token(self.state_dir)
+        if token is not None:  # the running local cloud's control token (guard)
+            request.add_header(TOKEN_HEADER, token)
         try:
-            with urllib.request.urlopen(url, timeout=timeout) as response:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
                 return json.loads(response.read() or b"null")
         except urllib.error.HTTPError as error:
             body = error.read().decode("utf-8", "replace")
@@ -141,8 +146,11 @@ class Target:
         )
 
 
-def stop(target: Target, timeout: float = 15.0) -> bool:
-    """Stop the local cloud started with ``start`` (its pid file); True if one was running."""
+def stop(target: Target, timeout: float = 90.0) -> bool:
+    """Stop the local cloud started with ``start`` (its pid file); True if one was running.
+
+    ``timeout`` covers the ordered stop, whose drain waits up to ``LocalCloud.drain_timeout``
+    (60 s) for accepted mail and queued work."""
     import signal
 
     pid_file = target.state_dir / PID_FILE
@@ -155,6 +163,11 @@ def stop(target: Target, timeout: float = 15.0) -> bool:
             f"the pid file says {pid} but the local cloud at {target.endpoint_url} is "
             f"{health.get('pid')}; not stopping anything"
         )
+    if health is None and not _is_local_cloud(pid):
+        # Nothing answers and the pid is not a local cloud: a stale file (the pid may belong
+        # to another program by now). Signal nothing.
+        target.forget()
+        return False
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
@@ -167,6 +180,16 @@ def stop(target: Target, timeout: float = 15.0) -> bool:
             return True
         time.sleep(0.1)
     raise CommandError(f"the local cloud (pid {pid}) did not stop within {timeout:.0f} s")
+
+
+def _is_local_cloud(pid: int) -> bool:
+    """Is ``pid`` a running ``ses-localcloud start`` (its command line says so)?"""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    text = b" ".join(command)
+    return (b"ses-localcloud" in text or b"ses_lambda_localcloud" in text) and b"start" in command
 
 
 def _alive(pid: int) -> bool:

@@ -13,13 +13,18 @@ event, with the attributes ``RULE_ARN``, ``TARGET_ARN``, ``ERROR_CODE``, ``ERROR
 Targets: a Lambda function is invoked asynchronously (the function's policy must allow
 ``events.amazonaws.com`` for the rule; Lambda's own retries and on-failure destination then
 apply), an SQS queue gets the event as the message body (its policy is checked the same way).
-Other target types are recorded as not emulated. Retries happen at once, not with back-off.
+Other target types are recorded as not emulated. Retries back off exponentially with jitter,
+as EventBridge's do ("Event retry policy and using dead-letter queues": up to 185 times over 24
+hours "with an exponential back off and jitter"), on a local scale: ``RETRY_BASE_SECONDS``
+doubling up to ``RETRY_CAP_SECONDS``. Deliveries run on threads the local cloud owns
+(``lifecycle.WORK``); stopping ends their waits and no retry starts after it.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import random
 import threading
 import time
 import uuid
@@ -29,6 +34,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ..lifecycle import WORK, Stopping
 from ..policy import Decision, Request, evaluate
 from . import patterns
 
@@ -39,6 +45,11 @@ DEFAULT_RETRY_ATTEMPTS = 185
 DEFAULT_EVENT_AGE_SECONDS = 86400
 #: How many put events the journal keeps (oldest forgotten first).
 JOURNAL_SIZE = 1000
+#: The local scale of EventBridge's back-off: the first retry waits about this long, each
+#: next one twice as long (with jitter), never more than ``RETRY_CAP_SECONDS`` (local choices:
+#: AWS spreads 185 retries over 24 hours).
+RETRY_BASE_SECONDS = 0.05
+RETRY_CAP_SECONDS = 5.0
 
 
 _serving = threading.local()
@@ -201,8 +212,25 @@ def dispatch(bus: Any, event: dict[str, Any], rules: list[Any]) -> PutEvent:
         finally:
             record.done.set()
 
-    threading.Thread(target=deliver_all, name=f"events-{record.event_id}", daemon=True).start()
+    try:
+        WORK.spawn(deliver_all, name=f"events-{record.event_id}")
+    except Stopping:
+        for _, _, result, _ in work:
+            result.status = "lost"
+            result.error = "the local cloud was stopping: the event was not delivered"
+        record.done.set()
     return record
+
+
+def retry_delay(attempt: int) -> float:
+    """The pause before retry number ``attempt`` (1, 2, ...): exponential, with full jitter."""
+    ceiling = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** min(attempt - 1, 30))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+def _pause(seconds: float) -> bool:
+    """Wait before a retry; False when the local cloud stops meanwhile (no retry then)."""
+    return not WORK.closing.wait(seconds)
 
 
 def _deliver_with_retries(
@@ -220,8 +248,9 @@ def _deliver_with_retries(
             _deliver_once(rule, target, event, result)
         except DeliveryError as failure:
             error = failure
-        except Exception as failure:  # the emulation itself failed: retriable, and logged
-            log.exception("delivery to %s failed", result.arn)
+        except Exception as failure:  # the emulation itself failed: retriable, and logged once
+            if error is None or error.code != "InternalException":
+                log.exception("delivery to %s failed", result.arn)
             error = DeliveryError("InternalException", str(failure), retriable=True)
         else:
             if result.status == "pending":
@@ -235,6 +264,10 @@ def _deliver_with_retries(
         if time.monotonic() - started >= max_age:
             condition = "MaximumEventAgeInSeconds"
             break
+        if not _pause(retry_delay(result.attempts)):
+            result.status = "lost"
+            result.error = f"{error.code}: {error} (the local cloud stopped before the retry)"
+            return
     result.error = f"{error.code}: {error}"
     _dead_letter(rule, target, event, result, error, condition)
 
@@ -272,12 +305,19 @@ def _deliver_once(
                 "events.amazonaws.com for this rule",
                 retriable=False,
             )
-        from .. import lambda_runner
+        from .. import lambda_async
 
         # Asynchronous invocation: Lambda accepted the event; its retries and on-failure
         # destination handle the function's errors (here, before the delivery is recorded).
-        for attempt in lambda_runner.invoke_async(fn, payload):
+        queued = lambda_async.submit(fn, payload)
+        for attempt in queued.wait():
             result.invocations.append(attempt.summary())
+        if queued.condition == "Dropped":
+            raise DeliveryError(
+                "InternalException",
+                "the local cloud stopped before the invocation ran",
+                retriable=False,
+            )
         return
     if service == "sqs":
         backend = sqs_backends[rule.account_id][rule.region_name]
@@ -403,3 +443,8 @@ def _dead_letter(
         },
     )
     result.status = "dead-lettered"
+
+
+def pending() -> int:
+    """Put events whose deliveries have not all finished."""
+    return sum(1 for event in JOURNAL.events() if not event.done.is_set())

@@ -130,6 +130,7 @@ __all__ = [
     "cloudformation_backends",
     "cloudwatch_backends",
     "create_backend_app",
+    "disable_global_cors",
     "events_backends",
     "generate_changeset_id",
     "generate_stack_id",
@@ -146,3 +147,13 @@ __all__ = [
     "sqs_backends",
     "validate_create_change_set",
 ]
+
+
+def disable_global_cors() -> None:
+    """Moto's server answers CORS for every origin (flask-cors on each service's app) unless
+    ``MOTO_DISABLE_GLOBAL_CORS`` was set when moto was imported; the local cloud never wants
+    that (``guard`` decides which origins may call it). Applies to the apps moto creates from
+    now on, which is every app: moto creates them on their service's first request."""
+    from moto.moto_server import werkzeug_app
+
+    werkzeug_app.DISABLE_GLOBAL_CORS = True  # type: ignore[attr-defined]

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import lambda_async, lambda_runner
+from ..lifecycle import WORK
 from ..outbox import OUTBOX
 from . import mail as mailmod
 from .records import ActionRecord
@@ -30,7 +31,7 @@ SNS_CONTENT_LIMIT = 150 * 1024
 #: SES waits at most 30 seconds for a RequestResponse invocation (SES API reference,
 #: LambdaAction, InvocationType: a 30-second timeout on RequestResponse invocations,
 #: https://docs.aws.amazon.com/ses/latest/APIReference/API_LambdaAction.html).
-REQUEST_RESPONSE_LIMIT_SECONDS = 30
+REQUEST_RESPONSE_LIMIT_SECONDS: float = 30
 
 Action = Callable[
     ["MessageRun", dict[str, Any], list[str], dict[str, Any]], tuple[ActionRecord, str | None]
@@ -125,15 +126,29 @@ def lambda_action(
         )
         return outcome, None
     outcome = ActionRecord("Lambda", "queued", detail)
-    invocation = _record_outcome([lambda_runner.invoke(fn, event)], outcome, sent_before)
+    # SES waits at most REQUEST_RESPONSE_LIMIT_SECONDS; the invocation itself runs on (Lambda
+    # does not end a function because its caller stopped waiting) on a thread the local cloud
+    # owns, so stopping ends it too.
+    finished: list[lambda_runner.Invocation] = []
+    limit = REQUEST_RESPONSE_LIMIT_SECONDS
+    WORK.spawn(
+        lambda: finished.append(lambda_runner.invoke(fn, event)),
+        name=f"lambda-request-response-{fn.function_name}",
+    ).join(limit)
+    if not finished:
+        outcome.status = "failed"
+        detail["error"] = {
+            "errorType": "RequestResponseTimeout",
+            "errorMessage": f"SES stopped waiting for the RequestResponse invocation after "
+            f"{limit} s (the function may still be running)",
+        }
+        return outcome, None
+    invocation = _record_outcome(finished, outcome, sent_before)
     signal = None
-    if invocation.ok:
-        if invocation.duration_ms > REQUEST_RESPONSE_LIMIT_SECONDS * 1000:
-            detail["note"] = "took longer than SES's 30 s limit: SES would not wait for it"
-        elif isinstance(invocation.result, dict):
-            disposition = invocation.result.get("disposition")
-            if disposition in ("STOP_RULE", "STOP_RULE_SET"):
-                signal = disposition
+    if invocation.ok and isinstance(invocation.result, dict):
+        disposition = invocation.result.get("disposition")
+        if disposition in ("STOP_RULE", "STOP_RULE_SET"):
+            signal = disposition
     return outcome, signal
 
 

@@ -17,10 +17,19 @@ order (``run``), each through the dispatch table of ``actions``:
   AddHeader; WorkMail and Connect are recorded as not emulated.
 
 Every accepted and rejected message leaves a record (``records``) that ``show`` prints.
+
+Nothing answered ``250`` is lost: next to each spooled message ``<id>.eml`` its envelope is
+kept in ``<id>.json`` (both fsynced, the message renamed into place last). A message leaves the
+spool once processed; one whose actions failed moves to ``spool/failed/`` to be looked at.
+Stopping drains first (``LocalCloud.stop``); whatever is still in the spool when the receiver
+starts (queued when a stop gave up waiting, or when the process was killed) is queued again,
+oldest first, under its own message id: each such message is processed once more from the
+start (a message cut off halfway may see its first actions twice).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import queue
@@ -34,6 +43,7 @@ from email.parser import BytesHeaderParser
 from pathlib import Path
 from typing import Any
 
+from ..lifecycle import WORK
 from ..object_journal import JOURNAL
 from . import mail as mailmod
 from .matching import identity_covers, matched_recipients, rule_enabled, rule_matches, split_address
@@ -46,6 +56,8 @@ log = logging.getLogger(__name__)
 #: Message records kept for ``show`` (oldest forgotten first): a local memory bound, not an SES
 #: limit.
 _MAX_RECORDS = 500
+#: Bounces kept for ``show`` (oldest forgotten first): a local memory bound, not an SES limit.
+_MAX_BOUNCES = 1000
 
 
 class RecipientRejected(Exception):
@@ -69,6 +81,11 @@ class Receiver:
         #: Called with a record when it is added or finished (the inbox page's live updates).
         #: A listener must be quick and must not raise: it runs on the SMTP and worker threads.
         self.listeners: list[Callable[[MessageRecord], None]] = []
+        self._stopping = False
+        #: Replayed messages that found no active rule set (see ``process``).
+        self._parked: list[MessageRecord] = []
+        #: ``accept`` calls under way (SMTP sessions between DATA and their 250).
+        self._accepting = 0
 
     # --- backends ------------------------------------------------------------------------
 
@@ -128,6 +145,23 @@ class Receiver:
         peer_ip: str,
         tls: bool = False,
     ) -> MessageRecord:
+        with self._lock:
+            self._accepting += 1
+        try:
+            return self._accept(mail_from, recipients, data, helo, peer_ip, tls)
+        finally:
+            with self._lock:
+                self._accepting -= 1
+
+    def _accept(
+        self,
+        mail_from: str,
+        recipients: list[str],
+        data: bytes,
+        helo: str,
+        peer_ip: str,
+        tls: bool,
+    ) -> MessageRecord:
         """Store the message (spool file, fsynced) and queue it; called before the 250 reply.
 
         The stored copy is the sender's message after the fields SES prepends
@@ -152,12 +186,31 @@ class Receiver:
             )
             + data
         )
+        return self._store(
+            message_id, moment, stored, mail_from, recipients, tls=tls, scanned=scanned
+        )
+
+    def _store(
+        self,
+        message_id: str,
+        moment: datetime,
+        stored: bytes,
+        mail_from: str,
+        recipients: list[str],
+        *,
+        tls: bool,
+        scanned: bool,
+    ) -> MessageRecord:
         self.spool_dir.mkdir(parents=True, exist_ok=True)
-        path = self.spool_dir / f"{message_id}.eml"
-        with open(path, "wb") as handle:
-            handle.write(stored)
-            handle.flush()
-            os.fsync(handle.fileno())
+        envelope = {
+            "mailFrom": mail_from,
+            "recipients": list(recipients),
+            "receivedAt": moment.isoformat(),
+            "tls": tls,
+            "scanned": scanned,
+        }
+        _write_synced(self.spool_dir / f"{message_id}.json", json.dumps(envelope).encode())
+        _write_synced(self.spool_dir / f"{message_id}.eml", stored)
         subject = _subject(stored)
         record = MessageRecord(
             message_id=message_id,
@@ -171,15 +224,18 @@ class Receiver:
         )
         record._moment = moment  # type: ignore[attr-defined]
         self._remember(record)
-        log.info(
-            "accepted %s from %s for %s (%d bytes)",
-            message_id,
-            mail_from or "<>",
-            ", ".join(recipients),
-            len(stored),
-        )
+        self._log_accepted(record)
         self._queue.put(record)
         return record
+
+    def _log_accepted(self, record: MessageRecord) -> None:
+        log.info(
+            "accepted %s from %s for %s (%d bytes)",
+            record.message_id,
+            record.mail_from or "<>",
+            ", ".join(record.recipients),
+            record.size,
+        )
 
     def _scanned(self, recipients: list[str]) -> bool:
         """Some enabled rule of the active set that matches a recipient has ScanEnabled (SES
@@ -206,21 +262,129 @@ class Receiver:
 
     # --- the worker ---------------------------------------------------------------------
 
+    def remember_bounce(self, bounce: dict[str, Any]) -> None:
+        with self._lock:
+            self.bounces.append(bounce)
+            del self.bounces[:-_MAX_BOUNCES]
+
     def start(self) -> None:
+        """Queue what the spool still holds, then start the worker."""
         if self._worker is None:
-            self._worker = threading.Thread(target=self._run, name="ses-receiver", daemon=True)
-            self._worker.start()
+            self._stopping = False
+            self.replay()
+            self._worker = WORK.spawn(self._run, name="ses-receiver")
+
+    def replay(self) -> list[MessageRecord]:
+        """Queue every message left in the spool (oldest first); returns their records."""
+        if not self.spool_dir.is_dir():
+            return []
+        for partial in self.spool_dir.glob(".*.tmp"):
+            partial.unlink(missing_ok=True)  # never answered 250: the rename did not happen
+        replayed = []
+        messages = sorted(self.spool_dir.glob("*.eml"), key=lambda p: (p.stat().st_mtime, p.name))
+        for path in messages:
+            message_id = path.stem
+            if message_id in self.records and not self.records[message_id].done.is_set():
+                continue  # already queued in this process
+            try:
+                envelope = json.loads(path.with_suffix(".json").read_bytes())
+                moment = datetime.fromisoformat(envelope["receivedAt"])
+                record = MessageRecord(
+                    message_id=message_id,
+                    mail_from=str(envelope["mailFrom"]),
+                    recipients=[str(r) for r in envelope["recipients"]],
+                    size=path.stat().st_size,
+                    received_at=mailmod.iso_timestamp(moment),
+                    subject=_subject(path.read_bytes()),
+                    tls=bool(envelope["tls"]),
+                    scanned=bool(envelope["scanned"]),
+                )
+            except (OSError, ValueError, KeyError, TypeError) as problem:
+                log.error(
+                    "cannot replay %s (its envelope %s is unreadable: %s); moved to %s",
+                    path.name,
+                    path.with_suffix(".json").name,
+                    problem,
+                    self._failed_dir(),
+                )
+                self._move_to_failed(path)
+                continue
+            record._moment = moment  # type: ignore[attr-defined]
+            record._replayed = True  # type: ignore[attr-defined]
+            record.notes.append("replayed from the spool: accepted before the last stop")
+            self._remember(record)
+            self._queue.put(record)
+            replayed.append(record)
+        if replayed:
+            log.info("replaying %d message(s) left in the spool", len(replayed))
+        return replayed
+
+    def _unpark(self) -> None:
+        """Queue the waiting replayed messages once a rule set is active."""
+        with self._lock:
+            if not self._parked:
+                return
+        if self.active_rule_set() is None:
+            return
+        with self._lock:
+            parked, self._parked = self._parked, []
+        for record in parked:
+            record.status = "queued"
+            self._queue.put(record)
+
+    def forget_spool(self) -> None:
+        """Forget every message not yet processed (``reset``): the queue, the waiting ones and
+        their spool files; ``spool/failed`` is kept."""
+        while True:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        with self._lock:
+            self._parked.clear()
+        if self.spool_dir.is_dir():
+            for path in [*self.spool_dir.glob("*.eml"), *self.spool_dir.glob("*.json")]:
+                path.unlink(missing_ok=True)
+
+    def drained(self) -> bool:
+        """Nothing being accepted, queued or processed (Event invocations included)."""
+        with self._lock:
+            if self._accepting:
+                return False
+            records = list(self.records.values())
+            parked = {id(record) for record in self._parked}
+        # A record is done once every action has its outcome, Event invocations included;
+        # a replayed message waiting for a rule set stays in the spool.
+        return all(record.done.is_set() or id(record) in parked for record in records)
+
+    def stopping(self) -> None:
+        """From now on, a message whose processing fails stays in the spool for the next start
+        (it was cut off by the stop), and the worker takes no further message."""
+        self._stopping = True
 
     def stop(self, timeout: float = 10.0) -> None:
+        """End the worker after the message it is processing; queued messages stay in the
+        spool for the next start."""
+        self._stopping = True
         if self._worker is not None:
             self._queue.put(None)
             self._worker.join(timeout)
             self._worker = None
+        # Whatever is left was spooled: the next start replays it.
+        while True:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
 
     def _run(self) -> None:
         while True:
-            record = self._queue.get()
-            if record is None:
+            try:
+                record = self._queue.get(timeout=1.0)
+            except queue.Empty:
+                self._unpark()
+                continue
+            if record is None or self._stopping:
                 return
             record.processing_started = time.time()
             try:
@@ -247,6 +411,16 @@ class Receiver:
         message = path.read_bytes()
         moment: datetime = getattr(record, "_moment", datetime.now(UTC))
         active = self.active_rule_set()
+        if active is None and getattr(record, "_replayed", False):
+            # Replayed after a restart of the process: the resources are gone until the app
+            # is deployed again. The message waits (in the spool) for a rule set to be active.
+            record.status = "waiting"
+            record.notes.append(
+                "no rule set is active yet: the message waits in the spool until one is"
+            )
+            with self._lock:
+                self._parked.append(record)
+            return
         if active is None:
             record.notes.append("no rule set was active when processing started")
             record.status = "done"
@@ -278,13 +452,32 @@ class Receiver:
             )
             if record.status == "done":
                 path.unlink(missing_ok=True)
+                path.with_suffix(".json").unlink(missing_ok=True)
+            elif self._stopping:
+                record.notes.append(
+                    f"the local cloud stopped while it was processed: it stays in the spool "
+                    f"({path}) and is processed again at the next start"
+                )
             else:
-                record.notes.append(f"the message stays in the spool: {path}")
+                kept = self._move_to_failed(path)
+                record.notes.append(f"the message is kept in {kept}")
             log.info("processed %s: %s", record.message_id, _summary(record))
         finally:
             _collect_objects(record)
             record.done.set()
             self.changed(record)
+
+    def _failed_dir(self) -> Path:
+        return self.spool_dir / "failed"
+
+    def _move_to_failed(self, path: Path) -> Path:
+        """Keep a message (and its envelope) out of the replay, for the user to look at."""
+        target = self._failed_dir()
+        target.mkdir(parents=True, exist_ok=True)
+        for source in (path, path.with_suffix(".json")):
+            if source.exists():
+                source.replace(target / source.name)
+        return target / path.name
 
     def _bounce_without_tls(
         self, run: MessageRun, rule: dict[str, Any], recipients: list[str]
@@ -308,6 +501,21 @@ class Receiver:
             f"rule {rule['Name']}: TlsPolicy Require and the message arrived without TLS: "
             "SES bounces it; none of the rule's actions ran"
         )
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    """Write ``path`` atomically and durably: a synced temporary file renamed into place."""
+    partial = path.with_name(f".{path.name}.tmp")
+    with open(partial, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    partial.replace(path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
 
 
 def _collect_objects(record: MessageRecord) -> None:

@@ -31,7 +31,9 @@ class MessageRecord:
     recipients: list[str]
     size: int
     received_at: str
-    status: str = "queued"  # queued -> processing -> done | failed; or "rejected"
+    #: queued -> processing -> done | failed; or "rejected"; "waiting": replayed from the spool
+    #: after a restart, until a rule set is active
+    status: str = "queued"
     subject: str | None = None
     rule_set: str | None = None
     rules: list[RuleRecord] = field(default_factory=list)

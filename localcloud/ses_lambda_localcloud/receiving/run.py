@@ -159,7 +159,7 @@ class MessageRun:
             "message": message,
             "note": "recorded only: the local cloud sends no bounce mail",
         }
-        self.receiver.bounces.append(bounce)
+        self.receiver.remember_bounce(bounce)
         return bounce
 
 

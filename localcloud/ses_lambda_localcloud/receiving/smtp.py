@@ -24,6 +24,14 @@ reply and never silently:
   (RFC 5321 section 3.8);
 - connections: at most ``max_connections`` at once (``421 4.7.0``, RFC 5321 section 3.8). SES
   documents no such limit: this one only protects the machine the local cloud runs on.
+
+What the EHLO reply offers, as a receiving MX: no ``AUTH`` (a receiving MX takes mail for its
+domains from anyone; ``AUTH`` is answered ``502 5.5.1``, RFC 5321 section 4.2.4), and no
+``SMTPUTF8``: SES does not support it (SES API reference, "Destination": "Amazon SES does not
+support the SMTPUTF8 extension, as described in RFC6531"; no AWS page documents it for
+receiving), so ``MAIL FROM ... SMTPUTF8`` and non-ASCII addresses are refused with ``501`` /
+``500`` as aiosmtpd answers them with the extension off. The greeting names the host SES's
+``Received:`` field names (``inbound-smtp.<region>.amazonaws.com``, see ``mail.ses_headers``).
 """
 
 from __future__ import annotations
@@ -96,6 +104,8 @@ class _LocalSMTP(SMTP):
         super().data_received(data)
 
     async def push(self, status: Any) -> None:
+        if status.startswith("250-AUTH"):
+            return  # aiosmtpd always offers AUTH in EHLO; a receiving MX does not
         # aiosmtpd's own wording for oversized mail does not say what the limit is.
         if status.startswith("552 Error: Too much mail data") or status.startswith(
             "552 Error: message size exceeds fixed maximum"
@@ -103,6 +113,9 @@ class _LocalSMTP(SMTP):
             log.warning("rejected an oversized message from %s", getattr(self.session, "peer", "?"))
             status = SIZE_REPLY
         await super().push(status)
+
+    async def smtp_AUTH(self, arg: str) -> None:
+        await self.push("502 5.5.1 AUTH not offered: this server receives mail for its domains")
 
     def _timeout_cb(self) -> None:
         transport: Any = self.transport
@@ -180,11 +193,14 @@ class SmtpServer(Controller):
             SesSmtpHandler(receiver),
             hostname=hostname,
             port=port,
-            server_hostname="inbound-smtp.local-cloud",
+            # The host SES names in the Received: field it writes (mail.ses_headers).
+            server_hostname=f"inbound-smtp.{receiver.region}.amazonaws.com",
             ident="local SES receiving (ses-lambda-constructs local cloud)",
             data_size_limit=runtime.MAX_MESSAGE_BYTES,
             decode_data=False,
-            enable_SMTPUTF8=True,
+            enable_SMTPUTF8=False,
+            # No AUTH mechanism at all (see push and smtp_AUTH).
+            auth_exclude_mechanism=["LOGIN", "PLAIN"],
             timeout=timeout,
             tls_context=tls_context or tls.server_context(),
         )

@@ -29,7 +29,7 @@ import json
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses, parseaddr
 
-from ...outbox import OUTBOX, SentMessage
+from ...outbox import OUTBOX, OUTBOX_LIMIT, SentMessage
 from ..moto_internals import (
     MessageRejectedError,
     RawMessage,
@@ -78,6 +78,8 @@ def apply() -> None:
         message_id = get_random_message_id()
         text = raw.decode("utf-8", "surrogateescape")
         backend.sent_messages.append(RawMessage(message_id, source, destinations, text))
+        # moto's copy is bounded like the outbox (a local bound for long runs).
+        del backend.sent_messages[:-OUTBOX_LIMIT]
         backend.sent_message_count += len(destinations)
         OUTBOX.add(
             SentMessage(
