@@ -48,7 +48,10 @@ def test_every_limit_in_the_docs_is_the_code_s() -> None:
         "message size, headers included": f"{runtime.MAX_MESSAGE_BYTES // 2**20} MB",
         "recipients per message": f"{runtime.MAX_RECIPIENTS} accepted",
         "SNS action content": f"{actions.SNS_CONTENT_LIMIT // 1024} KB",
-        "`mail.headers` in an event": f"{mail.HEADERS_LIMIT_BYTES // 1024} KB",
+        "`mail.headers` in an event": (
+            f"{mail.LAMBDA_HEADERS_LIMIT_BYTES // 1024} KB in a Lambda event, "
+            f"{mail.SNS_HEADERS_LIMIT_BYTES // 1024} KB in an SNS notification"
+        ),
         "RequestResponse invocation": f"{actions.REQUEST_RESPONSE_LIMIT_SECONDS:g} s",
         "rules per set, actions per rule, recipients per rule": (
             f"{ses_checks.MAX_RULES_PER_SET}, {ses_checks.MAX_ACTIONS_PER_RULE}, "

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ses_lambda_localcloud import runtime
+from ses_lambda_localcloud import guard, runtime
 from ses_lambda_localcloud.iam import gate
 from ses_lambda_localcloud.server import LocalCloud
 
@@ -84,6 +84,13 @@ def probe(fresh: LocalCloud, aws: Callable[[str], Any]) -> Iterator[Probe]:
     gate.set_mode("enforce")
     yield Probe(aws)
     gate.set_mode(fresh.iam)
+
+
+def _control(cloud: LocalCloud, path: str) -> urllib.request.Request:
+    """A request to one of the local cloud's control paths, with its per-start token."""
+    return urllib.request.Request(
+        f"{cloud.endpoint_url}{path}", headers={guard.TOKEN_HEADER: cloud.control_token or ""}
+    )
 
 
 def allow(action: str | list[str], resource: str = "*") -> dict[str, Any]:
@@ -279,7 +286,7 @@ def test_audit_mode_allows_and_records_and_the_journal_serves_denials(
     aws("s3").create_bucket(Bucket="audited")
     gate.set_mode("audit")
     assert probe.call("s3", "put_object", Bucket="audited", Key="k", Body="x")["ok"]
-    with urllib.request.urlopen(f"{fresh.endpoint_url}/_localcloud/iam") as response:
+    with urllib.request.urlopen(_control(fresh, "/_localcloud/iam")) as response:
         journal = json.loads(response.read())
     (entry,) = [d for d in journal["denials"] if d["action"] == "s3:PutObject"]
     assert entry["enforced"] is False
@@ -289,7 +296,7 @@ def test_audit_mode_allows_and_records_and_the_journal_serves_denials(
 
 def test_calls_outside_the_map_are_allowed_and_listed(probe: Probe, fresh: LocalCloud) -> None:
     assert probe.call("s3", "list_buckets")["ok"]
-    with urllib.request.urlopen(f"{fresh.endpoint_url}/_localcloud/iam") as response:
+    with urllib.request.urlopen(_control(fresh, "/_localcloud/iam")) as response:
         journal = json.loads(response.read())
     assert any(name.startswith("s3:") for name in journal["notEvaluated"])
 
@@ -425,5 +432,5 @@ def test_eventbridge_needs_the_key_policy_of_an_encrypted_queue_target(
 
 
 def fresh_events(cloud: LocalCloud) -> list[dict[str, Any]]:
-    with urllib.request.urlopen(f"{cloud.endpoint_url}/_localcloud/events") as response:
+    with urllib.request.urlopen(_control(cloud, "/_localcloud/events")) as response:
         return list(json.loads(response.read())["events"])

@@ -429,6 +429,7 @@ def test_a_failed_worker_start_leaks_no_descriptor(fresh: LocalCloud, tmp_path: 
 
     class Fn:
         function_name, version = "f", "$LATEST"
+        role = "arn:aws:iam::123456789012:role/f"
 
     missing = Interpreter(path=str(tmp_path / "no-python"), version="3.13.0", runtime="python3.13")
     environment = lambda_environments.Environment(Fn(), "print", missing)  # type: ignore[arg-type]
