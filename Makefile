@@ -9,7 +9,7 @@ CACHE := $(CURDIR)/.cache
 # the benchmarks and the local cloud (ses_lambda_localcloud.tooling reads it).
 include localcloud/ses_lambda_localcloud/tooling.env
 
-.PHONY: setup test test-py314 test-floor synth demo lint bench lock clean
+.PHONY: setup test test-e2e test-py314 test-floor synth demo lint bench lock clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -26,8 +26,13 @@ node_modules/.installed: package.json package-lock.json
 	@touch $@
 
 # Two workers (pytest-xdist): each has its own session fixtures, local clouds on free ports.
+# The end-to-end stage (the real CDK CLI in a user's project, builds of both distributions, the
+# handler's asset built twice from clean caches) runs apart, in test-e2e; CI runs both.
 test: setup
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 2 -m "not slow"
+
+test-e2e: setup
+	$(BIN)/python -m pytest -n 2 -m slow
 
 # The handler suite, the 3.11/3.14 output parity and one local-cloud delivery under Python 3.14
 # (Lambda's python3.14 runtime): a python3.14 on PATH, else a cached Debian sid chroot in

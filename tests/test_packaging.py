@@ -53,6 +53,7 @@ def test_library_wheel_holds_no_local_cloud_code(wheel: Path) -> None:
     ]
 
 
+@pytest.mark.slow
 def test_consumer_app_outside_the_repo_synthesizes_from_the_wheel(
     wheel: Path, tmp_path: Path
 ) -> None:

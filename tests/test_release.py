@@ -27,6 +27,8 @@ DISTRIBUTIONS = {
     "ses-lambda-localcloud": (ROOT / "localcloud", ROOT / "localcloud" / "ses_lambda_localcloud"),
 }
 LOCK = ROOT / "lambda_src" / "requirements.txt"
+# Builds of both distributions and of the handler's asset: the end-to-end stage (make test-e2e).
+pytestmark = pytest.mark.slow
 LOCK_SOURCE = ROOT / "lambda_src" / "requirements.in"
 
 
