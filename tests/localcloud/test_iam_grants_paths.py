@@ -208,3 +208,147 @@ def test_the_reader_and_reply_grants_are_each_needed(
         assert outcome["message"].startswith(f"User: {_session(role, READER)} is not"), outcome
         _assert_refused(denials(target, READER)[before], evaluated, role, READER)
         roles.restore()
+
+
+@pytest.fixture
+def subscription_stack(fresh: LocalCloud, target: Target, tmp_path: Path) -> assembly.DeployResult:
+    """A receiver whose events go to an SSE-KMS queue of the user's, with the subscription's
+    own dead-letter queue encrypted with the receiver's key."""
+    import aws_cdk as cdk
+    from aws_cdk import aws_kms as kms
+    from aws_cdk import aws_sqs as sqs
+
+    from ses_lambda_constructs import EmailReceiver, EmailTarget, Route
+
+    app = cdk.App(outdir=str(tmp_path / "out"))
+    stack = cdk.Stack(app, "LocalGrantTargets")
+    receiver = EmailReceiver(
+        stack,
+        "Inbound",
+        domain_name="mail.example.com",
+        activate_rule_set=True,
+        encryption_key=kms.Key(stack, "Key"),
+        routes=[Route(id="Support", recipients=[RECIPIENT])],
+    )
+    queue_key = kms.Key(stack, "QueueKey")
+    queue = sqs.Queue(
+        stack,
+        "Inbox",
+        encryption=sqs.QueueEncryption.KMS,
+        encryption_master_key=queue_key,
+        enforce_ssl=True,
+    )
+    subscription = receiver.subscribe("Inbox", EmailTarget.queue(queue), retry_attempts=0)
+    cdk.CfnOutput(stack, "QueueUrl", value=queue.queue_url)
+    cdk.CfnOutput(stack, "QueueKeyId", value=queue_key.key_id)
+    cdk.CfnOutput(stack, "DeadLetterUrl", value=subscription.dead_letter_queue.queue_url)
+    assert receiver.encryption_key is not None
+    cdk.CfnOutput(stack, "KeyId", value=receiver.encryption_key.key_id)
+    app.synth()
+    result = assembly.deploy_stack(
+        target.client, tmp_path / "out", "LocalGrantTargets", fresh.region
+    )
+    assert result.ok, result.failures()
+    return result
+
+
+def test_subscription_targets_need_their_queue_and_key_policies(
+    target: Target, aws: Callable[[str], Any], subscription_stack: assembly.DeployResult
+) -> None:
+    outputs = subscription_stack.outputs
+    sqs, kms = aws("sqs"), aws("kms")
+    queue, dead_letters = outputs["QueueUrl"], outputs["DeadLetterUrl"]
+
+    def policy(url: str) -> dict[str, Any]:
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])
+        return dict(json.loads(attributes["Attributes"]["Policy"]))
+
+    def key_policy(key: str) -> dict[str, Any]:
+        document = kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"]
+        return dict(json.loads(document) if isinstance(document, str) else document)
+
+    def without_events(document: dict[str, Any]) -> str:
+        kept = [s for s in document["Statement"] if "events.amazonaws.com" not in json.dumps(s)]
+        assert len(kept) < len(document["Statement"]), document
+        return json.dumps({**document, "Statement": kept})
+
+    saved_queues = {url: policy(url) for url in (queue, dead_letters)}
+    saved_keys = {key: key_policy(key) for key in (outputs["QueueKeyId"], outputs["KeyId"])}
+
+    def remove_queue_grant(url: str) -> None:
+        sqs.set_queue_attributes(
+            QueueUrl=url, Attributes={"Policy": without_events(saved_queues[url])}
+        )
+
+    def remove_key_grant(key: str) -> None:
+        kms.put_key_policy(KeyId=key, PolicyName="default", Policy=without_events(saved_keys[key]))
+
+    def restore() -> None:
+        for url, document in saved_queues.items():
+            sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(document)})
+        for key, document in saved_keys.items():
+            kms.put_key_policy(KeyId=key, PolicyName="default", Policy=json.dumps(document))
+
+    def delivery() -> dict[str, Any]:
+        _, record = deliver(target, samples.attachment_sample(RECIPIENT), timeout=60)
+        assert record["status"] == "done", record
+
+        def outcome() -> Any:
+            events = target.local(f"events?message={record['message_id']}")["events"]
+            for event in events:
+                if event["complete"]:
+                    (rule,) = event["matched"]
+                    (delivered,) = rule["targets"]
+                    return delivered
+            return None
+
+        return dict(wait_until(outcome, 60))
+
+    def dead_lettered() -> list[dict[str, Any]]:
+        answer = sqs.receive_message(
+            QueueUrl=dead_letters, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+        )
+        messages = list(answer.get("Messages", []))
+        for message in messages:
+            sqs.delete_message(QueueUrl=dead_letters, ReceiptHandle=message["ReceiptHandle"])
+        return messages
+
+    try:
+        # With every grant: the event lands in the encrypted queue.
+        assert delivery()["status"] == "delivered"
+        assert sqs.receive_message(QueueUrl=queue)["Messages"]
+
+        # The queue policy's grant to EventBridge: refused, the event goes to the dead letters.
+        remove_queue_grant(queue)
+        refused = delivery()
+        assert refused["status"] == "dead-lettered", refused
+        assert refused["error"].startswith("NO_PERMISSIONS: EventBridge may not send to"), refused
+        (letter,) = dead_lettered()
+        assert letter["MessageAttributes"]["ERROR_CODE"]["StringValue"] == "NO_PERMISSIONS"
+        restore()
+
+        # The key policy's grant to EventBridge on the queue's customer managed key.
+        remove_key_grant(outputs["QueueKeyId"])
+        refused = delivery()
+        assert refused["status"] == "dead-lettered", refused
+        assert "no key policy allows the kms:GenerateDataKey action" in refused["error"], refused
+        assert len(dead_lettered()) == 1
+        restore()
+
+        # The dead-letter queue's policy, then its key's policy: the failed event is lost.
+        remove_queue_grant(queue)
+        remove_queue_grant(dead_letters)
+        refused = delivery()
+        assert refused["status"] == "lost", refused
+        assert "its policy does not let events.amazonaws.com send" in refused["error"], refused
+        restore()
+
+        remove_queue_grant(queue)
+        remove_key_grant(outputs["KeyId"])
+        refused = delivery()
+        assert refused["status"] == "lost", ("dead-letter key", refused)
+        assert "no key policy allows the kms:GenerateDataKey action" in refused["error"], refused
+        assert dead_lettered() == []
+        restore()
+    finally:
+        restore()
