@@ -131,6 +131,25 @@ def test_the_forwarder_needs_each_of_its_grants(
         _assert_refused(found[0], refused, role, function)
         roles.restore()
 
+    # The on-failure destination: when every attempt failed, Lambda sends the record to the
+    # forwarder's failures queue with the function's role (Lambda Developer Guide, "Capturing
+    # records of Lambda asynchronous invocations").
+    roles.remove(role, "s3:GetObject", "raw/")
+    roles.remove(role, "sqs:SendMessage", "FailuresQueue")
+    before = len(denials(target, function))
+    deliver(target, samples.attachment_sample(RECIPIENT), timeout=60)
+
+    def destination_refused() -> list[dict[str, Any]]:
+        new = denials(target, function)[before:]
+        return [d for d in new if d["action"] == "sqs:SendMessage"]
+
+    try:
+        (found,) = wait_until(destination_refused, 60)
+    except AssertionError:
+        raise AssertionError("the on-failure destination was not refused") from None
+    _assert_refused(found, "sqs:SendMessage", role, function)
+    assert "FailuresQueue" in found["message"], found
+
 
 def test_the_reader_and_reply_grants_are_each_needed(
     target: Target,
