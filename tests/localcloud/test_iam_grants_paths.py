@@ -1,6 +1,8 @@
-"""The grants of the forwarder, the reader (``grant_read_messages``) and the reply sender
-(``grant_send_replies``) are each needed: with all of them the path works under enforcement, and
-with one removed the request it covers is refused the way AWS refuses it.
+"""The grants of the forwarder (its on-failure destination included), the reader
+(``grant_read_messages``), the reply sender (``grant_send_replies``) and a subscription's queue
+target and dead-letter queue (queue and key policies for EventBridge) are each needed: with all of
+them the path works under enforcement, and with one removed the request it covers is refused the
+way AWS refuses it.
 
 The verdict gate (``lambda_src/gate.py``) gets no grant to remove: it reads only its event and
 makes no AWS call beyond its logs, which the local cloud does not evaluate (docs/local-cloud.md).
@@ -274,6 +276,7 @@ def subscription_stack(fresh: LocalCloud, target: Target, tmp_path: Path) -> ass
 def test_subscription_targets_need_their_queue_and_key_policies(
     target: Target, aws: Callable[[str], Any], subscription_stack: assembly.DeployResult
 ) -> None:
+    assert gate.mode() == "enforce"
     outputs = subscription_stack.outputs
     sqs, kms = aws("sqs"), aws("kms")
     queue, dead_letters = outputs["QueueUrl"], outputs["DeadLetterUrl"]
