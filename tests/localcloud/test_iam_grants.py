@@ -29,7 +29,8 @@ class Roles:
         removed = 0
         for name in self.iam.list_role_policies(RoleName=role)["PolicyNames"]:
             document = self.iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
-            self.saved[(role, name)] = json.loads(json.dumps(document))
+            # The policy as it was before the first removal (removals may be combined).
+            self.saved.setdefault((role, name), json.loads(json.dumps(document)))
             statements = []
             for statement in document["Statement"]:
                 actions = statement["Action"]

@@ -427,6 +427,14 @@ def _dead_letter(
             "let events.amazonaws.com send for this rule)"
         )
         return
+    # An SSE-KMS dead-letter queue also needs its key policy to let EventBridge use the key
+    # (EventBridge User Guide, "Using dead-letter queues to process undelivered events",
+    # encrypted queues); otherwise the event is not delivered to it.
+    refusal = _queue_key_refusal(rule, queue.queue_arn, context)
+    if refusal:
+        result.status = "lost"
+        result.error = f"{result.error} (the dead-letter queue {parts[5]}: {refusal})"
+        return
     attributes = {
         "RULE_ARN": rule.arn,
         "TARGET_ARN": result.arn,
