@@ -595,3 +595,35 @@ def test_the_list_summary_reads_the_record_as_its_full_copy_does(
     if finished:
         record.done.set()
     assert record_summary(record) == summary(record.to_dict())
+
+
+@settings(max_examples=60, deadline=None)
+@given(padding=st.integers(min_value=0, max_value=300 * 1024))
+def test_a_failed_event_is_kept_only_within_its_bound(padding: int) -> None:
+    from ses_lambda_localcloud.receiving.actions import REPLAY_EVENT_LIMIT_BYTES, keep_for_replay
+
+    event = {"Records": [{"ses": {"mail": {"headers": [{"name": "X", "value": "a" * padding}]}}}]}
+    size = len(json.dumps(event).encode())
+    detail: dict[str, Any] = {}
+    keep_for_replay(detail, event)
+    if size <= REPLAY_EVENT_LIMIT_BYTES:
+        assert detail == {"event": event}
+    else:
+        assert "event" not in detail and str(size) in detail["eventNotKept"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    index=st.one_of(st.integers(), st.text(max_size=5), st.none(), st.booleans(), st.floats()),
+    length=st.integers(min_value=0, max_value=5),
+)
+def test_a_replay_names_a_bad_index(index: Any, length: int) -> None:
+    from ses_lambda_localcloud.inbox.store import _indexed
+
+    items = list(range(length))
+    if isinstance(index, int) and not isinstance(index, bool) and 0 <= index < length:
+        assert _indexed(items, index, "action") == index
+    else:
+        with pytest.raises(BadRequest, match=r"^action: ") as raised:
+            _indexed(items, index, "action")
+        assert repr(index) in str(raised.value) or str(index) in str(raised.value)
