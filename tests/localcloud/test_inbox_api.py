@@ -239,7 +239,7 @@ def test_a_failed_invocation_replays_once_the_function_is_fixed(
     # The event SES gave the function is kept for the replay (and not shown in the step).
     assert failed["event"]["Records"][0]["ses"]["mail"]["messageId"] == message_id
     assert "event" not in json.dumps(marked[0].get("data"))
-    tried = len(failed["attempts"])
+    tried = original = len(failed["attempts"])
     path = f"/api/messages/{message_id}/replay"
 
     s3_index = next(i for i, action in enumerate(actions) if action["type"] == "S3")
@@ -253,6 +253,20 @@ def test_a_failed_invocation_replays_once_the_function_is_fixed(
         "POST", path, json.dumps(where).encode(), {"Content-Type": "text/plain"}
     )
     assert status == 415, raw
+
+    # Replayed while still broken: Lambda's retries again, all recorded, and still replayable.
+    status, body = api.post(path, where)
+    assert status == 202, body
+    again = wait_until(
+        lambda: (found := api.get(f"/api/messages/{message_id}"))["complete"] and found,
+        timeout=60,
+    )
+    still = again["record"]["rules"][where["rule"]]["actions"][where["action"]]
+    assert still["status"] == "failed" and "asked to fail" in json.dumps(still["detail"]["error"])
+    assert len(still["detail"]["attempts"]) == 2 * tried
+    assert all(attempt.get("replay") for attempt in still["detail"]["attempts"][tried:])
+    assert [step["replay"] for step in again["timeline"] if step.get("replay")] == [where]
+    tried = len(still["detail"]["attempts"])
 
     # Fix the function, then replay: the same event, as a new attempt on the same action.
     functions = aws("lambda")
@@ -278,7 +292,7 @@ def test_a_failed_invocation_replays_once_the_function_is_fixed(
     attempts = action["detail"]["attempts"]
     assert len(attempts) == tried + 1
     assert attempts[-1]["ok"] and attempts[-1]["replay"]
-    assert not any(attempt.get("replay") for attempt in attempts[:-1])
+    assert not any(attempt.get("replay") for attempt in attempts[:original])
     assert "error" not in action["detail"] and "event" not in action["detail"]
     steps = replayed["timeline"]
     assert not any(step.get("replay") for step in steps)

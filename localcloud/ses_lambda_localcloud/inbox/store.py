@@ -307,9 +307,11 @@ class Inbox:
         sent_before = len(OUTBOX)
         invocation_type = detail.get("invocationType") or "Event"
 
-        def finish(attempts: list[Any]) -> None:
+        def finish(attempts: Callable[[], list[Any]]) -> None:
             try:
-                _record_replay(outcome, attempts, sent_before)
+                _record_replay(outcome, attempts(), sent_before)
+            except Exception:
+                log.exception("the replay of %s in %s failed", where, message_id)
             finally:
                 detail.pop("replaying", None)
                 self.changes.bump()
@@ -319,13 +321,14 @@ class Inbox:
             from ..lifecycle import WORK
 
             WORK.spawn(
-                lambda: finish([lambda_runner.invoke(fn, event)]),
+                lambda: finish(lambda: [lambda_runner.invoke(fn, event)]),
                 name=f"inbox-replay-{fn.function_name}",
             )
         else:
             from .. import lambda_async
 
-            lambda_async.submit(fn, event).add_done_callback(lambda item: finish(item.wait()))
+            queued = lambda_async.submit(fn, event)
+            queued.add_done_callback(lambda item: finish(item.wait))
         return {"replaying": True, "rule": rule, "action": action, "functionArn": function_arn}
 
     def attachment(self, message_id: str, index: int) -> tuple[str, str, bytes]:
@@ -414,18 +417,28 @@ def _record_replay(outcome: Any, attempts: list[Any], sent_before: int) -> None:
     """Add a replay's attempts to a Lambda action's record, marked as a replay, and set the
     action's status, result and error from the last of them."""
     from ..receiving.actions import _record_outcome
+    from ..receiving.records import ActionRecord
 
+    if not attempts:  # the queued event was dropped (the local cloud stopped or was reset)
+        return
     detail = outcome.detail
-    before = list(detail.get("attempts") or [])
-    sent_earlier = list(detail.get("sent") or [])
-    _record_outcome(attempts, outcome, sent_before, event=detail.get("event"))
-    added = [dict(attempt, replay=True) for attempt in detail["attempts"]]
-    detail["attempts"] = before + added
-    if sent_earlier:
-        detail["sent"] = sent_earlier + list(detail.get("sent") or [])
-    if outcome.status == "ok":
+    # The replay's own record, then merged: the earlier attempts and copies stay first.
+    replayed = ActionRecord(outcome.type, "queued", {})
+    _record_outcome(attempts, replayed, sent_before)
+    new = replayed.detail
+    detail["attempts"] = list(detail.get("attempts") or []) + [
+        dict(attempt, replay=True) for attempt in new["attempts"]
+    ]
+    if new.get("sent"):
+        detail["sent"] = list(detail.get("sent") or []) + new["sent"]
+    for key in ("result", "logGroup", "logStream"):
+        detail[key] = new[key]
+    if replayed.status == "ok":
         detail.pop("error", None)
-        detail.pop("event", None)
+        detail.pop("event", None)  # nothing left to replay
+    else:
+        detail["error"] = new["error"]
+    outcome.status = replayed.status
 
 
 def _remove(items: list[Any], item: Any) -> None:
