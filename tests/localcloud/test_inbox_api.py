@@ -10,6 +10,7 @@ import http.client
 import json
 import threading
 import time
+from collections.abc import Callable
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -26,6 +27,8 @@ from ses_lambda_localcloud.inbox.store import BadRequest, Filter
 from ses_lambda_localcloud.receiving import records as store_records
 from ses_lambda_localcloud.server import LocalCloud
 from ses_lambda_localcloud.target import Target
+
+from .conftest import wait_until
 
 RECIPIENT = "support@mail.example.com"
 
@@ -220,6 +223,92 @@ def test_a_failed_invocation_shows_its_error(mini: None, target: Target, api: Ap
     assert failed, steps
     assert "asked to fail" in json.dumps(failed[0]["data"]["error"])
     assert any(s["kind"] == "note" and "spool" in s["title"] for s in steps)
+
+
+def test_a_failed_invocation_replays_once_the_function_is_fixed(
+    mini: None, target: Target, api: Api, aws: Callable[[str], Any]
+) -> None:
+    message_id = deliver(target, message("replay me", X_Test_Fail="yes"))
+    detail = api.get(f"/api/messages/{message_id}")
+    marked = [step for step in detail["timeline"] if step.get("replay")]
+    assert len(marked) == 1, detail["timeline"]
+    assert marked[0]["kind"] == "invocation" and marked[0]["status"] == "failed"
+    where = marked[0]["replay"]
+    actions = detail["record"]["rules"][where["rule"]]["actions"]
+    failed = actions[where["action"]]["detail"]
+    # The event SES gave the function is kept for the replay (and not shown in the step).
+    assert failed["event"]["Records"][0]["ses"]["mail"]["messageId"] == message_id
+    assert "event" not in json.dumps(marked[0].get("data"))
+    tried = original = len(failed["attempts"])
+    path = f"/api/messages/{message_id}/replay"
+
+    s3_index = next(i for i, action in enumerate(actions) if action["type"] == "S3")
+    status, body = api.post(path, {"rule": where["rule"], "action": s3_index})
+    assert status == 400 and "not a Lambda action" in body["error"], body
+    status, body = api.post(path, {"rule": where["rule"], "action": "1"})
+    assert status == 400 and body["error"].startswith("action:"), body
+    status, body = api.post(path, {"rule": 7, "action": 0})
+    assert status == 400 and "no rule 7" in body["error"], body
+    status, _, raw = api.request(
+        "POST", path, json.dumps(where).encode(), {"Content-Type": "text/plain"}
+    )
+    assert status == 415, raw
+
+    # Replayed while still broken: Lambda's retries again, all recorded, and still replayable.
+    status, body = api.post(path, where)
+    assert status == 202, body
+    again = wait_until(
+        lambda: (found := api.get(f"/api/messages/{message_id}"))["complete"] and found,
+        timeout=60,
+    )
+    still = again["record"]["rules"][where["rule"]]["actions"][where["action"]]
+    assert still["status"] == "failed" and "asked to fail" in json.dumps(still["detail"]["error"])
+    assert len(still["detail"]["attempts"]) == 2 * tried
+    assert all(attempt.get("replay") for attempt in still["detail"]["attempts"][tried:])
+    assert [step["replay"] for step in again["timeline"] if step.get("replay")] == [where]
+    tried = len(still["detail"]["attempts"])
+
+    # Fix the function, then replay: the same event, as a new attempt on the same action.
+    functions = aws("lambda")
+    arn = failed["functionArn"]
+    variables = functions.get_function_configuration(FunctionName=arn)["Environment"]["Variables"]
+    functions.update_function_configuration(
+        FunctionName=arn,
+        Environment={"Variables": {**variables, "TEST_FAIL_HEADER": "ignore"}},
+    )
+    try:
+        status, body = api.post(path, where)
+        assert status == 202 and body["replaying"], body
+        replayed = wait_until(
+            lambda: (found := api.get(f"/api/messages/{message_id}"))["complete"] and found,
+            timeout=60,
+        )
+    finally:
+        functions.update_function_configuration(
+            FunctionName=arn, Environment={"Variables": variables}
+        )
+    action = replayed["record"]["rules"][where["rule"]]["actions"][where["action"]]
+    assert action["status"] == "ok", action
+    attempts = action["detail"]["attempts"]
+    assert len(attempts) == tried + 1
+    assert attempts[-1]["ok"] and attempts[-1]["replay"]
+    assert not any(attempt.get("replay") for attempt in attempts[:original])
+    assert "error" not in action["detail"] and "event" not in action["detail"]
+    steps = replayed["timeline"]
+    assert not any(step.get("replay") for step in steps)
+    assert any(
+        s["kind"] == "invocation" and s["status"] == "ok" and s["title"].startswith("replayed")
+        for s in steps
+    )
+    # What the fixed function wrote.
+    bucket = actions[s3_index]["detail"]["bucket"]
+    status, _, document = api.request(
+        "GET", f"/api/objects?bucket={bucket}&key=parsed/{message_id}/message.json"
+    )
+    assert status == 200 and json.loads(document)["subject"] == "replay me"
+    # An action that no longer failed is not replayed again.
+    status, body = api.post(path, where)
+    assert status == 400 and "did not fail" in body["error"], body
 
 
 def test_html_body_is_served_sandboxed_without_scripts_or_remote_loads(
@@ -520,3 +609,35 @@ def test_the_list_summary_reads_the_record_as_its_full_copy_does(
     if finished:
         record.done.set()
     assert record_summary(record) == summary(record.to_dict())
+
+
+@settings(max_examples=60, deadline=None)
+@given(padding=st.integers(min_value=0, max_value=300 * 1024))
+def test_a_failed_event_is_kept_only_within_its_bound(padding: int) -> None:
+    from ses_lambda_localcloud.receiving.actions import REPLAY_EVENT_LIMIT_BYTES, keep_for_replay
+
+    event = {"Records": [{"ses": {"mail": {"headers": [{"name": "X", "value": "a" * padding}]}}}]}
+    size = len(json.dumps(event).encode())
+    detail: dict[str, Any] = {}
+    keep_for_replay(detail, event)
+    if size <= REPLAY_EVENT_LIMIT_BYTES:
+        assert detail == {"event": event}
+    else:
+        assert "event" not in detail and str(size) in detail["eventNotKept"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    index=st.one_of(st.integers(), st.text(max_size=5), st.none(), st.booleans(), st.floats()),
+    length=st.integers(min_value=0, max_value=5),
+)
+def test_a_replay_names_a_bad_index(index: Any, length: int) -> None:
+    from ses_lambda_localcloud.inbox.store import _indexed
+
+    items = list(range(length))
+    if isinstance(index, int) and not isinstance(index, bool) and 0 <= index < length:
+        assert _indexed(items, index, "action") == index
+    else:
+        with pytest.raises(BadRequest, match=r"^action: ") as raised:
+            _indexed(items, index, "action")
+        assert repr(index) in str(raised.value) or str(index) in str(raised.value)

@@ -12,7 +12,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -207,6 +207,51 @@ def test_send_form_delivers_a_message_that_then_appears(
     row_with(browser, subject)
     browser.find_element(By.ID, "sent-link").click()
     wait_for(browser, lambda d: d.find_element(By.ID, "subject").text == subject)
+
+
+def test_replay_button_invokes_a_fixed_function_again(
+    mini: None, target: Target, inbox: Any, browser: Any, aws: Callable[[str], Any]
+) -> None:
+    mail = EmailMessage()
+    mail["From"] = "janedoe@example.com"
+    mail["To"] = RECIPIENT
+    mail["Subject"] = f"replay from the page {time.time_ns()}"
+    mail["X-Test-Fail"] = "yes"
+    mail.set_content("the handler fails on this one until it is fixed")
+    message_id = deliver(target, mail)
+    record = sender.wait_for(target, message_id, timeout=60)
+    arn = next(
+        action["detail"]["functionArn"]
+        for rule in record["rules"]
+        for action in rule["actions"]
+        if action["type"] == "Lambda"
+    )
+    browser.get(inbox.url + "#/message/" + message_id)
+    button = wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR, "#timeline button.replay"))
+
+    functions = aws("lambda")
+    variables = functions.get_function_configuration(FunctionName=arn)["Environment"]["Variables"]
+    functions.update_function_configuration(
+        FunctionName=arn,
+        Environment={"Variables": {**variables, "TEST_FAIL_HEADER": "ignore"}},
+    )
+    try:
+        button.click()
+        # THEN the timeline updates without a reload: the replayed invocation succeeded
+        wait_for(
+            browser,
+            lambda d: any(
+                "replayed invocation" in step.text and "ok" in step.text
+                for step in d.find_elements(By.CSS_SELECTOR, "#timeline .kind-invocation")
+            ),
+            timeout=60,
+        )
+    finally:
+        functions.update_function_configuration(
+            FunctionName=arn, Environment={"Variables": variables}
+        )
+    assert not browser.find_elements(By.CSS_SELECTOR, "#timeline button.replay")
+    assert not browser.find_elements(By.CSS_SELECTOR, ".replay-error")
 
 
 class Canary(http.server.ThreadingHTTPServer):

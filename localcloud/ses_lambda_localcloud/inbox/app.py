@@ -35,6 +35,7 @@ from werkzeug.wrappers import Request, Response
 from .store import (
     INLINE_IMAGE_TYPES,
     BadRequest,
+    Conflict,
     Filter,
     Inbox,
     NotFound,
@@ -99,6 +100,8 @@ class InboxApp:
             response = _json({"error": str(missing)}, 404)
         except BadRequest as bad:
             response = _json({"error": str(bad)}, 400)
+        except Conflict as conflict:
+            response = _json({"error": str(conflict)}, 409)
         except Exception as exc:
             log.exception("inbox request %s failed", request.path)
             response = _json({"error": f"{type(exc).__name__}: {exc}"}, 500)
@@ -157,9 +160,12 @@ class InboxApp:
                 version = self.inbox.changes.version
                 found = self.inbox.summaries(search, limit)
                 return _json({"messages": found, "version": version})
+        message_id = rest[0]
+        if rest[1:] == ["replay"] and request.method == "POST":
+            body = _json_body(request)
+            return _json(self.inbox.replay(message_id, body.get("rule"), body.get("action")), 202)
         if request.method != "GET":
             raise NotFound(f"nothing at {request.method} {request.path}")
-        message_id = rest[0]
         if len(rest) == 1:
             return _json(self.inbox.detail(message_id))
         return self._content(

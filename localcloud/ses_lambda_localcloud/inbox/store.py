@@ -49,6 +49,10 @@ class BadRequest(ValueError):
     pass
 
 
+class Conflict(RuntimeError):
+    """The request is well formed but cannot be done in the message's present state."""
+
+
 def status_of(record: dict[str, Any]) -> str:
     """One word for the list: rejected, bounced, failed, processed, or accepted (not finished)."""
     if record["status"] == "rejected":
@@ -145,6 +149,7 @@ class Inbox:
         self._removers: list[Callable[[], None]] = []
         self._kept: deque[str] = deque()
         self._kept_lock = threading.Lock()
+        self._replay_lock = threading.Lock()
 
     # --- wiring ----------------------------------------------------------------------------
 
@@ -237,13 +242,94 @@ class Inbox:
         data["record"] = record
         data["events"] = events
         data["timeline"] = timeline(record, events)
-        data["complete"] = record["finished"] and all(e["complete"] for e in events)
+        replaying = any(
+            action["detail"].get("replaying")
+            for rule in record.get("rules", [])
+            for action in rule["actions"]
+        )
+        data["complete"] = (
+            record["finished"] and not replaying and all(e["complete"] for e in events)
+        )
         try:
             data["content"] = content(self.parsed(message_id))
         except NotFound as missing:
             data["content"] = None
             data["contentMissing"] = str(missing)
         return data
+
+    def replay(self, message_id: str, rule: Any, action: Any) -> dict[str, Any]:
+        """Invoke a failed Lambda action's function again with the event it was given, with
+        the same invocation type, and add the outcome to that action as new attempts.
+
+        Only that action runs again: the actions after it in the rule, and the rules after
+        it, ran (or were skipped) when the message arrived, and stay as they were. The
+        invocation runs in the background; the page sees its outcome as a change.
+        """
+        from ..moto_ext.moto_internals import lambda_backends
+        from ..moto_ext.ses_checks import lambda_invoke_decision, rule_arn
+        from ..policy import Decision
+
+        record = self._record(message_id)
+        if not record.done.is_set():
+            raise Conflict(f"{message_id} is still being processed")
+        rule_record = _indexed(record.rules, rule, "rule")
+        outcome = _indexed(rule_record.actions, action, "action")
+        detail = outcome.detail
+        where = f"action {action} of rule {rule} ({rule_record.rule})"
+        if outcome.type != "Lambda":
+            raise BadRequest(f"action: {where} is a {outcome.type} action, not a Lambda action")
+        if outcome.status != "failed":
+            raise BadRequest(f"action: {where} did not fail (its status is {outcome.status})")
+        if "event" not in detail:
+            raise Conflict(
+                f"{where} kept no event to replay: "
+                + str(detail.get("eventNotKept") or "its function was never invoked")
+            )
+        receiver = self.cloud.receiver
+        function_arn = detail["functionArn"]
+        source_arn = rule_arn(
+            receiver.region, receiver.account_id, record.rule_set or "", rule_record.rule
+        )
+        # SES invokes the function again: the function's policy must still let it.
+        decision = lambda_invoke_decision(receiver.ses, function_arn, source_arn)
+        if decision is not Decision.ALLOW:
+            raise Conflict(
+                f"SES could not invoke {function_arn}: "
+                + ("it does not exist" if decision is None else "its policy does not allow it")
+            )
+        fn = lambda_backends[receiver.account_id][receiver.region].get_function(function_arn)
+        with self._replay_lock:
+            if detail.get("replaying"):
+                raise Conflict(f"{where} is already being replayed")
+            detail["replaying"] = True
+        self.changes.bump()
+        event = detail["event"]
+        sent_before = len(OUTBOX)
+        invocation_type = detail.get("invocationType") or "Event"
+
+        def finish(attempts: Callable[[], list[Any]]) -> None:
+            try:
+                _record_replay(outcome, attempts(), sent_before)
+            except Exception:
+                log.exception("the replay of %s in %s failed", where, message_id)
+            finally:
+                detail.pop("replaying", None)
+                self.changes.bump()
+
+        if invocation_type == "RequestResponse":
+            from .. import lambda_runner
+            from ..lifecycle import WORK
+
+            WORK.spawn(
+                lambda: finish(lambda: [lambda_runner.invoke(fn, event)]),
+                name=f"inbox-replay-{fn.function_name}",
+            )
+        else:
+            from .. import lambda_async
+
+            queued = lambda_async.submit(fn, event)
+            queued.add_done_callback(lambda item: finish(item.wait))
+        return {"replaying": True, "rule": rule, "action": action, "functionArn": function_arn}
 
     def attachment(self, message_id: str, index: int) -> tuple[str, str, bytes]:
         return attachment_of(self.parsed(message_id), index)
@@ -317,6 +403,42 @@ class Inbox:
         )
         assert isinstance(parsed, EmailMessage)
         return parsed
+
+
+def _indexed(items: list[Any], index: Any, name: str) -> Any:
+    if isinstance(index, bool) or not isinstance(index, int):
+        raise BadRequest(f"{name}: give the {name}'s index as a whole number; got {index!r}")
+    if not 0 <= index < len(items):
+        raise BadRequest(f"{name}: no {name} {index} (there are {len(items)})")
+    return items[index]
+
+
+def _record_replay(outcome: Any, attempts: list[Any], sent_before: int) -> None:
+    """Add a replay's attempts to a Lambda action's record, marked as a replay, and set the
+    action's status, result and error from the last of them."""
+    from ..receiving.actions import _record_outcome
+    from ..receiving.records import ActionRecord
+
+    if not attempts:  # the queued event was dropped (the local cloud stopped or was reset)
+        return
+    detail = outcome.detail
+    # The replay's own record, then merged: the earlier attempts and copies stay first.
+    replayed = ActionRecord(outcome.type, "queued", {})
+    _record_outcome(attempts, replayed, sent_before)
+    new = replayed.detail
+    detail["attempts"] = list(detail.get("attempts") or []) + [
+        dict(attempt, replay=True) for attempt in new["attempts"]
+    ]
+    if new.get("sent"):
+        detail["sent"] = list(detail.get("sent") or []) + new["sent"]
+    for key in ("result", "logGroup", "logStream"):
+        detail[key] = new[key]
+    if replayed.status == "ok":
+        detail.pop("error", None)
+        detail.pop("event", None)  # nothing left to replay
+    else:
+        detail["error"] = new["error"]
+    outcome.status = replayed.status
 
 
 def _remove(items: list[Any], item: Any) -> None:
@@ -489,7 +611,7 @@ def timeline(record: dict[str, Any], events: list[dict[str, Any]]) -> list[dict[
     )
     if record["finished"] and not record.get("rules"):
         steps.append(_step("rule", "no rule matched", status="skipped", depth=1))
-    for rule in record.get("rules", []):
+    for rule_index, rule in enumerate(record.get("rules", [])):
         steps.append(
             _step(
                 "rule",
@@ -499,8 +621,16 @@ def timeline(record: dict[str, Any], events: list[dict[str, Any]]) -> list[dict[
                 data={"bounced": rule["bounced"]} if rule.get("bounced") else None,
             )
         )
-        for action in rule["actions"]:
-            steps += _action_steps(action)
+        for action_index, action in enumerate(rule["actions"]):
+            replay = None
+            if (
+                record["finished"]
+                and action["status"] == "failed"
+                and "event" in (action.get("detail") or {})
+                and not action["detail"].get("replaying")
+            ):
+                replay = {"rule": rule_index, "action": action_index}
+            steps += _action_steps(action, replay)
     for written in record.get("objects") or []:
         steps.append(
             _step(
@@ -538,10 +668,17 @@ def denials(record: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _action_steps(action: dict[str, Any]) -> list[dict[str, Any]]:
+def _action_steps(
+    action: dict[str, Any], replay: dict[str, int] | None = None
+) -> list[dict[str, Any]]:
+    """The action's step, its invocations and the mail they sent. ``replay`` (the rule's and
+    the action's index) goes on the last invocation's step (or the action's, when the function
+    never answered): the page shows a replay button there."""
     detail = dict(action.get("detail") or {})
     attempts = detail.pop("attempts", [])
     sent = detail.pop("sent", [])
+    detail.pop("event", None)  # the event the function got: kept for a replay, not shown
+    replaying = detail.pop("replaying", None)
     steps = [
         _step(
             "action",
@@ -553,6 +690,10 @@ def _action_steps(action: dict[str, Any]) -> list[dict[str, Any]]:
     ]
     for number, attempt in enumerate(attempts, start=1):
         steps.append(_invocation_step(attempt, number, depth=3))
+    if replay is not None:
+        steps[-1]["replay"] = replay
+    if replaying:
+        steps.append(_step("pending", "replaying the invocation", status="pending", depth=3))
     for copy in sent:
         steps.append(
             _step(
@@ -586,7 +727,8 @@ def _invocation_step(attempt: dict[str, Any], number: int, *, depth: int) -> dic
     )
     return _step(
         "invocation",
-        f"invocation {number} of {attempt.get('functionName') or 'the function'}: "
+        f"{'replayed ' if attempt.get('replay') else ''}invocation {number} of "
+        f"{attempt.get('functionName') or 'the function'}: "
         f"{'ok' if attempt['ok'] else 'error'}, {start}",
         status="ok" if attempt["ok"] else "failed",
         durationMs=attempt.get("durationMs"),

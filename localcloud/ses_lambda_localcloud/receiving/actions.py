@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,11 @@ SNS_CONTENT_LIMIT = 150 * 1024
 #: LambdaAction, InvocationType: a 30-second timeout on RequestResponse invocations,
 #: https://docs.aws.amazon.com/ses/latest/APIReference/API_LambdaAction.html).
 REQUEST_RESPONSE_LIMIT_SECONDS: float = 30
+#: A failed Lambda action keeps the event it gave the function (``detail["event"]``) so that
+#: the inbox can invoke the function again with it; an event larger than this (as JSON) is not
+#: kept. A local bound of the inbox, not an AWS limit: the event's headers are already cut to
+#: ``mail.LAMBDA_HEADERS_LIMIT_BYTES``, so real events stay well below it.
+REPLAY_EVENT_LIMIT_BYTES = 256 * 1024
 
 Action = Callable[
     ["MessageRun", dict[str, Any], list[str], dict[str, Any]], tuple[ActionRecord, str | None]
@@ -122,7 +128,9 @@ def lambda_action(
         outcome = ActionRecord("Lambda", "queued", detail)
         run.queued(
             lambda_async.submit(fn, event),
-            functools.partial(_record_outcome, outcome=outcome, sent_before=sent_before),
+            functools.partial(
+                _record_outcome, outcome=outcome, sent_before=sent_before, event=event
+            ),
         )
         return outcome, None
     outcome = ActionRecord("Lambda", "queued", detail)
@@ -142,8 +150,9 @@ def lambda_action(
             "errorMessage": f"SES stopped waiting for the RequestResponse invocation after "
             f"{limit} s (the function may still be running)",
         }
+        keep_for_replay(detail, event)
         return outcome, None
-    invocation = _record_outcome(finished, outcome, sent_before)
+    invocation = _record_outcome(finished, outcome, sent_before, event=event)
     signal = None
     if invocation.ok and isinstance(invocation.result, dict):
         disposition = invocation.result.get("disposition")
@@ -152,10 +161,26 @@ def lambda_action(
     return outcome, signal
 
 
+def keep_for_replay(detail: dict[str, Any], event: dict[str, Any]) -> None:
+    """Keep a failed invocation's event in its action's detail, if it is small enough."""
+    size = len(json.dumps(event, default=str).encode())
+    if size <= REPLAY_EVENT_LIMIT_BYTES:
+        detail["event"] = event
+    else:
+        detail["eventNotKept"] = (
+            f"the event ({size} bytes as JSON) is larger than the {REPLAY_EVENT_LIMIT_BYTES} "
+            "bytes kept for a replay"
+        )
+
+
 def _record_outcome(
-    attempts: list[lambda_runner.Invocation], outcome: ActionRecord, sent_before: int
+    attempts: list[lambda_runner.Invocation],
+    outcome: ActionRecord,
+    sent_before: int,
+    event: dict[str, Any] | None = None,
 ) -> lambda_runner.Invocation:
-    """Fill the Lambda action's record from the invocation's attempts; returns the last."""
+    """Fill the Lambda action's record from the invocation's attempts; returns the last. A
+    failed invocation keeps ``event`` for a replay (``keep_for_replay``)."""
     detail = outcome.detail
     invocation = attempts[-1]
     detail["attempts"] = [a.summary() for a in attempts]
@@ -172,6 +197,8 @@ def _record_outcome(
     outcome.status = "ok" if invocation.ok else "failed"
     if not invocation.ok:
         detail["error"] = invocation.error
+        if event is not None:
+            keep_for_replay(detail, event)
     return invocation
 
 

@@ -132,6 +132,30 @@ function bodyView(base, content) {
   return tabs(entries);
 }
 
+// A failed invocation's step carries `replay` (its rule's and action's index): a button that
+// asks the local cloud to invoke the function again with the same event, then follows the
+// message's timeline until the new attempt has its outcome.
+function replayButton(replay) {
+  const button = el("button", { type: "button", className: "replay", "data-rule": replay.rule, "data-action": replay.action }, "Replay invocation");
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    const id = state.id;
+    const base = "/api/messages/" + encodeURIComponent(id);
+    try {
+      await api(base + "/replay", {
+        method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ rule: replay.rule, action: replay.action }),
+      });
+      clearTimeout(state.pollTimer);
+      await refreshTimeline(base, id);
+    } catch (error) {
+      button.disabled = false;
+      button.after(el("span", { className: "error replay-error" }, " " + error.message));
+    }
+  });
+  return button;
+}
+
 function timelineView(steps) {
   return el("ol", { className: "timeline", id: "timeline" }, steps.map((step) => {
     const parts = [
@@ -146,6 +170,7 @@ function timelineView(steps) {
       parts.push(el("a", { href: "/api/objects?" + query, target: "_blank", rel: "noopener noreferrer" }, "open object"));
     }
     if (step.sent) parts.push(el("a", { href: "#/sent/" + encodeURIComponent(step.sent) }, "open sent message"));
+    if (step.replay) parts.push(replayButton(step.replay));
     if (step.logs && step.logs.length) {
       parts.push(el("details", {}, el("summary", {}, `logs (${step.logs.length} lines)`),
         el("pre", { className: "logs" }, step.logs.join("\n"))));

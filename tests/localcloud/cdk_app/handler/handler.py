@@ -20,7 +20,8 @@ def lambda_handler(event, context):
     bucket = os.environ["RAW_MESSAGE_BUCKET"]
     raw_key = os.environ.get("RAW_MESSAGE_PREFIX", "") + mail["messageId"]
     raw = s3.get_object(Bucket=bucket, Key=raw_key)["Body"].read()
-    if b"X-Test-Fail: yes" in raw:
+    # TEST_FAIL_HEADER=ignore: a "fixed" function, for the tests that replay a failed one.
+    if b"X-Test-Fail: yes" in raw and os.environ.get("TEST_FAIL_HEADER") != "ignore":
         raise RuntimeError("asked to fail by the X-Test-Fail header")
     message = BytesParser(policy=policy.default).parsebytes(raw)
     body = message.get_body(preferencelist=("plain", "html"))
