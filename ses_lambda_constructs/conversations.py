@@ -5,7 +5,7 @@
   ``{"current": "<new>", "previous": "<old>"}``: new addresses are minted with the new key and
   replies to the old ones still verify (``ses_mail.reply_addresses``). The reference handler
   reads it again within five minutes.
-- :func:`grant_send_from`: ``ses:SendEmail``/``ses:SendRawEmail`` on the receiving identities
+- :func:`grant_send_from`: ``ses:SendEmail`` (SES v2) on the receiving identities
   only, with a ``ses:FromAddress`` condition listing the receiving addresses and their
   ``+label`` forms (the signed reply addresses), so a reply function cannot send as anyone else
   (https://docs.aws.amazon.com/ses/latest/dg/control-user-access.html, "Specifying conditions";

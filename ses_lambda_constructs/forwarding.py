@@ -49,11 +49,12 @@ if TYPE_CHECKING:
 
 DEFAULT_FORWARD_PREFIX = "forwarded/"
 DEFAULT_MAX_HOPS = 3
-#: SES v2 SendEmail with raw content is authorized as ``ses:SendEmail`` (v1 raw sending as
-#: ``ses:SendRawEmail``); both name the identity as the resource and support the
-#: ``ses:FromAddress`` condition key (https://docs.aws.amazon.com/ses/latest/dg/control-user-access.html,
-#: Service Authorization Reference, "Actions defined by Amazon SES").
-SEND_ACTIONS = ("ses:SendEmail", "ses:SendRawEmail")
+#: SES v2 SendEmail with raw content is authorized as ``ses:SendEmail``, on the identity, with
+#: the ``ses:FromAddress`` condition key (https://docs.aws.amazon.com/ses/latest/dg/control-user-access.html,
+#: Service Authorization Reference, "Actions defined by Amazon SES v2"). The library's functions
+#: send with v2 only, so v1's ``ses:SendRawEmail`` is not granted (the strict local cloud showed
+#: the forwarder never needs it).
+SEND_ACTIONS = ("ses:SendEmail",)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -235,7 +236,7 @@ class Forwarder(ForwarderMetrics, Construct):
 
     It may read the raw prefix, read and write objects under ``forward_prefix`` (outcomes and
     the per-destination markers that keep a retried event from sending twice, also deleting a
-    marker when its send failed), and send with ``ses:SendEmail``/``ses:SendRawEmail`` only as
+    marker when its send failed), and send with ``ses:SendEmail`` only as
     ``from_patterns`` (condition ``ses:FromAddress``) through ``identities``.
     """
 

@@ -701,7 +701,7 @@ class EmailReceiver(ReceiverMetrics, Construct):
         return keys
 
     def grant_send_replies(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Grant sending replies with SES (``ses:SendEmail``, ``ses:SendRawEmail``) from the
+        """Grant sending replies with SES v2 (``ses:SendEmail``) from the
         addresses this receiver receives for and their ``+label`` forms only, through the
         identities that cover them (condition ``ses:FromAddress``)."""
         recipients = _union([r for route in self.routes for r in route.recipients])

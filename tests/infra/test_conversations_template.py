@@ -55,11 +55,7 @@ def test_replies_may_be_sent_from_the_receiving_addresses_only(
     replies: tuple[cdk.Stack, Template, str],
 ) -> None:
     stack, template, role_id = replies
-    (statement,) = [
-        s
-        for s in _statements(template, role_id)
-        if s["Action"] == ["ses:SendEmail", "ses:SendRawEmail"]
-    ]
+    (statement,) = [s for s in _statements(template, role_id) if s["Action"] == "ses:SendEmail"]
     assert statement["Condition"] == {
         "StringLike": {
             "ses:FromAddress": [

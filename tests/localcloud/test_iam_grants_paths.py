@@ -116,8 +116,8 @@ def test_the_forwarder_needs_each_of_its_grants(
         ("s3:PutObject", "forwarded/", "s3:PutObject"),
         ("kms:GenerateDataKey", "", "kms:GenerateDataKey"),
         # SES v2 SendEmail (raw content included) is authorized as ses:SendEmail (Service
-        # Authorization Reference, "Actions defined by Amazon SES v2"); the forwarder makes no
-        # ses:SendRawEmail request, so that action of its grant is not exercised.
+        # Authorization Reference, "Actions defined by Amazon SES v2"), the only send action the
+        # forwarder is granted.
         ("ses:SendEmail", "identity/", "ses:SendEmail"),
     ]
     for action, resource_part, refused in cases:
