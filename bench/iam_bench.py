@@ -12,7 +12,7 @@ def _us(value: float) -> str:
 
 
 def run(runs: int, quick: bool) -> Section:
-    section = Section("iam", "6. IAM evaluation")
+    section = Section("iam", "9. IAM evaluation")
     count = 200 if quick else 2000
     samples = {name: Sample() for name in ("get_object_s", "put_events_s", "admin_s", "engine_s")}
     for _ in range(runs):

@@ -16,14 +16,19 @@ Latency is the pipeline benchmark's: the SMTP ``250`` reply to the message's rec
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import messages
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository, for tests/
 from common import Section, fmt_ms, percentile
 from pipeline_bench import TARGET_P50_MS, Cloud, _free_port, send, wait
+
+from tests.browser_support import chromedriver_service, chromium_options
 
 BLOCKS = 6
 
@@ -31,29 +36,11 @@ BLOCKS = 6
 def _browser(profile: Path) -> Any:
     from selenium import webdriver
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={profile}",
-    ):
-        options.add_argument(flag)
-    service = webdriver.ChromeService(
-        executable_path=shutil.which("chromedriver") or "/usr/bin/chromedriver"
-    )
-    return webdriver.Chrome(options=options, service=service)
+    return webdriver.Chrome(options=chromium_options(profile), service=chromedriver_service())
 
 
 def run(quick: bool, workdir: Path) -> Section:
-    section = Section("inbox", "6. Inbox page")
+    section = Section("inbox", "8. Inbox page")
     if not (shutil.which("chromium") and shutil.which("chromedriver")):
         section.error = "needs Debian's chromium and chromium-driver (apt-get install)"
         return section
