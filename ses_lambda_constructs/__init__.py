@@ -37,7 +37,10 @@ _EXPORTS = {
     "ValidationError": "limits",
     "receiving_regions": "limits",
     "EmailReceiver": "receiver",
-    "EmailRoute": "receiver",
+    "EmailRoute": "routing",
+    "IRoute": "routing",
+    "IRouteReceiver": "routing",
+    "RuleOptions": "routing",
     "Route": "receiver",
     "ActiveReceiptRuleSet": "rule_set",
     "ReceiptRuleSetActivation": "rule_set",
@@ -52,6 +55,8 @@ _EXPORTS = {
     "EmailEvents": "events",
     "EmailSubscription": "subscription",
     "EmailTarget": "subscription",
+    "SubscriptionOptions": "subscription",
+    "ReceiverSettings": "settings",
     "ReaderLayer": "reader",
     "ReceiverDashboard": "dashboard",
     "FunctionMetrics": "metrics",
@@ -77,6 +82,8 @@ __all__ = [
     "ForwardingRoute",
     "FunctionHardening",
     "FunctionMetrics",
+    "IRoute",
+    "IRouteReceiver",
     "InvocationFailures",
     "InvokeFunction",
     "LocalPythonBundler",
@@ -88,11 +95,14 @@ __all__ = [
     "ReaderLayer",
     "ReceiptRuleSetActivation",
     "ReceiverDashboard",
+    "ReceiverSettings",
     "ReceivingDomain",
     "ReferenceHandler",
     "ReplyAddressKeys",
     "Route",
+    "RuleOptions",
     "StoreRawMessage",
+    "SubscriptionOptions",
     "ValidationError",
     "Verdict",
     "VerdictGate",
@@ -147,10 +157,12 @@ if TYPE_CHECKING:
     from .metrics import FunctionMetrics
     from .network import PrivateNetwork
     from .reader import ReaderLayer
-    from .receiver import EmailReceiver, EmailRoute, Route
+    from .receiver import EmailReceiver, Route
     from .reference_handler import ReferenceHandler
+    from .routing import EmailRoute, IRoute, IRouteReceiver, RuleOptions
     from .rule_set import ActiveReceiptRuleSet, ReceiptRuleSetActivation
+    from .settings import ReceiverSettings
     from .storage import RawMessageStore
-    from .subscription import EmailSubscription, EmailTarget
+    from .subscription import EmailSubscription, EmailTarget, SubscriptionOptions
     from .verdict_gate import VerdictGate
     from .verdicts import Verdict

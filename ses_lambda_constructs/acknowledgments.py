@@ -5,7 +5,7 @@ Each acknowledgment sits next to the resource it concerns and carries its reason
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Stack, Validations
+from aws_cdk import Acknowledgment, CfnElement, Stack, Validations
 from aws_cdk import aws_s3 as s3
 from constructs import IConstruct
 
@@ -39,6 +39,6 @@ def acknowledge_inline_policy(scope: IConstruct) -> None:
 def nag_arn(scope: IConstruct, bucket: s3.IBucket) -> str:
     """How cdk-nag names a bucket's ARN in a finding id: ``LogicalId.Arn``, or the literal ARN."""
     resource = bucket.node.default_child
-    if resource is None:  # an imported bucket: its ARN is a literal string
+    if not isinstance(resource, CfnElement):  # an imported bucket: its ARN is a literal string
         return bucket.bucket_arn
-    return f"{Stack.of(scope).get_logical_id(resource)}.Arn"  # type: ignore[arg-type]
+    return f"{Stack.of(scope).get_logical_id(resource)}.Arn"

@@ -8,6 +8,8 @@ references the rule while the rule depends on the policy is the cycle behind aws
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import jsii
 from aws_cdk import Annotations, ArnFormat, Aspects, IAspect, Names, Stack
 from aws_cdk import aws_iam as iam
@@ -162,3 +164,38 @@ class InvokeFunction:
                 invocation_type=_INVOCATION_TYPES[self.invocation_type],
             )
         )
+
+
+def stored_then_invoked(
+    route_id: str,
+    *,
+    store: RawMessageStore | None,
+    function: lambda_.IFunction,
+    rule_set_name: str,
+    invocation_type: ses_actions.LambdaInvocationType = ses_actions.LambdaInvocationType.EVENT,
+    store_raw_message: bool = True,
+) -> Callable[[str], list[ses.IReceiptRuleAction]]:
+    """The actions of a route that stores the raw message (unless ``store_raw_message`` is
+    ``False``), then invokes ``function``, given the rule's name (an ``EmailRoute``'s
+    ``actions``)."""
+
+    def actions(rule_name: str) -> list[ses.IReceiptRuleAction]:
+        found: list[ses.IReceiptRuleAction] = []
+        if store_raw_message:
+            if store is None:
+                raise ValidationError(
+                    f"routes[{route_id}].store_raw_message is True but the receiver stores no "
+                    "raw messages (store_raw_messages=False)"
+                )
+            found.append(StoreRawMessage(store, rule_set_name=rule_set_name, rule_name=rule_name))
+        found.append(
+            InvokeFunction(
+                function,
+                rule_set_name=rule_set_name,
+                rule_name=rule_name,
+                invocation_type=invocation_type,
+            )
+        )
+        return found
+
+    return actions

@@ -9,16 +9,14 @@ from ``ses_mail/metric_names.py``) or one that Lambda, SQS or EventBridge publis
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
 from .limits import ValidationError
-
-if TYPE_CHECKING:
-    from .receiver import EmailReceiver
+from .metrics import ReceiverMetrics
 
 #: Widgets per row: CloudWatch's grid is 24 units wide (CloudWatch API Reference, "Dashboard
 #: Body Structure and Syntax": width 1-24).
@@ -41,7 +39,7 @@ class ReceiverDashboard(Construct):
         scope: Construct,
         id: str,
         *,
-        receiver: EmailReceiver,
+        receiver: ReceiverMetrics,
         dashboard_name: str | None = None,
         period: Duration = Duration.minutes(5),
         default_interval: Duration = Duration.hours(3),
@@ -216,7 +214,7 @@ class ReceiverDashboard(Construct):
             )
 
 
-def receiver_alarms(receiver: EmailReceiver) -> list[cloudwatch.IAlarm]:
+def receiver_alarms(receiver: ReceiverMetrics) -> list[cloudwatch.IAlarm]:
     """Every alarm the receiver defines: its functions' failure alarms and each subscription's
     dead-letter alarm."""
     alarms: list[cloudwatch.IAlarm] = []

@@ -10,14 +10,31 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import jsii
 from aws_cdk import Annotations, Aspects, IAspect, Token
 from constructs import IConstruct
 
-if TYPE_CHECKING:
-    from .receiver import EmailReceiver
+
+class _Route(IConstruct, Protocol):
+    @property
+    def recipients(self) -> Sequence[str]: ...
+
+
+class CheckedReceiver(IConstruct, Protocol):
+    """What the checks read of a receiver (:class:`EmailReceiver` is one)."""
+
+    @property
+    def domain_names(self) -> Sequence[str]: ...
+
+    @property
+    def routes(self) -> Sequence[_Route]: ...
+
+    @property
+    def forwarders(self) -> Sequence[IConstruct]: ...
+
+    def receiving_domains(self) -> Sequence[str]: ...
 
 
 def recipient_domain(recipient: str) -> str:
@@ -41,11 +58,11 @@ def receiving_domain_names(domains: Sequence[str], recipients: Iterable[str]) ->
 class RecipientDomainCheck:
     """Runs once the app is complete (as an aspect), so domains and routes added late count."""
 
-    def __init__(self, receiver: EmailReceiver) -> None:
+    def __init__(self, receiver: CheckedReceiver) -> None:
         self._receiver = receiver
 
     @classmethod
-    def attach(cls, receiver: EmailReceiver) -> None:
+    def attach(cls, receiver: CheckedReceiver) -> None:
         Aspects.of(receiver).add(cls(receiver))
 
     def visit(self, node: IConstruct) -> None:

@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Unpack
 
-from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from .event_patterns import DEFAULT_EVENT_SOURCE, MailKind, MailStatus, validate_event_source
+from .event_patterns import DEFAULT_EVENT_SOURCE, validate_event_source
 from .limits import ValidationError
 from .subscription import (
-    MAX_TARGET_EVENT_AGE,
-    MAX_TARGET_RETRY_ATTEMPTS,
     EmailSubscription,
     EmailTarget,
+    SubscriptionKeywords,
+    SubscriptionOptions,
 )
 
 
@@ -71,47 +68,24 @@ class EmailEvents(Construct):
         id: str,
         target: EmailTarget,
         *,
-        recipients: Sequence[str] | None = None,
-        senders: Sequence[str] | None = None,
-        subject_prefix: Sequence[str] | None = None,
-        subject_wildcard: Sequence[str] | None = None,
-        statuses: Sequence[MailStatus] | None = None,
-        detail_types: Sequence[str] | None = None,
-        kinds: Sequence[MailKind] | None = None,
-        pattern: Mapping[str, Any] | None = None,
-        retry_attempts: int = MAX_TARGET_RETRY_ATTEMPTS,
-        max_event_age: Duration = MAX_TARGET_EVENT_AGE,
-        dead_letter_queue: sqs.IQueue | None = None,
-        rule_name: str | None = None,
-        description: str | None = None,
-        enabled: bool = True,
+        options: SubscriptionOptions | None = None,
+        **keywords: Unpack[SubscriptionKeywords],
     ) -> EmailSubscription:
-        """Deliver the events matching every filter given to ``target``; see
-        :class:`EmailSubscription` for the props. Default: processed mail to any recipient."""
+        """Deliver the events matching every filter given to ``target``; the filters and
+        delivery are :class:`SubscriptionOptions`, as keyword arguments or ``options`` (see
+        :class:`EmailSubscription`). Default: processed mail to any recipient."""
         if self.node.try_find_child(id) is not None:
             raise ValidationError(f"subscribe: the id {id!r} is used twice")
+        built = SubscriptionOptions.of(options, keywords)
         subscription = EmailSubscription(
             self,
             id,
             event_bus=self.event_bus,
             event_source=self.event_source,
             target=target,
-            recipients=recipients,
-            senders=senders,
-            subject_prefix=subject_prefix,
-            subject_wildcard=subject_wildcard,
-            statuses=statuses,
-            detail_types=detail_types,
-            kinds=kinds,
-            pattern=pattern,
-            retry_attempts=retry_attempts,
-            max_event_age=max_event_age,
-            dead_letter_queue=dead_letter_queue,
             alarm_topic=self._alarm_topic,
-            rule_name=rule_name,
-            description=description,
-            enabled=enabled,
-            encryption_key=self.encryption_key if dead_letter_queue is None else None,
+            encryption_key=self.encryption_key if built.dead_letter_queue is None else None,
+            options=built,
         )
         self.subscriptions.append(subscription)
         return subscription

@@ -13,7 +13,7 @@ import dataclasses
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import overload
 
 import jsii
 from aws_cdk import ArnFormat, Duration, IStableStringProducer, Lazy, Stack, Token
@@ -23,11 +23,11 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ses as ses
-from aws_cdk import aws_ses_actions as ses_actions
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from .acknowledgments import acknowledge
+from .acknowledgments import acknowledge, nag_arn
+from .actions import stored_then_invoked
 from .bundling import python_code
 from .failures import InvocationFailures
 from .handler_bundle import DEFAULT_RUNTIME, reference_bundle
@@ -41,11 +41,9 @@ from .limits import (
     validate_recipient,
 )
 from .metrics import ForwarderMetrics, FunctionMetrics, metric_names
+from .routing import EmailRoute, IRouteReceiver, RuleOptions
 from .storage import RawMessageStore
 from .verdicts import Verdict
-
-if TYPE_CHECKING:
-    from .receiver import Route
 
 DEFAULT_FORWARD_PREFIX = "forwarded/"
 DEFAULT_MAX_HOPS = 3
@@ -58,7 +56,7 @@ SEND_ACTIONS = ("ses:SendEmail",)
 
 
 @dataclass(frozen=True, kw_only=True)
-class ForwardingRoute:
+class ForwardingRoute(RuleOptions):
     """Mail to ``recipients`` is stored, then re-sent to existing mailboxes.
 
     Every recipient goes to ``destinations``, unless ``destination_map`` names it (by address,
@@ -68,8 +66,6 @@ class ForwardingRoute:
     the address must belong to an identity verified for sending (the receiver's domains are).
     """
 
-    id: str
-    recipients: Sequence[str]
     destinations: Sequence[str] = ()
     destination_map: Mapping[str, Sequence[str]] = field(default_factory=dict)
     #: Default: the matched recipient.
@@ -82,12 +78,6 @@ class ForwardingRoute:
     verify_destinations: bool = False
     #: Forwarding hops (counted in a header the forwarder adds) after which mail is not sent on.
     max_hops: int = DEFAULT_MAX_HOPS
-    #: Default: a name derived from the construct path.
-    rule_name: str | None = None
-    scan_enabled: bool = True
-    tls_policy: ses.TlsPolicy = ses.TlsPolicy.REQUIRE
-    extra_actions: Sequence[ses.IReceiptRuleAction] = field(default_factory=tuple)
-    enabled: bool = True
 
     def destination_table(self) -> dict[str, list[str]]:
         """The recipient-to-destinations map the forwarder reads (``"*"`` for ``destinations``)."""
@@ -131,21 +121,40 @@ class ForwardingRoute:
                 )
         return table
 
-    def to_route(self, function: lambda_.IFunction) -> Route:
-        """The plain :class:`Route` that stores the message and invokes ``function``."""
-        from .receiver import Route
-
-        return Route(
-            id=self.id,
-            recipients=self.recipients,
-            function=function,
-            invocation_type=ses_actions.LambdaInvocationType.EVENT,
-            rule_name=self.rule_name,
-            scan_enabled=self.scan_enabled,
-            tls_policy=self.tls_policy,
-            store_raw_message=True,
-            extra_actions=self.extra_actions,
-            enabled=self.enabled,
+    def bind(self, receiver: IRouteReceiver) -> EmailRoute:
+        """The route's forwarder (construct id ``<route id>Forwarder``, with the receiver's
+        runtime, hardening and failure settings), and its rule: store the raw message, invoke
+        the forwarder asynchronously, then ``extra_actions``."""
+        first = not any(isinstance(child, Forwarder) for child in receiver.scope.node.children)
+        settings = receiver.settings
+        forwarder = Forwarder.for_route(
+            receiver.scope,
+            self,
+            store=receiver.store,
+            domain_names=receiver.domain_names,
+            receiving_domains=receiver.receiving_domains,
+            runtime=settings.handler.runtime,
+            hardening=receiver.function_hardening,
+            retry_attempts=settings.failures.retry_attempts,
+            max_event_age=settings.failures.max_event_age,
+            alarm_topic=settings.failures.alarm_topic,
+        )
+        if first:
+            # Outcomes and send-once markers expire with the raw messages they describe.
+            forwarder.store.expire_prefix("ExpireForwardOutcomes", forwarder.forward_prefix)
+        return EmailRoute(
+            receiver.scope,
+            self.id,
+            options=self,
+            rule_set=receiver.rule_set,
+            actions=stored_then_invoked(
+                self.id,
+                store=forwarder.store,
+                function=forwarder.function,
+                rule_set_name=receiver.rule_set_name,
+            ),
+            after=receiver.last_rule,
+            function=forwarder.function,
         )
 
 
@@ -224,7 +233,13 @@ class _Deferred(Sequence[str]):
     def __init__(self, read: Callable[[], Sequence[str]]) -> None:
         self._read = read
 
-    def __getitem__(self, index: int) -> str:  # type: ignore[override]
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
         return self._read()[index]
 
     def __len__(self) -> int:
@@ -474,7 +489,7 @@ class Forwarder(ForwarderMetrics, Construct):
         for prefix in (store.object_key_prefix, self.forward_prefix):
             acknowledge(
                 role,
-                f"AwsSolutions-IAM5[Resource::<{_arn_ref(store)}>/{prefix}*]",
+                f"AwsSolutions-IAM5[Resource::<{nag_arn(store, store.bucket)}>/{prefix}*]",
                 "Object keys are SES message ids, known only when mail arrives; the grant "
                 "is limited to this one prefix.",
             )
@@ -489,10 +504,3 @@ class _JoinedDomains:
 
     def produce(self) -> str:
         return ",".join(self._domains)
-
-
-def _arn_ref(store: RawMessageStore) -> str:
-    bucket = store.bucket.node.default_child
-    if bucket is None:
-        return store.bucket.bucket_arn
-    return f"{Stack.of(store).get_logical_id(bucket)}.Arn"  # type: ignore[arg-type]

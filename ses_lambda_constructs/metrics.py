@@ -12,7 +12,7 @@ a 5-minute period and the ``Sum`` (``Average`` for sizes).
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cache
 from types import ModuleType
 from typing import Any
@@ -139,7 +139,12 @@ class ReceiverMetrics:
     # Set by EmailReceiver.
     handler: Any
     failures: Any
-    forwarders: list[Any]
+
+    @property
+    def forwarders(self) -> Sequence[Any]:
+        """The receiver's forwarders (EmailReceiver defines it)."""
+        raise NotImplementedError
+
     routes: list[Any]
     events: Any
     gate: Any
@@ -171,6 +176,10 @@ class ReceiverMetrics:
             known = ", ".join(r.node.id for r in self.routes) or "none"
             raise ValidationError(f"route {route!r} is not a route of this receiver ({known})")
         function = found[0].function
+        if function is None:
+            raise ValidationError(
+                f"route {route!r} invokes no function, so nothing counts its messages"
+            )
         for forwarder in self.forwarders:
             if forwarder.function is function:
                 return forwarder.metric_messages_received(**options)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Unpack
 
 import jsii
 from aws_cdk import (
@@ -27,73 +27,89 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_ses as ses
 from aws_cdk import aws_ses_actions as ses_actions
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IValidation
 
-from .actions import InvokeFunction, StoreRawMessage
+from .actions import stored_then_invoked
 from .conversations import REPLY_ADDRESS_SECRET_VARIABLE, ReplyAddressKeys, grant_send_from
 from .dashboard import ReceiverDashboard
 from .domain import Domain, ReceivingDomain, check_receiving_region
 from .domain_checks import RecipientDomainCheck, receiving_domain_names
-from .event_patterns import DEFAULT_EVENT_SOURCE, MailKind, MailStatus, validate_event_source
+from .event_patterns import DEFAULT_EVENT_SOURCE
 from .events import EmailEvents
 from .failures import InvocationFailures
-from .forwarding import Forwarder, ForwardingRoute
+from .forwarding import Forwarder
 from .handler_bundle import DEFAULT_RUNTIME
 from .hardening import FunctionHardening, hardened_defaults
 from .limits import (
-    MAX_ACTIONS_PER_RULE,
     MAX_RULES_PER_RULE_SET,
     ValidationError,
-    is_unresolved,
     validate_count,
-    validate_disjoint_prefixes,
-    validate_prefix,
     validate_recipients,
-    validate_rule_name,
     validate_rule_set_name,
 )
 from .metrics import ReceiverMetrics
 from .reader import ReaderLayer, grant_read_objects
 from .reference_handler import ReferenceHandler
+from .routing import EmailRoute, IRoute, IRouteReceiver, RuleOptions
 from .rule_set import ReceiptRuleSetActivation, fixed_rule_set_name
+from .settings import (
+    EventSettings,
+    FailureSettings,
+    HandlerSettings,
+    ReceiverSettings,
+    StorageSettings,
+)
 from .storage import RawMessageStore
 from .subscription import (
-    MAX_TARGET_EVENT_AGE,
-    MAX_TARGET_RETRY_ATTEMPTS,
     EmailSubscription,
     EmailTarget,
+    SubscriptionKeywords,
+    SubscriptionOptions,
 )
 from .verdict_gate import VerdictGate
 from .verdicts import Verdict
 
 
 @dataclass(frozen=True, kw_only=True)
-class Route:
+class Route(RuleOptions):
     """Mail to ``recipients`` is stored (optionally) and handed to ``function``.
 
     ``recipients`` follow SES's matching: ``user@example.com`` (and its ``user+label@`` forms),
     ``example.com`` (every address at that domain) or ``.example.com`` (every subdomain).
     """
 
-    #: Construct id of the route; fixed, so that the rule keeps its identity across deploys.
-    id: str
-    recipients: Sequence[str]
     #: Default: the receiver's reference handler.
     function: lambda_.IFunction | None = None
     #: Default: ``EVENT`` (asynchronous; AWS's recommendation).
     invocation_type: ses_actions.LambdaInvocationType = ses_actions.LambdaInvocationType.EVENT
-    #: Default: a name derived from the construct path, at most 64 characters.
-    rule_name: str | None = None
-    #: Spam and virus scanning. Default: on.
-    scan_enabled: bool = True
-    #: Default: ``REQUIRE`` (mail not sent over TLS is bounced).
-    tls_policy: ses.TlsPolicy = ses.TlsPolicy.REQUIRE
     #: Store the raw message before the function runs. Default: ``True``.
     store_raw_message: bool = True
-    #: Actions that run after the Lambda action (e.g. ``ses_actions.Stop()``).
-    extra_actions: Sequence[ses.IReceiptRuleAction] = field(default_factory=tuple)
-    enabled: bool = True
+
+    def bind(self, receiver: IRouteReceiver) -> EmailRoute:
+        """The rule: store the raw message (unless ``store_raw_message=False``), then invoke
+        ``function`` (default: the receiver's reference handler), then ``extra_actions``."""
+        if self.function is None and not self.store_raw_message:
+            raise ValidationError(
+                f"routes[{self.id}].store_raw_message is False, but the reference handler "
+                "reads the raw message from S3; pass a function of your own or store it"
+            )
+        function = self.function or receiver.reference_handler().function
+        return EmailRoute(
+            receiver.scope,
+            self.id,
+            options=self,
+            rule_set=receiver.rule_set,
+            actions=stored_then_invoked(
+                self.id,
+                store=receiver.store,
+                function=function,
+                rule_set_name=receiver.rule_set_name,
+                invocation_type=self.invocation_type,
+                store_raw_message=self.store_raw_message,
+            ),
+            after=receiver.last_rule,
+            function=function,
+        )
 
 
 #: Construct ids of the receiver's own children, which a route's id must not take (a route's
@@ -127,63 +143,6 @@ def validate_route_id(route_id: str) -> str:
     return route_id
 
 
-class EmailRoute(Construct):
-    """One receipt rule of an :class:`EmailReceiver`: S3 action, then the Lambda action."""
-
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        route: Route,
-        rule_set: ses.IReceiptRuleSet,
-        rule_set_name: str,
-        function: lambda_.IFunction,
-        store: RawMessageStore | None,
-        after: ses.IReceiptRule | None,
-    ) -> None:
-        super().__init__(scope, id)
-        self.recipients = validate_recipients(f"routes[{id}].recipients", route.recipients)
-        self.rule_name = validate_rule_name(
-            f"routes[{id}].rule_name",
-            route.rule_name or Names.unique_resource_name(self, max_length=64, separator="-"),
-        )
-        actions: list[ses.IReceiptRuleAction] = []
-        if route.store_raw_message:
-            if store is None:
-                raise ValidationError(
-                    f"routes[{id}].store_raw_message is True but the receiver stores no raw "
-                    "messages (store_raw_messages=False)"
-                )
-            actions.append(
-                StoreRawMessage(store, rule_set_name=rule_set_name, rule_name=self.rule_name)
-            )
-        self.invoke = InvokeFunction(
-            function,
-            rule_set_name=rule_set_name,
-            rule_name=self.rule_name,
-            invocation_type=route.invocation_type,
-        )
-        actions.append(self.invoke)
-        actions.extend(route.extra_actions)
-        validate_count(f"routes[{id}] actions", len(actions), MAX_ACTIONS_PER_RULE, "actions")
-        self.function = function
-        #: The rule's TLS policy (the verdict gate's rule follows the routes' policies).
-        self.tls_policy: ses.TlsPolicy = route.tls_policy
-        self.rule = ses.ReceiptRule(
-            self,
-            "Rule",
-            rule_set=rule_set,
-            receipt_rule_name=self.rule_name,
-            recipients=self.recipients,
-            actions=actions,
-            after=after,
-            scan_enabled=route.scan_enabled,
-            tls_policy=route.tls_policy,
-            enabled=route.enabled,
-        )
-
-
 class EmailReceiver(ReceiverMetrics, Construct):
     """Receive email with SES into Lambda: the whole pipeline in one construct.
 
@@ -198,7 +157,7 @@ class EmailReceiver(ReceiverMetrics, Construct):
         scope: Construct,
         id: str,
         *,
-        routes: Sequence[Route | ForwardingRoute] = (),
+        routes: Sequence[IRoute] = (),
         domain_name: str | None = None,
         domains: Sequence[Domain] = (),
         hosted_zone: route53.IPublicHostedZone | None = None,
@@ -284,21 +243,26 @@ class EmailReceiver(ReceiverMetrics, Construct):
             ``replication_destination`` and ``alarm_topic``. Default: ``False``.
         """
         super().__init__(scope, id)
-        _validate_props(
-            routes=routes,
-            store_raw_messages=store_raw_messages,
-            raw_message_prefix=raw_message_prefix,
-            raw_message_expiration=raw_message_expiration,
-            removal_policy=removal_policy,
-            parsed_prefix=parsed_prefix,
-            reject_on_verdicts=reject_on_verdicts,
-            handler_runtime=handler_runtime,
-            retry_attempts=retry_attempts,
-            max_event_age=max_event_age,
+        _validate_routes(routes)
+        #: Every setting, typed and checked once (whether or not a route uses it yet).
+        self.settings: ReceiverSettings = ReceiverSettings(
+            storage=StorageSettings(
+                store_raw_messages=store_raw_messages,
+                raw_message_prefix=raw_message_prefix,
+                raw_message_expiration=raw_message_expiration,
+                removal_policy=removal_policy,
+            ),
+            handler=HandlerSettings(
+                parsed_prefix=parsed_prefix,
+                reject_on_verdicts=reject_on_verdicts,
+                runtime=handler_runtime,
+            ),
+            failures=FailureSettings(
+                retry_attempts=retry_attempts, max_event_age=max_event_age, alarm_topic=alarm_topic
+            ),
+            events=EventSettings(event_bus=event_bus, event_source=event_source),
             verdict_gate=verdict_gate,
-            event_source=event_source,
         )
-        reject_on_verdicts = [Verdict(v) for v in reject_on_verdicts]
         check_receiving_region(self)
         function_hardening = function_hardening or FunctionHardening()
         if hardened:
@@ -347,7 +311,6 @@ class EmailReceiver(ReceiverMetrics, Construct):
                 hosted_zone=extra.hosted_zone,
                 mail_from_subdomain=extra.mail_from_subdomain,
             )
-        self.forwarders: list[Forwarder] = []
         RecipientDomainCheck.attach(self)
 
         self.activation: ReceiptRuleSetActivation | None = None
@@ -407,17 +370,6 @@ class EmailReceiver(ReceiverMetrics, Construct):
             ):
                 if value is not None:
                     raise ValidationError(f"{prop} needs store_raw_messages=True")
-        self._handler_options = {
-            "parsed_prefix": parsed_prefix,
-            "reject_on_verdicts": tuple(reject_on_verdicts),
-            "runtime": handler_runtime,
-        }
-        self._failure_options = {
-            "retry_attempts": retry_attempts,
-            "max_event_age": max_event_age,
-            "alarm_topic": alarm_topic,
-        }
-        self._event_options = {"event_bus": event_bus, "event_source": event_source}
         self.events: EmailEvents | None = None
         self._reader_layer: ReaderLayer | None = None
         self.handler: ReferenceHandler | None = None
@@ -432,7 +384,7 @@ class EmailReceiver(ReceiverMetrics, Construct):
                 rule_set=self.rule_set,
                 rule_set_name=self.rule_set_name,
                 recipients=Lazy.list(_RouteRecipients(self.routes)),
-                reject_on_verdicts=reject_on_verdicts,
+                reject_on_verdicts=self.settings.handler.reject_on_verdicts,
                 runtime=handler_runtime,
                 hardening=function_hardening,
             )
@@ -450,25 +402,22 @@ class EmailReceiver(ReceiverMetrics, Construct):
         for route in routes:
             self.add_route(route)
 
-    def _forwarding_route(self, route: ForwardingRoute) -> Route:
-        validate_route_id(route.id)
-        if self.node.try_find_child(route.id) is not None:
-            raise ValidationError(f"routes: the id {route.id!r} is used twice")
-        forwarder = Forwarder.for_route(
-            self,
-            route,
-            store=self.store,
-            domain_names=self.domain_names,
-            receiving_domains=self.receiving_domains,
-            runtime=self._handler_options["runtime"],  # type: ignore[arg-type]
-            hardening=self.function_hardening,
-            **self._failure_options,  # type: ignore[arg-type]
-        )
-        if not self.forwarders and self.store is not None:
-            # Outcomes and send-once markers expire with the raw messages they describe.
-            self.store.expire_prefix("ExpireForwardOutcomes", forwarder.forward_prefix)
-        self.forwarders.append(forwarder)
-        return route.to_route(forwarder.function)
+    @property
+    def scope(self) -> Construct:
+        """Where routes define their constructs: the receiver itself."""
+        return self
+
+    @property
+    def last_rule(self) -> ses.IReceiptRule | None:
+        """The rule a new route's rule goes after: the last route's, else the verdict gate's."""
+        if self.routes:
+            return self.routes[-1].rule
+        return self.gate.rule if self.gate is not None else None
+
+    @property
+    def forwarders(self) -> list[Forwarder]:
+        """The forwarder of each forwarding route, in order."""
+        return [child for child in self.node.children if isinstance(child, Forwarder)]
 
     @property
     def bucket(self) -> s3.IBucket | None:
@@ -487,9 +436,9 @@ class EmailReceiver(ReceiverMetrics, Construct):
                 self,
                 "Handler",
                 store=self.store,
-                parsed_prefix=str(self._handler_options["parsed_prefix"]),
-                reject_on_verdicts=self._handler_options["reject_on_verdicts"],  # type: ignore[arg-type]
-                runtime=self._handler_options["runtime"],  # type: ignore[arg-type]
+                parsed_prefix=self.settings.handler.parsed_prefix,
+                reject_on_verdicts=self.settings.handler.reject_on_verdicts,
+                runtime=self.settings.handler.runtime,
                 event_bus=self.email_events().event_bus,
                 event_source=self.email_events().event_source,
                 hardening=self.function_hardening,
@@ -501,7 +450,9 @@ class EmailReceiver(ReceiverMetrics, Construct):
                 "Failures",
                 function=self.handler.function,
                 encryption_key=self.encryption_key,
-                **self._failure_options,  # type: ignore[arg-type]
+                retry_attempts=self.settings.failures.retry_attempts,
+                max_event_age=self.settings.failures.max_event_age,
+                alarm_topic=self.settings.failures.alarm_topic,
             )
         return self.handler
 
@@ -542,13 +493,18 @@ class EmailReceiver(ReceiverMetrics, Construct):
             self.domain_names, [r for route in self.routes for r in route.recipients]
         )
 
-    def add_route(self, route: Route | ForwardingRoute) -> EmailRoute:
+    def add_route(self, route: IRoute) -> EmailRoute:
         """Add a receipt rule after the existing ones and return it.
 
-        A :class:`ForwardingRoute` gets its own forwarder function (attribute ``forwarders``).
+        The route binds itself (:meth:`IRoute.bind`): a :class:`Route` invokes its function (or
+        the reference handler), a :class:`ForwardingRoute` gets its own forwarder function
+        (attribute ``forwarders``); a kind of your own defines what it needs.
         """
-        if isinstance(route, ForwardingRoute):
-            route = self._forwarding_route(route)
+        if not isinstance(route, IRoute):
+            raise ValidationError(
+                "routes: a route must be a Route, a ForwardingRoute or another IRoute (id, "
+                f"recipients, bind(receiver)); got {route!r}"
+            )
         validate_route_id(route.id)
         if self.node.try_find_child(route.id) is not None:
             raise ValidationError(f"routes: the id {route.id!r} is used twice")
@@ -564,11 +520,6 @@ class EmailReceiver(ReceiverMetrics, Construct):
                 MAX_RULES_PER_RULE_SET,
                 "rules in one rule set",
             )
-        if route.function is None and not route.store_raw_message:
-            raise ValidationError(
-                f"routes[{route.id}].store_raw_message is False, but the reference handler "
-                "reads the raw message from S3; pass a function of your own or store it"
-            )
         if self.gate is not None:
             # The gate's one rule lists every route's recipients: check its quota here, where
             # the route that overflows it is known, not when the list is resolved at synth.
@@ -577,17 +528,11 @@ class EmailReceiver(ReceiverMetrics, Construct):
                 f"verdict_gate recipients (every route's, with routes[{route.id}])",
                 _union([*(r for existing in self.routes for r in existing.recipients), *own]),
             )
-        function = route.function or self.reference_handler().function
-        email_route = EmailRoute(
-            self,
-            route.id,
-            route=route,
-            rule_set=self.rule_set,
-            rule_set_name=self.rule_set_name,
-            function=function,
-            store=self.store,
-            after=self.routes[-1].rule if self.routes else (self.gate.rule if self.gate else None),
-        )
+        email_route = route.bind(self)
+        if not isinstance(email_route, EmailRoute):
+            raise ValidationError(
+                f"routes[{route.id}].bind must return an EmailRoute; got {email_route!r}"
+            )
         names = [existing.rule_name for existing in self.routes]
         if email_route.rule_name in names:
             raise ValidationError(
@@ -605,9 +550,9 @@ class EmailReceiver(ReceiverMetrics, Construct):
             self.events = EmailEvents(
                 self,
                 "Events",
-                event_bus=self._event_options["event_bus"],  # type: ignore[arg-type]
-                event_source=str(self._event_options["event_source"]),
-                alarm_topic=self._failure_options["alarm_topic"],  # type: ignore[arg-type]
+                event_bus=self.settings.events.event_bus,
+                event_source=self.settings.events.event_source,
+                alarm_topic=self.settings.failures.alarm_topic,
                 encryption_key=self.encryption_key,
             )
         return self.events
@@ -622,20 +567,8 @@ class EmailReceiver(ReceiverMetrics, Construct):
         id: str,
         target: EmailTarget,
         *,
-        recipients: Sequence[str] | None = None,
-        senders: Sequence[str] | None = None,
-        subject_prefix: Sequence[str] | None = None,
-        subject_wildcard: Sequence[str] | None = None,
-        statuses: Sequence[MailStatus] | None = None,
-        detail_types: Sequence[str] | None = None,
-        kinds: Sequence[MailKind] | None = None,
-        pattern: Mapping[str, Any] | None = None,
-        retry_attempts: int = MAX_TARGET_RETRY_ATTEMPTS,
-        max_event_age: Duration = MAX_TARGET_EVENT_AGE,
-        dead_letter_queue: sqs.IQueue | None = None,
-        rule_name: str | None = None,
-        description: str | None = None,
-        enabled: bool = True,
+        options: SubscriptionOptions | None = None,
+        **keywords: Unpack[SubscriptionKeywords],
     ) -> EmailSubscription:
         """Deliver the events of the messages matching every filter given to ``target``.
 
@@ -646,26 +579,10 @@ class EmailReceiver(ReceiverMetrics, Construct):
         kind), and a raw ``pattern`` merged in. The target
         gets ``retry_attempts`` (default 185) within ``max_event_age`` (default 24 hours), then
         the subscription's dead-letter queue, alarmed like the handler's failures (the alarm
-        notifies ``alarm_topic``). See :class:`EmailSubscription`.
+        notifies ``alarm_topic``). Give them as keyword arguments or as one
+        :class:`SubscriptionOptions` (``options=``); see :class:`EmailSubscription`.
         """
-        return self.email_events().subscribe(
-            id,
-            target,
-            recipients=recipients,
-            senders=senders,
-            subject_prefix=subject_prefix,
-            subject_wildcard=subject_wildcard,
-            statuses=statuses,
-            detail_types=detail_types,
-            kinds=kinds,
-            pattern=pattern,
-            retry_attempts=retry_attempts,
-            max_event_age=max_event_age,
-            dead_letter_queue=dead_letter_queue,
-            rule_name=rule_name,
-            description=description,
-            enabled=enabled,
-        )
+        return self.email_events().subscribe(id, target, options=options, **keywords)
 
     def dashboard(
         self,
@@ -719,105 +636,23 @@ class EmailReceiver(ReceiverMetrics, Construct):
                 "grant_read_messages needs store_raw_messages=True: the reference handler "
                 "writes the parsed messages into the raw-message bucket"
             )
-        prefix = validate_prefix(
-            "parsed_prefix", str(self._handler_options["parsed_prefix"]), allow_empty=False
-        )
+        prefix = self.settings.handler.parsed_prefix
         grant = grant_read_objects(grantee, self.store.bucket, prefix)
         if self.store.encryption_key is not None:
             self.store.encryption_key.grant(grantee, "kms:Decrypt")
         return grant
 
 
-def _validate_props(
-    *,
-    routes: Sequence[Route | ForwardingRoute],
-    store_raw_messages: bool,
-    raw_message_prefix: str,
-    raw_message_expiration: Duration | None,
-    removal_policy: RemovalPolicy,
-    parsed_prefix: str,
-    reject_on_verdicts: Sequence[Verdict],
-    handler_runtime: lambda_.Runtime,
-    retry_attempts: int,
-    max_event_age: Duration,
-    verdict_gate: bool,
-    event_source: str,
-) -> None:
-    """Check every prop of :class:`EmailReceiver`, whether or not a route uses it yet."""
-    if isinstance(routes, (str, Route, ForwardingRoute)) or not isinstance(routes, Sequence):
+def _validate_routes(routes: Sequence[IRoute]) -> None:
+    """``routes`` is a list of routes (each checked again when it is added)."""
+    if isinstance(routes, (str, IRoute)) or not isinstance(routes, Sequence):
         raise ValidationError(f"routes must be a list of Route or ForwardingRoute; got {routes!r}")
     for index, route in enumerate(routes):
-        if not isinstance(route, (Route, ForwardingRoute)):
+        if not isinstance(route, IRoute):
             raise ValidationError(
-                f"routes[{index}] must be a Route or a ForwardingRoute; got {route!r}"
+                f"routes[{index}] must be a Route, a ForwardingRoute or another IRoute (id, "
+                f"recipients, bind(receiver)); got {route!r}"
             )
-    for prop, flag in (("store_raw_messages", store_raw_messages), ("verdict_gate", verdict_gate)):
-        if not isinstance(flag, bool):
-            raise ValidationError(f"{prop} must be True or False; got {flag!r}")
-    validate_prefix("raw_message_prefix", raw_message_prefix)
-    validate_prefix("parsed_prefix", parsed_prefix, allow_empty=False)
-    if store_raw_messages:
-        validate_disjoint_prefixes(
-            ("raw_message_prefix", raw_message_prefix), ("parsed_prefix", parsed_prefix)
-        )
-    if raw_message_expiration is not None:
-        if not isinstance(raw_message_expiration, Duration):
-            raise ValidationError(
-                f"raw_message_expiration must be a Duration; got {raw_message_expiration!r}"
-            )
-        if not raw_message_expiration.is_unresolved():
-            # S3 lifecycle expiration is a whole number of days, at least 1 (S3 User Guide,
-            # "Lifecycle configuration elements", Days).
-            seconds = raw_message_expiration.to_seconds()
-            if seconds < 86400 or seconds % 86400:
-                raise ValidationError(
-                    "raw_message_expiration must be a whole number of days, at least 1 (S3 "
-                    f"lifecycle rules count days); got {raw_message_expiration.to_human_string()}"
-                )
-    if not isinstance(removal_policy, RemovalPolicy):
-        raise ValidationError(f"removal_policy must be a RemovalPolicy; got {removal_policy!r}")
-    if isinstance(reject_on_verdicts, str):
-        raise ValidationError(
-            f"reject_on_verdicts must be a list of Verdict; got the string {reject_on_verdicts!r}"
-        )
-    for verdict in reject_on_verdicts:
-        try:
-            Verdict(verdict)
-        except ValueError:
-            raise ValidationError(
-                f"reject_on_verdicts has {verdict!r}, which is not a Verdict (one of "
-                f"{', '.join(v.value for v in Verdict)})"
-            ) from None
-    if verdict_gate and not reject_on_verdicts:
-        raise ValidationError("verdict_gate=True needs at least one verdict in reject_on_verdicts")
-    if not isinstance(handler_runtime, lambda_.Runtime):
-        raise ValidationError(f"handler_runtime must be a lambda Runtime; got {handler_runtime!r}")
-    if handler_runtime.family != lambda_.RuntimeFamily.PYTHON:
-        raise ValidationError(
-            "handler_runtime must be a Python runtime (the reference handler, forwarder and "
-            f"verdict gate are Python); got {handler_runtime.name!r}"
-        )
-    # Lambda's asynchronous invocation: 0-2 retries, event age 60 s to 6 hours
-    # (PutFunctionEventInvokeConfig, Lambda API reference).
-    if not is_unresolved(retry_attempts) and (
-        isinstance(retry_attempts, bool)
-        or not isinstance(retry_attempts, int)
-        or not 0 <= retry_attempts <= 2
-    ):
-        raise ValidationError(
-            f"retry_attempts must be an integer between 0 and 2 (Lambda's asynchronous "
-            f"invocation retries); got {retry_attempts!r}"
-        )
-    if not isinstance(max_event_age, Duration):
-        raise ValidationError(f"max_event_age must be a Duration; got {max_event_age!r}")
-    if not max_event_age.is_unresolved():
-        age = max_event_age.to_seconds()
-        if not 60 <= age <= 6 * 3600:
-            raise ValidationError(
-                "max_event_age must be between 60 seconds and 6 hours (Lambda's asynchronous "
-                f"invocation); got {max_event_age.to_human_string()}"
-            )
-    validate_event_source("event_source", event_source)
 
 
 @jsii.implements(IValidation)
