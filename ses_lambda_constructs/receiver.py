@@ -416,7 +416,8 @@ class EmailReceiver(ReceiverMetrics, Construct):
 
     @property
     def forwarders(self) -> list[Forwarder]:
-        """The forwarder of each forwarding route, in order."""
+        """Every ``Forwarder`` defined in the receiver, in order: one per forwarding route (a
+        route kind of your own that defines one in ``receiver.scope`` adds it here too)."""
         return [child for child in self.node.children if isinstance(child, Forwarder)]
 
     @property
