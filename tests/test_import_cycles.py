@@ -32,12 +32,6 @@ KNOWN_CYCLES: set[tuple[str, ...]] = {
         "ses_lambda_constructs.forwarding",
         "ses_lambda_constructs.receiver",
     ),
-    ("ses_lambda_localcloud.lambda_async", "ses_lambda_localcloud.lambda_runner"),
-    (
-        "ses_lambda_localcloud.receiving.actions",
-        "ses_lambda_localcloud.receiving.receiver",
-        "ses_lambda_localcloud.receiving.run",
-    ),
 }
 
 
