@@ -44,7 +44,7 @@ def exclusive(lock_file: Path) -> Iterator[None]:
 
 
 def shared_output(
-    tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]
+    tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], object]
 ) -> Path:
     """The directory ``build(directory)`` filled, built once per run whichever worker asks."""
     root = run_directory(tmp_path_factory) / "shared-synth"
