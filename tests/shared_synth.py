@@ -73,3 +73,24 @@ def shared_json(
 
     output = shared_output(tmp_path_factory, name, build)
     return json.loads((output / "value.json").read_text("utf-8"))
+
+
+def synthesize_script(script: Path, outdir: Path) -> Path:
+    """Run a CDK app script as ``python script`` does (as ``__main__``), but in this process, and
+    move the cloud assembly its module-level ``app`` synthesized into ``outdir``.
+
+    In this process because a child Python starts its own jsii runtime and loads aws-cdk-lib
+    again, seconds of CPU per script; the script's code, its synthesis and the validation
+    plugins it adds run the same. An exception in the script fails the caller.
+    """
+    import runpy
+
+    import aws_cdk as cdk
+
+    namespace = runpy.run_path(str(script), run_name="__main__")
+    app = namespace.get("app")
+    assert isinstance(app, cdk.App), f"{script.name} defines no module-level `app`"
+    assembly = Path(app.synth().directory)  # the assembly the script's own synth() made
+    shutil.copytree(assembly, outdir, dirs_exist_ok=True)
+    shutil.rmtree(assembly, ignore_errors=True)
+    return outdir
