@@ -59,7 +59,16 @@ PROBE = textwrap.dedent(
         imported.append(info.name)
     after_imports = moto_state()
     installed_before = moto_ext.installed()
+    from moto.cloudformation import parsing
+    from ses_lambda_localcloud.moto_ext.cfn import LOCAL_MODELS
+
+    def parsed_types():
+        model_map = parsing.get_model_map()
+        return sorted(t for t, model in LOCAL_MODELS.items() if model_map.get(t) is model)
+
+    models_before = parsed_types()
     moto_ext.install()
+    models_after = parsed_types()
     after_install = moto_state()
     moto_ext.install()
     after_second = moto_state()
@@ -70,6 +79,9 @@ PROBE = textwrap.dedent(
         "installed_after": moto_ext.installed(),
         "changed_by_install": changed(after_imports, after_install),
         "changed_by_second_install": changed(after_install, after_second),
+        "local_models": sorted(LOCAL_MODELS),
+        "parsed_before_install": models_before,
+        "parsed_after_install": models_after,
     }))
     """
 )
@@ -115,3 +127,8 @@ def test_importing_changes_nothing_in_moto_and_install_patches_once() -> None:
     ):
         assert key in changed, (key, changed)
     assert report["changed_by_second_install"] == []
+    # The CloudFormation models reach moto's template parser through install() (the registry
+    # cfn.LOCAL_MODELS), and only then.
+    assert report["parsed_before_install"] == []
+    assert report["parsed_after_install"] == report["local_models"]
+    assert "AWS::SES::ReceiptRuleSet" in report["local_models"]
