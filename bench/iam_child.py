@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from ses_lambda_localcloud import moto_ext  # noqa: F401  (the moto extensions)
+from ses_lambda_localcloud import moto_ext
 from ses_lambda_localcloud.iam import gate, identities
 from ses_lambda_localcloud.iam.evaluation import Policies, evaluate
 from ses_lambda_localcloud.iam.language import Principal, Request
@@ -55,6 +55,7 @@ def per_call(function: Any, count: int) -> float:
 
 
 def main(count: int) -> dict[str, float]:
+    moto_ext.install()
     with mock_aws():
         iam = boto3.client("iam", region_name=REGION)
         kms = boto3.client("kms", region_name=REGION)

@@ -13,22 +13,15 @@ from typing import Any
 import jsonschema
 import pytest
 
+from tests.shared_synth import synthesize_script
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "consumer.py"
 
 
 @pytest.fixture(scope="module")
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
-    outdir = tmp_path_factory.mktemp("consumer-out")
-    result = subprocess.run(
-        [sys.executable, str(EXAMPLE)],
-        cwd=outdir,
-        env={**os.environ, "CDK_OUTDIR": str(outdir)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    outdir = synthesize_script(EXAMPLE, tmp_path_factory.mktemp("consumer-out"))
     return outdir, json.loads((outdir / "InvoiceInbox.template.json").read_text())
 
 

@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.shared_synth import synthesize_script
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "monitoring_facade.py"
 
 
 def test_the_facade_shows_the_receivers_own_metrics(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, str(EXAMPLE)],
-        cwd=tmp_path,
-        env={**os.environ, "CDK_OUTDIR": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    synthesize_script(EXAMPLE, tmp_path)
     template = json.loads((tmp_path / "MonitoredInbox.template.json").read_text())
     resources = template["Resources"]
     handler = next(

@@ -5,13 +5,12 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.shared_synth import synthesize_script
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "tickets.py"
@@ -21,16 +20,7 @@ KEY = b"t" * 32
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    outdir = tmp_path_factory.mktemp("tickets-out")
-    result = subprocess.run(
-        [sys.executable, str(EXAMPLE)],
-        cwd=outdir,
-        env={**os.environ, "CDK_OUTDIR": str(outdir)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    outdir = synthesize_script(EXAMPLE, tmp_path_factory.mktemp("tickets-out"))
     return json.loads((outdir / "TicketDesk.template.json").read_text())  # type: ignore[no-any-return]
 
 

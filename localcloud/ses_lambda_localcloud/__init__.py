@@ -4,8 +4,8 @@ processed by the deployed rule set and function code. No AWS account, no Docker.
 
 The distribution ``ses-lambda-localcloud`` (moto, aiosmtpd, boto3); never imported by the
 construct library.
-Importing ``ses_lambda_localcloud.moto_ext`` (done by ``server``) applies the moto
-extensions. Commands: ``ses-localcloud --help``.
+Importing a module of this package never changes moto: ``moto_ext.install()`` (called by
+``LocalCloud.start``) applies the extensions. Commands: ``ses-localcloud --help``.
 """
 
 from __future__ import annotations

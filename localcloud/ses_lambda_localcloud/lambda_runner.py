@@ -36,8 +36,6 @@ from .lambda_environments import Environment, Throttled
 from .lifecycle import Stopping
 
 if TYPE_CHECKING:
-    import threading
-
     from .moto_ext.moto_internals import LambdaFunction
 
 log = logging.getLogger(__name__)
@@ -392,26 +390,6 @@ def _bound_logs(backend: Any, group: str) -> None:
     for log_stream in streams.values():
         if len(log_stream.events) > LOG_EVENTS_PER_STREAM:
             del log_stream.events[: len(log_stream.events) - LOG_EVENTS_PER_STREAM]
-
-
-# --- asynchronous invocation (lambda_async) --------------------------------------------------
-
-
-def invoke_async(fn: LambdaFunction, event: Any) -> list[Invocation]:
-    """Invoke like Lambda's Event type and wait for the outcome: every attempt, in order."""
-    from . import lambda_async
-
-    return lambda_async.submit(fn, event).wait()
-
-
-def invoke_in_background(fn: LambdaFunction, event: Any) -> threading.Event:
-    """Queue an Event invocation (retries and destinations included); returns when it is queued.
-
-    The returned event is set when the invocation is finished (its last attempt or expiry).
-    """
-    from . import lambda_async
-
-    return lambda_async.submit(fn, event).done
 
 
 def shutdown() -> None:

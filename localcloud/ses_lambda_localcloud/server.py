@@ -219,11 +219,12 @@ class LocalCloud:
         }
 
     def start(self) -> LocalCloud:
-        from . import moto_ext  # noqa: F401  (applies the moto extensions)
+        from . import moto_ext
         from .receiving import tls
         from .receiving.receiver import Receiver
         from .receiving.smtp import SmtpServer, port_is_free
 
+        moto_ext.install()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         iam_gate.set_mode(self.iam)
         lifecycle.WORK.open()

@@ -64,11 +64,12 @@ def aws_module() -> Iterator[Any]:
     import handler
     from moto import mock_aws
 
-    import ses_lambda_localcloud.moto_ext  # noqa: F401
+    from ses_lambda_localcloud import moto_ext
 
     # moto's raw SendEmail decodes 8-bit MIME as UTF-8 and adds the header addresses to the
-    # Destination; the local cloud's correction (applied on import) sends as SES does and
-    # keeps every message in its outbox.
+    # Destination; the local cloud's correction sends as SES does and keeps every message in
+    # its outbox.
+    moto_ext.install()
     handler.s3_client.cache_clear()
     forwarder.ses_client.cache_clear()
     with mock_aws():

@@ -1,4 +1,5 @@
-"""Fixtures for construct tests: stacks synthesized once per session, every template linted."""
+"""Fixtures for construct tests: shared stacks synthesized and linted once per test run (whichever
+xdist worker asks first; see tests/shared_synth.py), every template linted."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from aws_cdk.assertions import Template
 import app as demo_app
 from ses_lambda_constructs import EmailReceiver, FunctionHardening, Route, Verdict
 from tests.infra.lint import assert_cfn_lint_clean
+from tests.shared_synth import shared_json
 
 ACCOUNT_ENV = cdk.Environment(account="111122223333", region="eu-west-1")
 
@@ -35,7 +37,32 @@ def make_stack(env: cdk.Environment | None = ACCOUNT_ENV, **context: Any) -> cdk
     return cdk.Stack(app, "TestStack", env=env)
 
 
-@pytest.fixture(scope="session")
+def shared_app(
+    tmp_path_factory: pytest.TempPathFactory, name: str, stack: Callable[[], cdk.Stack]
+) -> dict[str, Any]:
+    """The app of ``stack()`` synthesized once per test run (its validation plugins run then)
+    and the stack's template linted: ``{"stack": its name, "templates": {every stack's name:
+    template}}``."""
+
+    def build() -> dict[str, Any]:
+        built = stack()
+        assembly = built.node.root.synth()  # type: ignore[attr-defined]
+        templates = {artifact.stack_name: artifact.template for artifact in assembly.stacks}
+        assert_cfn_lint_clean(templates[built.stack_name], name=built.stack_name)
+        return {"stack": built.stack_name, "templates": templates}
+
+    built: dict[str, Any] = shared_json(tmp_path_factory, name, build)
+    return built
+
+
+def shared(
+    tmp_path_factory: pytest.TempPathFactory, name: str, stack: Callable[[], cdk.Stack]
+) -> Template:
+    """The template of ``stack()``, synthesized and linted once per test run."""
+    built = shared_app(tmp_path_factory, name, stack)
+    return Template.from_json(built["templates"][built["stack"]])
+
+
 def demo_stack() -> cdk.Stack:
     app = demo_app.build_app(
         cdk.App(context={"hostedZoneId": "Z0123456789ABCDEFGHIJ", "hostedZoneName": "example.com"})
@@ -46,19 +73,22 @@ def demo_stack() -> cdk.Stack:
 
 
 @pytest.fixture(scope="session")
-def demo_template(demo_stack: cdk.Stack) -> Template:
-    return synth(demo_stack)
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    return shared(tmp_path_factory, "demo", demo_stack)
 
 
-@pytest.fixture(scope="session")
-def demo_without_zone_template() -> Template:
+def demo_without_zone_stack() -> cdk.Stack:
     app = demo_app.build_app(cdk.App(context={"activateRuleSet": "false"}))
     stack = app.node.find_child("SesLambdaDemo")
     assert isinstance(stack, cdk.Stack)
-    return synth(stack)
+    return stack
 
 
 @pytest.fixture(scope="session")
+def demo_without_zone_template(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    return shared(tmp_path_factory, "demo-without-zone", demo_without_zone_stack)
+
+
 def multi_route_stack() -> cdk.Stack:
     """Two routes: the reference handler (async) and a user function (sync, no storage)."""
     stack = make_stack()
@@ -97,8 +127,8 @@ def multi_route_stack() -> cdk.Stack:
 
 
 @pytest.fixture(scope="session")
-def multi_route_template(multi_route_stack: cdk.Stack) -> Template:
-    return synth(multi_route_stack)
+def multi_route_template(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    return shared(tmp_path_factory, "multi-route", multi_route_stack)
 
 
 def only(
@@ -189,9 +219,8 @@ def add_packs(app: cdk.App, packs: Sequence[str] = tuple(NAG_PACKS)) -> None:
     )
 
 
-@pytest.fixture(scope="session")
 def hardened_demo_stack() -> cdk.Stack:
-    """The demo app's hardened configuration, to be synthesized once under all five packs."""
+    """The demo app's hardened configuration, under all five packs."""
     app = demo_app.build_app(
         cdk.App(
             context={
@@ -209,8 +238,19 @@ def hardened_demo_stack() -> cdk.Stack:
 
 
 @pytest.fixture(scope="session")
+def hardened_demo_synth(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The hardened demo app's templates (``shared_app``); its synthesis fails on any finding of
+    the five packs."""
+    return shared_app(tmp_path_factory, "hardened-demo", hardened_demo_stack)
+
+
+@pytest.fixture(scope="session")
+def hardened_demo_template(hardened_demo_synth: dict[str, Any]) -> Template:
+    return Template.from_json(hardened_demo_synth["templates"][hardened_demo_synth["stack"]])
+
+
 def all_options_stack() -> cdk.Stack:
-    """The all-options stack, synthesized once under all five cdk-nag packs."""
+    """The all-options stack, under all five cdk-nag packs."""
     app, stack = all_options_app()
     add_packs(
         app, ("AwsSolutions", "Serverless", "HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")
@@ -219,5 +259,12 @@ def all_options_stack() -> cdk.Stack:
 
 
 @pytest.fixture(scope="session")
-def all_options_template(all_options_stack: cdk.Stack) -> Template:
-    return synth(all_options_stack)
+def all_options_synth(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The all-options app's templates (``shared_app``); its synthesis fails on any finding of
+    the five packs."""
+    return shared_app(tmp_path_factory, "all-options", all_options_stack)
+
+
+@pytest.fixture(scope="session")
+def all_options_template(all_options_synth: dict[str, Any]) -> Template:
+    return Template.from_json(all_options_synth["templates"][all_options_synth["stack"]])

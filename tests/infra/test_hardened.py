@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
@@ -192,8 +191,8 @@ def test_the_network_has_no_internet_route_and_private_endpoints(
     ]
 
 
-def test_hardened_demo_is_what_the_context_flag_builds(hardened_demo_stack: cdk.Stack) -> None:
-    template = Template.from_stack(hardened_demo_stack)
+def test_hardened_demo_is_what_the_context_flag_builds(hardened_demo_template: Template) -> None:
+    template = hardened_demo_template
     _, bucket = store_bucket(template)
     assert (
         bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
@@ -318,11 +317,11 @@ def test_a_route_of_an_sse_kms_store_without_a_function_uses_the_store_role() ->
 
 
 def test_hardened_demo_ticket_function_generates_data_keys_for_its_writes(
-    hardened_demo_stack: cdk.Stack,
+    hardened_demo_template: Template,
 ) -> None:
     # PutObject into an SSE-KMS bucket needs kms:GenerateDataKey on the bucket's key (S3 User
     # Guide, "Using server-side encryption with AWS KMS keys (SSE-KMS)").
-    template = Template.from_stack(hardened_demo_stack)
+    template = hardened_demo_template
     _, ticket = only(
         template,
         "AWS::Lambda::Function",

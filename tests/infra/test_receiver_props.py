@@ -381,9 +381,9 @@ def test_a_forwarder_alarms_on_messages_without_destination() -> None:
 
 
 def test_every_queue_and_function_environment_of_the_hardened_demo_uses_the_key(
-    hardened_demo_stack: cdk.Stack,
+    hardened_demo_template: Template,
 ) -> None:
-    template = Template.from_stack(hardened_demo_stack)
+    template = hardened_demo_template
     (key_id,) = template.find_resources("AWS::KMS::Key")
     key = {"Fn::GetAtt": [key_id, "Arn"]}
     queues = template.find_resources("AWS::SQS::Queue")

@@ -20,6 +20,7 @@ from ses_lambda_localcloud import assembly
 from ses_lambda_localcloud.server import LocalCloud
 from ses_lambda_localcloud.target import Target
 from tests.infra.lint import assert_cfn_lint_clean
+from tests.shared_synth import shared_output
 
 HERE = Path(__file__).resolve().parent
 CDK_APP = HERE / "cdk_app"
@@ -77,27 +78,36 @@ def synth(outdir: Path, **context: str) -> Path:
     return outdir
 
 
-@pytest.fixture
-def demo_stack(fresh: LocalCloud, target: Target, tmp_path: Path) -> assembly.DeployResult:
-    """The demo app (``app.py``, reference handler included) deployed without the CLI."""
+def demo_assembly(tmp_path_factory: pytest.TempPathFactory, **context: str) -> Path:
+    """The demo app (``app.py``) synthesized with ``context``, once per test run (the cloud
+    assembly is only read by a deployment, so every test and worker can share it)."""
     import aws_cdk as cdk
 
-    demo_app = load_module("demo_app", ROOT / "app.py")
-    outdir = tmp_path / "demo"
-    demo_app.build_app(cdk.App(outdir=str(outdir))).synth()
+    def build(outdir: Path) -> None:
+        demo_app = load_module("demo_app", ROOT / "app.py")
+        demo_app.build_app(cdk.App(outdir=str(outdir), context=context)).synth()
+
+    name = "-".join(["localcloud-demo", *(f"{key}={value}" for key, value in context.items())])
+    return shared_output(tmp_path_factory, name, build)
+
+
+@pytest.fixture
+def demo_stack(
+    fresh: LocalCloud, target: Target, tmp_path_factory: pytest.TempPathFactory
+) -> assembly.DeployResult:
+    """The demo app (``app.py``, reference handler included) deployed without the CLI."""
+    outdir = demo_assembly(tmp_path_factory)
     result = assembly.deploy_stack(target.client, outdir, "SesLambdaDemo", fresh.region)
     assert result.ok, result.failures()
     return result
 
 
 @pytest.fixture
-def hardened_demo_stack(fresh: LocalCloud, target: Target, tmp_path: Path) -> assembly.DeployResult:
+def hardened_demo_stack(
+    fresh: LocalCloud, target: Target, tmp_path_factory: pytest.TempPathFactory
+) -> assembly.DeployResult:
     """The demo app's hardened configuration (``-c hardened=true``) deployed without the CLI."""
-    import aws_cdk as cdk
-
-    demo_app = load_module("demo_app", ROOT / "app.py")
-    outdir = tmp_path / "demo-hardened"
-    demo_app.build_app(cdk.App(outdir=str(outdir), context={"hardened": "true"})).synth()
+    outdir = demo_assembly(tmp_path_factory, hardened="true")
     result = assembly.deploy_stack(target.client, outdir, "SesLambdaDemo", fresh.region)
     assert result.ok, result.failures()
     return result
@@ -117,7 +127,8 @@ def load_module(name: str, path: Path) -> Any:
 
 @pytest.fixture(scope="session")
 def mini_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return synth(tmp_path_factory.mktemp("mini-cdk-out"))
+    """The test app synthesized and linted once per test run; read only (copy it to change it)."""
+    return shared_output(tmp_path_factory, "localcloud-mini", synth)
 
 
 @pytest.fixture(scope="session")

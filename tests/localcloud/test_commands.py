@@ -79,15 +79,30 @@ def test_start_send_show_stop(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 def test_fails_to_start_on_a_port_in_use(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import socket
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
 
-    with socket.socket() as busy:
-        busy.bind(("127.0.0.1", 0))
-        busy.listen()
-        port = busy.getsockname()[1]
-        status, _, err = command(
-            capsys, tmp_path, "start", "--api-port", str(port), "--smtp-port", str(free_port())
-        )
+    class NotFound(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_error(404)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    # Another web server holds the port: `start` asks it for a local cloud's health (it is not
+    # one: 404 at once; a listener that never answers costs the probe's 2-second timeout), then
+    # cannot bind.
+    with HTTPServer(("127.0.0.1", 0), NotFound) as busy:
+        serving = threading.Thread(target=busy.serve_forever, daemon=True)
+        serving.start()
+        port = busy.server_address[1]
+        try:
+            status, _, err = command(
+                capsys, tmp_path, "start", "--api-port", str(port), "--smtp-port", str(free_port())
+            )
+        finally:
+            busy.shutdown()
+            serving.join()
     assert status == 1
     assert f"AWS endpoint port {port} on 127.0.0.1 is in use" in err
     assert not (tmp_path / PID_FILE).exists() and not (tmp_path / STATE_FILE).exists()

@@ -12,17 +12,14 @@ from __future__ import annotations
 import base64
 import functools
 import json
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import lambda_async, lambda_runner
 from ..lifecycle import WORK
 from ..outbox import OUTBOX
 from . import mail as mailmod
+from .protocols import Action, RuleRun
 from .records import ActionRecord
-
-if TYPE_CHECKING:
-    from .run import MessageRun
 
 #: The SNS action carries messages up to 150 KB, headers included; bigger mail bounces (SES
 #: Developer Guide, "Service quotas", email receiving,
@@ -39,13 +36,9 @@ REQUEST_RESPONSE_LIMIT_SECONDS: float = 30
 #: ``mail.LAMBDA_HEADERS_LIMIT_BYTES``, so real events stay well below it.
 REPLAY_EVENT_LIMIT_BYTES = 256 * 1024
 
-Action = Callable[
-    ["MessageRun", dict[str, Any], list[str], dict[str, Any]], tuple[ActionRecord, str | None]
-]
-
 
 def s3_action(
-    run: MessageRun, rule: dict[str, Any], recipients: list[str], body: dict[str, Any]
+    run: RuleRun, rule: dict[str, Any], recipients: list[str], body: dict[str, Any]
 ) -> tuple[ActionRecord, None]:
     from ..moto_ext.moto_internals import s3_backends
     from ..moto_ext.ses_checks import s3_put_decision
@@ -55,7 +48,7 @@ def s3_action(
     key = f"{body.get('ObjectKeyPrefix') or ''}{run.record.message_id}"
     detail: dict[str, Any] = {"bucket": bucket, "key": key}
     role_arn = body.get("IamRoleArn")
-    decision = s3_put_decision(run.receiver.ses, bucket, key, run.source_arn(rule), role_arn)
+    decision = s3_put_decision(run.ses, bucket, key, run.source_arn(rule), role_arn)
     if decision is not Decision.ALLOW:
         detail["error"] = f"SES could not write to bucket {bucket}: " + (
             "it (or the action's role) does not exist"
@@ -88,7 +81,7 @@ def s3_action(
 
 
 def lambda_action(
-    run: MessageRun, rule: dict[str, Any], recipients: list[str], body: dict[str, Any]
+    run: RuleRun, rule: dict[str, Any], recipients: list[str], body: dict[str, Any]
 ) -> tuple[ActionRecord, str | None]:
     from ..moto_ext.moto_internals import lambda_backends
     from ..moto_ext.ses_checks import lambda_invoke_decision
@@ -97,7 +90,7 @@ def lambda_action(
     function_arn = body["FunctionArn"]
     invocation_type = body.get("InvocationType") or "Event"
     detail: dict[str, Any] = {"functionArn": function_arn, "invocationType": invocation_type}
-    decision = lambda_invoke_decision(run.receiver.ses, function_arn, run.source_arn(rule))
+    decision = lambda_invoke_decision(run.ses, function_arn, run.source_arn(rule))
     if decision is not Decision.ALLOW:
         detail["error"] = f"SES could not invoke {function_arn}: " + (
             "it does not exist" if decision is None else "its policy does not allow it"
@@ -203,7 +196,7 @@ def _record_outcome(
 
 
 def sns_action(
-    run: MessageRun, rule: dict[str, Any], recipients: list[str], body: dict[str, Any]
+    run: RuleRun, rule: dict[str, Any], recipients: list[str], body: dict[str, Any]
 ) -> tuple[ActionRecord, None]:
     topic = body["TopicArn"]
     encoding = body.get("Encoding") or "UTF-8"
@@ -237,7 +230,7 @@ def sns_action(
 
 
 def stop_action(
-    run: MessageRun, rule: dict[str, Any], recipients: list[str], body: dict[str, Any]
+    run: RuleRun, rule: dict[str, Any], recipients: list[str], body: dict[str, Any]
 ) -> tuple[ActionRecord, str]:
     run.notify(
         body.get("TopicArn"),
@@ -254,7 +247,7 @@ def stop_action(
 
 
 def bounce_action(
-    run: MessageRun, rule: dict[str, Any], recipients: list[str], body: dict[str, Any]
+    run: RuleRun, rule: dict[str, Any], recipients: list[str], body: dict[str, Any]
 ) -> tuple[ActionRecord, None]:
     bounce = run.bounce(
         rule,
@@ -282,7 +275,7 @@ def bounce_action(
 
 
 def add_header_action(
-    run: MessageRun, rule: dict[str, Any], recipients: list[str], body: dict[str, Any]
+    run: RuleRun, rule: dict[str, Any], recipients: list[str], body: dict[str, Any]
 ) -> tuple[ActionRecord, None]:
     name, value = body["HeaderName"], body["HeaderValue"]
     run.message = mailmod.prepend_headers(run.message, [(name, value)])
@@ -294,7 +287,7 @@ def not_emulated(kind: str) -> Action:
     runs locally."""
 
     def skipped(
-        run: MessageRun, rule: dict[str, Any], recipients: list[str], body: dict[str, Any]
+        run: RuleRun, rule: dict[str, Any], recipients: list[str], body: dict[str, Any]
     ) -> tuple[ActionRecord, None]:
         return ActionRecord(
             type=kind,

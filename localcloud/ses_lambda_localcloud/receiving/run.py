@@ -20,7 +20,7 @@ from .verdicts import LocalVerdicts
 if TYPE_CHECKING:
     from ..lambda_async import QueuedEvent
     from ..lambda_runner import Invocation
-    from .receiver import Receiver
+    from .protocols import ReceiverSide
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ class MessageRun:
     """One message going through the rule set."""
 
     def __init__(
-        self, receiver: Receiver, record: MessageRecord, message: bytes, moment: datetime
+        self, receiver: ReceiverSide, record: MessageRecord, message: bytes, moment: datetime
     ) -> None:
         self.receiver = receiver
         self.record = record
@@ -76,6 +76,10 @@ class MessageRun:
     @property
     def region(self) -> str:
         return self.receiver.region
+
+    @property
+    def ses(self) -> Any:
+        return self.receiver.ses
 
     def source_arn(self, rule: dict[str, Any]) -> str:
         from ..moto_ext.ses_checks import rule_arn

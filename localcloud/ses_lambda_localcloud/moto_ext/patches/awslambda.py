@@ -6,7 +6,7 @@ import base64
 import json
 from typing import Any
 
-from ... import lambda_runner
+from ... import lambda_async, lambda_runner
 from ..moto_internals import LambdaClientError, LambdaFunction
 from .patching import patch
 
@@ -109,7 +109,8 @@ def _patch_lambda() -> None:
         if invocation_type == "DryRun":
             return b""
         if invocation_type == "Event":
-            lambda_runner.invoke_in_background(self, event)
+            # Queued with Lambda's retries and destinations; 202 as soon as it is queued.
+            lambda_async.submit(self, event)
             return b""
         result = lambda_runner.invoke(self, event)
         if result.throttled:
