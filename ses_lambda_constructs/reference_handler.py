@@ -11,6 +11,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from ._bundled import contract
 from .acknowledgments import acknowledge, nag_arn
 from .bundling import python_code
 from .event_patterns import DEFAULT_EVENT_SOURCE
@@ -26,6 +27,9 @@ from .limits import (
 from .metrics import FunctionMetrics, metric_names
 from .storage import RawMessageStore
 from .verdicts import Verdict
+
+#: Default key prefix of the parsed output.
+DEFAULT_PARSED_PREFIX: str = contract().PARSED_PREFIX
 
 
 class ReferenceHandler(Construct):
@@ -44,7 +48,7 @@ class ReferenceHandler(Construct):
         id: str,
         *,
         store: RawMessageStore,
-        parsed_prefix: str = "parsed/",
+        parsed_prefix: str = DEFAULT_PARSED_PREFIX,
         reject_on_verdicts: Sequence[Verdict] = (Verdict.SPAM, Verdict.VIRUS),
         max_message_size: int = MAX_MESSAGE_BYTES,
         runtime: lambda_.Runtime = DEFAULT_RUNTIME,
@@ -53,8 +57,8 @@ class ReferenceHandler(Construct):
         timeout: Duration = Duration.seconds(60),
         log_retention: logs.RetentionDays | None = None,
         environment: Mapping[str, str] | None = None,
-        service_name: str = "ses-lambda-handler",
-        metrics_namespace: str = "SesLambdaConstructs",
+        service_name: str = metric_names().HANDLER_SERVICE,
+        metrics_namespace: str = metric_names().NAMESPACE,
         event_bus: events.IEventBus | None = None,
         event_source: str = DEFAULT_EVENT_SOURCE,
         hardening: FunctionHardening | None = None,
