@@ -13,6 +13,8 @@ from __future__ import annotations
 import ast
 import inspect
 import json
+import re
+import tomllib
 import typing
 from collections.abc import Iterator, Mapping
 from importlib import resources
@@ -263,6 +265,38 @@ def test_the_functions_read_exactly_the_variables_the_contract_names() -> None:
     forwarder_env = _Recording({C.ENV_FORWARD_DESTINATIONS: '{"*": ["a@example.org"]}'})
     lambda_forwarding.ForwarderConfig.from_environ(forwarder_env)
     assert forwarder_env.read == C.FORWARDER_VARIABLES
+
+
+# --- the functions' dependency pins -------------------------------------------------------------
+
+
+def _pins(lines: list[str]) -> dict[str, str]:
+    """``name==version`` lines -> {normalised name: version} (anything else is left out)."""
+    pins = {}
+    for line in lines:
+        match = re.fullmatch(r"\s*([A-Za-z0-9_.-]+)==([^\s;\\]+).*", line)
+        if match:
+            pins[re.sub(r"[-_.]+", "-", match[1]).lower()] = match[2]
+    return pins
+
+
+def test_the_tests_run_the_functions_with_the_versions_they_bundle() -> None:
+    # lambda_src/requirements.in is the one place the functions' direct dependencies are pinned:
+    # the lock (requirements.txt, what the asset installs) is generated from it, and the test
+    # environment (pyproject.toml's dev extra) must install the same versions to test the same
+    # code (pyproject.toml is static metadata: it cannot read the file, so it keeps a copy).
+    source = (ROOT / "lambda_src" / "requirements.in").read_text(encoding="utf-8").splitlines()
+    direct = _pins(source)
+    assert direct, "requirements.in pins nothing"
+    assert all(line.startswith("#") or not line.strip() or "==" in line for line in source), (
+        "every dependency of the functions is pinned exactly"
+    )
+    locked = _pins((ROOT / "lambda_src" / "requirements.txt").read_text().splitlines())
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    dev = _pins(project["optional-dependencies"]["dev"])
+    for name, version in direct.items():
+        assert locked.get(name) == version, f"requirements.txt locks {name} {locked.get(name)}"
+        assert dev.get(name) == version, f"pyproject.toml's dev extra pins {name} {dev.get(name)}"
 
 
 # --- the local cloud's copies ---------------------------------------------------------------
