@@ -106,6 +106,13 @@ def validate_event_source(prop: str, value: str) -> str:
         )
     if value.startswith("aws."):
         raise ValidationError(f"{prop} {value!r}: the 'aws.' prefix is reserved for AWS")
+    if value != value.strip():
+        # The reference handler strips EVENT_SOURCE: its events would carry another source than
+        # the one the subscriptions' patterns match, and no subscription would see one.
+        raise ValidationError(
+            f"{prop} {value!r} starts or ends with whitespace, which the reference handler "
+            "strips; give the source without it"
+        )
     return value
 
 

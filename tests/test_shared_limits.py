@@ -11,6 +11,7 @@ states each limit and its source; docs/architecture.md, "Shared constants", how 
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import json
 import re
@@ -23,6 +24,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ses_lambda_constructs import (
     _bundled,
@@ -35,10 +38,13 @@ from ses_lambda_constructs import (
     storage,
 )
 from ses_lambda_localcloud import runtime
+from ses_lambda_localcloud.eventbridge import patterns
 from ses_lambda_localcloud.moto_ext import cfn_engine, ses_checks
 from ses_lambda_localcloud.moto_ext.patches import ses_sending
-from tests.handler import handler_support  # noqa: F401  (puts lambda_src on sys.path)
+from tests.handler import handler_support
 
+from ses_mail import RawLocation, UnparseableMessageError, build_document, parse_event  # isort: skip
+from ses_mail.mime import parse_message  # isort: skip
 from ses_mail import (  # isort: skip
     config as handler_config,
     contract as lambda_contract,
@@ -335,3 +341,60 @@ def test_the_sending_limit_is_one_number() -> None:
 def test_the_eventbridge_entry_budget_is_below_1_mb_under_either_reading() -> None:
     assert event_detail.EVENTBRIDGE_ENTRY_LIMIT_BYTES == 1_000_000
     assert event_detail.MAX_ENTRY_BYTES < 1_000_000 < 1024 * 1024
+
+
+# --- the events, end to end: the handler's entry against the constructs' pattern --------------
+
+
+@functools.cache
+def _document(status: str) -> dict[str, Any]:
+    notification = parse_event(handler_support.documented_event())[0]
+    raw = RawLocation(source="s3", bucket="mail-bucket", key="raw/o3vrnil0e2ic28tr", size=9)
+    if status == C.STATUS_PROCESSED:
+        parsed = parse_message(handler_support.email_bytes("multipart-alternative.eml"))
+        return build_document(notification, raw=raw, parsed=parsed, attachment_keys=[])
+    if status == C.STATUS_REJECTED:
+        return build_document(notification, raw=raw, rejected_by=["spam"])
+    code = "too_large" if status == C.STATUS_TOO_LARGE else "too_many_parts"
+    return build_document(notification, raw=raw, error=UnparseableMessageError(code, "limit"))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    status=st.sampled_from(typing.get_args(C.Status)),
+    other=st.sampled_from(typing.get_args(C.Status)),
+    source=st.one_of(st.just(C.EVENT_SOURCE), st.text(min_size=1, max_size=260)),
+)
+def test_an_event_the_handler_puts_matches_the_pattern_the_constructs_build_for_it(
+    status: str, other: str, source: str
+) -> None:
+    try:
+        event_patterns.validate_event_source("event_source", source)
+    except limits.ValidationError:
+        return  # refused at synth: never reaches the handler
+    # What the construct accepts, the handler takes unchanged from EVENT_SOURCE.
+    config = handler_config.HandlerConfig.from_environ({C.ENV_EVENT_SOURCE: source})
+    assert config.event_source == source
+    entry = event_detail.build_entry(
+        _document(status),
+        event_bus="mail-events",
+        source=config.event_source,
+        bucket="mail-bucket",
+        message_key="parsed/o3vrnil0e2ic28tr/message.json",
+    )
+    event = {
+        "source": entry["Source"],
+        "detail-type": entry["DetailType"],
+        "detail": json.loads(entry["Detail"]),
+    }
+    for candidate in (status, other):
+        pattern = event_patterns.email_event_pattern(
+            event_source=source, statuses=[event_patterns.MailStatus(candidate)]
+        )
+        assert patterns.matches(pattern, event) is (candidate == status), (candidate, pattern)
+
+
+@pytest.mark.parametrize("source", [" orders", "orders\n", "orders\r", "\u2028orders"])
+def test_an_event_source_the_handler_would_strip_is_refused_at_synth(source: str) -> None:
+    with pytest.raises(limits.ValidationError, match=r"event_source .* whitespace"):
+        event_patterns.validate_event_source("event_source", source)
