@@ -321,6 +321,24 @@ def test_the_local_cloud_reads_the_library_region_list_and_its_fallback_is_the_s
     assert set(regions_file()["optIn"]) <= set(regions_file()["regions"])
 
 
+def test_the_detail_types_the_local_cloud_looks_for_are_the_contracts() -> None:
+    # The demo (``make demo``) waits for the handler's "Email Received" event by its detail-type.
+    found = set()
+    for path in sorted((ROOT / "localcloud" / "ses_lambda_localcloud").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = _docstrings(tree)
+        found |= {
+            node.value
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and re.fullmatch(r"Email( [A-Z][a-z]+)+", node.value)
+            and id(node) not in docstrings
+        }
+    assert found, "the local cloud's demo no longer looks for a detail-type: update this test"
+    assert found <= set(C.DETAIL_TYPE_OF_STATUS.values())
+
+
 def test_the_local_clouds_receiving_quotas_are_the_contracts() -> None:
     assert ses_checks.MAX_RECIPIENTS_PER_RULE == C.MAX_RECIPIENTS_PER_RULE == 500
     assert ses_checks.MAX_ACTIONS_PER_RULE == C.MAX_ACTIONS_PER_RULE == 10
