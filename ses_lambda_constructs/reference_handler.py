@@ -28,8 +28,9 @@ from .metrics import FunctionMetrics, metric_names
 from .storage import RawMessageStore
 from .verdicts import Verdict
 
+_CONTRACT = contract()
 #: Default key prefix of the parsed output.
-DEFAULT_PARSED_PREFIX: str = contract().PARSED_PREFIX
+DEFAULT_PARSED_PREFIX: str = _CONTRACT.PARSED_PREFIX
 
 
 class ReferenceHandler(Construct):
@@ -124,15 +125,18 @@ class ReferenceHandler(Construct):
             timeout=timeout,
             description="ses-lambda-constructs reference handler: parses received email",
             environment={
-                "RAW_MESSAGE_BUCKET": store.bucket.bucket_name,
-                "RAW_MESSAGE_PREFIX": store.object_key_prefix,
-                "PARSED_PREFIX": self.parsed_prefix,
-                "REJECT_ON_VERDICTS": ",".join(v.value for v in verdicts),
-                "MAX_MESSAGE_BYTES": str(max_message_size),
+                _CONTRACT.ENV_RAW_MESSAGE_BUCKET: store.bucket.bucket_name,
+                _CONTRACT.ENV_RAW_MESSAGE_PREFIX: store.object_key_prefix,
+                _CONTRACT.ENV_PARSED_PREFIX: self.parsed_prefix,
+                _CONTRACT.ENV_REJECT_ON_VERDICTS: ",".join(v.value for v in verdicts),
+                _CONTRACT.ENV_MAX_MESSAGE_BYTES: str(max_message_size),
                 "POWERTOOLS_SERVICE_NAME": service_name,
                 "POWERTOOLS_METRICS_NAMESPACE": metrics_namespace,
                 **(
-                    {"EVENT_BUS_NAME": event_bus.event_bus_arn, "EVENT_SOURCE": event_source}
+                    {
+                        _CONTRACT.ENV_EVENT_BUS_NAME: event_bus.event_bus_arn,
+                        _CONTRACT.ENV_EVENT_SOURCE: event_source,
+                    }
                     if event_bus is not None
                     else {}
                 ),
