@@ -22,12 +22,13 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from ._bundled import contract
 from .acknowledgments import acknowledge
 from .forwarding import SEND_ACTIONS, from_address_patterns, identity_for
 from .limits import ValidationError
 
 #: The handler's environment variable naming the secret.
-REPLY_ADDRESS_SECRET_VARIABLE = "REPLY_ADDRESS_SECRET_ARN"
+REPLY_ADDRESS_SECRET_VARIABLE: str = contract().ENV_REPLY_ADDRESS_SECRET_ARN
 #: 44 base64 characters decode to 33 bytes (the keys must have at least 32).
 GENERATED_KEY_LENGTH = 44
 

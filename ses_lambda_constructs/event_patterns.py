@@ -34,30 +34,31 @@ from collections.abc import Mapping, Sequence
 from enum import Enum
 from typing import Any
 
+from ._bundled import contract
 from .limits import ValidationError, is_unresolved, validate_recipient
 
+_CONTRACT = contract()
+
 #: ``source`` of the events the reference handler puts, unless configured otherwise.
-DEFAULT_EVENT_SOURCE = "ses-lambda-constructs"
+DEFAULT_EVENT_SOURCE: str = _CONTRACT.EVENT_SOURCE
 
 
 class MailStatus(Enum):
     """The outcome of one message, as the event's ``detail.status`` and its detail-type."""
 
-    PROCESSED = "processed"
-    REJECTED = "rejected"
-    TOO_LARGE = "too_large"
-    UNPARSEABLE = "unparseable"
+    PROCESSED = _CONTRACT.STATUS_PROCESSED
+    REJECTED = _CONTRACT.STATUS_REJECTED
+    TOO_LARGE = _CONTRACT.STATUS_TOO_LARGE
+    UNPARSEABLE = _CONTRACT.STATUS_UNPARSEABLE
 
     @property
     def detail_type(self) -> str:
         return _DETAIL_TYPES[self]
 
 
-_DETAIL_TYPES = {
-    MailStatus.PROCESSED: "Email Received",
-    MailStatus.REJECTED: "Email Rejected",
-    MailStatus.TOO_LARGE: "Email Too Large",
-    MailStatus.UNPARSEABLE: "Email Unparseable",
+_DETAIL_TYPES: dict[MailStatus, str] = {
+    MailStatus(status): detail_type
+    for status, detail_type in _CONTRACT.DETAIL_TYPE_OF_STATUS.items()
 }
 #: Every detail-type the reference handler puts.
 DETAIL_TYPES = tuple(_DETAIL_TYPES.values())
@@ -70,12 +71,12 @@ class MailKind(Enum):
     out-of-office headers) are in docs/handler.md, "Conversations".
     """
 
-    PERSON = "person"
-    AUTO_REPLY = "auto_reply"
-    AUTO_GENERATED = "auto_generated"
-    DELIVERY_STATUS = "delivery_status"
-    FEEDBACK_REPORT = "feedback_report"
-    LIST = "list"
+    PERSON = _CONTRACT.KIND_PERSON
+    AUTO_REPLY = _CONTRACT.KIND_AUTO_REPLY
+    AUTO_GENERATED = _CONTRACT.KIND_AUTO_GENERATED
+    DELIVERY_STATUS = _CONTRACT.KIND_DELIVERY_STATUS
+    FEEDBACK_REPORT = _CONTRACT.KIND_FEEDBACK_REPORT
+    LIST = _CONTRACT.KIND_LIST
 
 
 #: Where each filter of :func:`email_event_pattern` looks in the event.
@@ -92,7 +93,7 @@ _NUMERIC_LIMIT = 5.0e9
 
 #: PutEventsRequestEntry ``Source``: 1 to 256 characters; ``aws.`` is reserved for AWS services
 #: (https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEventsRequestEntry.html).
-MAX_EVENT_SOURCE_LENGTH = 256
+MAX_EVENT_SOURCE_LENGTH: int = _CONTRACT.MAX_EVENT_SOURCE_LENGTH
 
 
 def validate_event_source(prop: str, value: str) -> str:
@@ -105,6 +106,13 @@ def validate_event_source(prop: str, value: str) -> str:
         )
     if value.startswith("aws."):
         raise ValidationError(f"{prop} {value!r}: the 'aws.' prefix is reserved for AWS")
+    if value != value.strip():
+        # The reference handler strips EVENT_SOURCE: its events would carry another source than
+        # the one the subscriptions' patterns match, and no subscription would see one.
+        raise ValidationError(
+            f"{prop} {value!r} starts or ends with whitespace, which the reference handler "
+            "strips; give the source without it"
+        )
     return value
 
 

@@ -26,6 +26,7 @@ from aws_cdk import aws_ses as ses
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from ._bundled import contract
 from .acknowledgments import acknowledge, nag_arn
 from .actions import stored_then_invoked
 from .bundling import python_code
@@ -45,8 +46,8 @@ from .routing import EmailRoute, IRouteReceiver, RuleOptions
 from .storage import RawMessageStore
 from .verdicts import Verdict
 
-DEFAULT_FORWARD_PREFIX = "forwarded/"
-DEFAULT_MAX_HOPS = 3
+DEFAULT_FORWARD_PREFIX: str = contract().FORWARD_PREFIX
+DEFAULT_MAX_HOPS: int = contract().DEFAULT_MAX_HOPS
 #: SES v2 SendEmail with raw content is authorized as ``ses:SendEmail``, on the identity, with
 #: the ``ses:FromAddress`` condition key (https://docs.aws.amazon.com/ses/latest/dg/control-user-access.html,
 #: Service Authorization Reference, "Actions defined by Amazon SES v2"). The library's functions
@@ -319,8 +320,8 @@ class Forwarder(ForwarderMetrics, Construct):
         memory_size: int = 512,
         timeout: Duration = Duration.seconds(120),
         log_retention: logs.RetentionDays | None = None,
-        service_name: str = "ses-lambda-forwarder",
-        metrics_namespace: str = "SesLambdaConstructs",
+        service_name: str = metric_names().FORWARDER_SERVICE,
+        metrics_namespace: str = metric_names().NAMESPACE,
         retry_attempts: int = 2,
         max_event_age: Duration = Duration.hours(6),
         alarm_topic: sns.ITopic | None = None,

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-from functools import cache
-from pathlib import Path
-
 from aws_cdk import aws_lambda as lambda_
 
+from ._bundled import handler_source
 from .bundling import PythonBundle
+
+__all__ = ["DEFAULT_RUNTIME", "HANDLER_BUNDLE_PRUNE", "handler_source", "reference_bundle"]
 
 #: Runtime of the library's functions; pinned so that it changes only with a library release.
 DEFAULT_RUNTIME = lambda_.Runtime.PYTHON_3_14
@@ -62,17 +61,3 @@ def reference_bundle(runtime: lambda_.Runtime, architecture: lambda_.Architectur
             prune=HANDLER_BUNDLE_PRUNE,
         )
     return _BUNDLES[key]
-
-
-@cache
-def handler_source() -> Path:
-    """The folder of the reference handler, in the repository or inside the installed wheel."""
-    spec = importlib.util.find_spec("ses_lambda_constructs.lambda_src")
-    if spec is not None and spec.submodule_search_locations:
-        path = Path(next(iter(spec.submodule_search_locations)))
-        if (path / "handler.py").is_file():
-            return path
-    repo_copy = Path(__file__).resolve().parent.parent / "lambda_src"
-    if (repo_copy / "handler.py").is_file():
-        return repo_copy
-    raise FileNotFoundError("the reference handler source (lambda_src/handler.py) is missing")

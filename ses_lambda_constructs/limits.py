@@ -21,17 +21,21 @@ from importlib import resources
 from aws_cdk import Token
 from constructs import Construct
 
+from ._bundled import contract
+
+_CONTRACT = contract()
+
 # SES Developer Guide, "Service quotas in Amazon SES", email receiving (none adjustable).
-MAX_RULES_PER_RULE_SET = 200
-MAX_ACTIONS_PER_RULE = 10
+MAX_RULES_PER_RULE_SET: int = _CONTRACT.MAX_RULES_PER_RULE_SET
+MAX_ACTIONS_PER_RULE: int = _CONTRACT.MAX_ACTIONS_PER_RULE
 #: "Maximum number of recipients per receipt rule | 500" (the same quotas page).
-MAX_RECIPIENTS_PER_RULE = 500
+MAX_RECIPIENTS_PER_RULE: int = _CONTRACT.MAX_RECIPIENTS_PER_RULE
 MAX_NAME_LENGTH = 64
 #: The SES S3 action stores messages up to 40 MB, headers included (SES Developer Guide, "Deliver
 #: to S3 bucket action"). The page does not say how many bytes its MB holds: read as 40 MiB, the
 #: larger reading, so that nothing SES stored is refused as too large (docs/ses-facts.md, "S3
 #: action").
-MAX_MESSAGE_BYTES = 40 * 1024 * 1024
+MAX_MESSAGE_BYTES: int = _CONTRACT.MAX_MESSAGE_BYTES
 #: Longest object-key prefix accepted: S3 keys are at most 1024 bytes and SES appends the message
 #: id (about 40 characters) and the parsed output adds ``/message.json`` or attachment names.
 MAX_PREFIX_LENGTH = 512

@@ -11,9 +11,7 @@ a 5-minute period and the ``Sum`` (``Average`` for sizes).
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Mapping, Sequence
-from functools import cache
 from types import ModuleType
 from typing import Any
 
@@ -22,7 +20,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_lambda as lambda_
 
-from .handler_bundle import handler_source
+from ._bundled import core_module
 from .limits import ValidationError
 
 #: aws-cdk's default period for ``metric_*`` methods.
@@ -32,16 +30,9 @@ DEFAULT_PERIOD = Duration.minutes(5)
 EVENTS_NAMESPACE = "AWS/Events"
 
 
-@cache
 def metric_names() -> ModuleType:
     """``ses_mail.metric_names`` from the bundled handler source (no import of ``ses_mail``)."""
-    path = handler_source() / "ses_mail" / "metric_names.py"
-    spec = importlib.util.spec_from_file_location("_ses_lambda_constructs_metric_names", path)
-    if spec is None or spec.loader is None:  # pragma: no cover - the file ships with the library
-        raise FileNotFoundError(f"the metric names are missing: {path}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return core_module("metric_names")
 
 
 def _options(unit: str, options: Mapping[str, Any]) -> dict[str, Any]:

@@ -49,7 +49,7 @@ from .limits import (
 )
 from .metrics import ReceiverMetrics
 from .reader import ReaderLayer, grant_read_objects
-from .reference_handler import ReferenceHandler
+from .reference_handler import DEFAULT_PARSED_PREFIX, ReferenceHandler
 from .routing import EmailRoute, IRoute, IRouteReceiver, RuleOptions
 from .rule_set import ReceiptRuleSetActivation, fixed_rule_set_name
 from .settings import (
@@ -59,7 +59,7 @@ from .settings import (
     ReceiverSettings,
     StorageSettings,
 )
-from .storage import RawMessageStore
+from .storage import DEFAULT_RAW_PREFIX, RawMessageStore
 from .subscription import (
     EmailSubscription,
     EmailTarget,
@@ -168,10 +168,10 @@ class EmailReceiver(ReceiverMetrics, Construct):
         replace_active_rule_set: bool = False,
         store_raw_messages: bool = True,
         raw_message_bucket: s3.IBucket | None = None,
-        raw_message_prefix: str = "raw/",
+        raw_message_prefix: str = DEFAULT_RAW_PREFIX,
         raw_message_expiration: Duration | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
-        parsed_prefix: str = "parsed/",
+        parsed_prefix: str = DEFAULT_PARSED_PREFIX,
         reject_on_verdicts: Sequence[Verdict] = (Verdict.SPAM, Verdict.VIRUS),
         handler_runtime: lambda_.Runtime = DEFAULT_RUNTIME,
         retry_attempts: int = 2,

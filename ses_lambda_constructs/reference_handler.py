@@ -11,6 +11,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from ._bundled import contract
 from .acknowledgments import acknowledge, nag_arn
 from .bundling import python_code
 from .event_patterns import DEFAULT_EVENT_SOURCE
@@ -26,6 +27,10 @@ from .limits import (
 from .metrics import FunctionMetrics, metric_names
 from .storage import RawMessageStore
 from .verdicts import Verdict
+
+_CONTRACT = contract()
+#: Default key prefix of the parsed output.
+DEFAULT_PARSED_PREFIX: str = _CONTRACT.PARSED_PREFIX
 
 
 class ReferenceHandler(Construct):
@@ -44,7 +49,7 @@ class ReferenceHandler(Construct):
         id: str,
         *,
         store: RawMessageStore,
-        parsed_prefix: str = "parsed/",
+        parsed_prefix: str = DEFAULT_PARSED_PREFIX,
         reject_on_verdicts: Sequence[Verdict] = (Verdict.SPAM, Verdict.VIRUS),
         max_message_size: int = MAX_MESSAGE_BYTES,
         runtime: lambda_.Runtime = DEFAULT_RUNTIME,
@@ -53,8 +58,8 @@ class ReferenceHandler(Construct):
         timeout: Duration = Duration.seconds(60),
         log_retention: logs.RetentionDays | None = None,
         environment: Mapping[str, str] | None = None,
-        service_name: str = "ses-lambda-handler",
-        metrics_namespace: str = "SesLambdaConstructs",
+        service_name: str = metric_names().HANDLER_SERVICE,
+        metrics_namespace: str = metric_names().NAMESPACE,
         event_bus: events.IEventBus | None = None,
         event_source: str = DEFAULT_EVENT_SOURCE,
         hardening: FunctionHardening | None = None,
@@ -120,15 +125,18 @@ class ReferenceHandler(Construct):
             timeout=timeout,
             description="ses-lambda-constructs reference handler: parses received email",
             environment={
-                "RAW_MESSAGE_BUCKET": store.bucket.bucket_name,
-                "RAW_MESSAGE_PREFIX": store.object_key_prefix,
-                "PARSED_PREFIX": self.parsed_prefix,
-                "REJECT_ON_VERDICTS": ",".join(v.value for v in verdicts),
-                "MAX_MESSAGE_BYTES": str(max_message_size),
+                _CONTRACT.ENV_RAW_MESSAGE_BUCKET: store.bucket.bucket_name,
+                _CONTRACT.ENV_RAW_MESSAGE_PREFIX: store.object_key_prefix,
+                _CONTRACT.ENV_PARSED_PREFIX: self.parsed_prefix,
+                _CONTRACT.ENV_REJECT_ON_VERDICTS: ",".join(v.value for v in verdicts),
+                _CONTRACT.ENV_MAX_MESSAGE_BYTES: str(max_message_size),
                 "POWERTOOLS_SERVICE_NAME": service_name,
                 "POWERTOOLS_METRICS_NAMESPACE": metrics_namespace,
                 **(
-                    {"EVENT_BUS_NAME": event_bus.event_bus_arn, "EVENT_SOURCE": event_source}
+                    {
+                        _CONTRACT.ENV_EVENT_BUS_NAME: event_bus.event_bus_arn,
+                        _CONTRACT.ENV_EVENT_SOURCE: event_source,
+                    }
                     if event_bus is not None
                     else {}
                 ),

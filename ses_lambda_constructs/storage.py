@@ -9,10 +9,13 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct, IConstruct
 
+from ._bundled import contract
 from .acknowledgments import acknowledge, acknowledge_inline_policy, nag_arn
 from .limits import ValidationError, is_unresolved, validate_prefix, validate_s3_action_region
 
 SES_PRINCIPAL = "ses.amazonaws.com"
+#: Default key prefix of the raw messages SES stores.
+DEFAULT_RAW_PREFIX: str = contract().RAW_PREFIX
 
 
 @jsii.implements(IStableListProducer)
@@ -58,7 +61,7 @@ class RawMessageStore(Construct):
         id: str,
         *,
         bucket: s3.IBucket | None = None,
-        object_key_prefix: str = "raw/",
+        object_key_prefix: str = DEFAULT_RAW_PREFIX,
         expiration: Duration | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         server_access_logs_bucket: s3.IBucket | None = None,

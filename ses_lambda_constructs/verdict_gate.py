@@ -10,6 +10,7 @@ from aws_cdk import aws_ses as ses
 from aws_cdk import aws_ses_actions as ses_actions
 from constructs import Construct
 
+from ._bundled import contract
 from .acknowledgments import acknowledge
 from .actions import InvokeFunction
 from .bundling import python_code
@@ -65,7 +66,7 @@ class VerdictGate(Construct):
             code=python_code(bundle, runtime),
             timeout=Duration.seconds(10),
             description="ses-lambda-constructs verdict gate: stops the rule set for failing mail",
-            environment={"REJECT_ON_VERDICTS": ",".join(v.value for v in verdicts)},
+            environment={contract().ENV_REJECT_ON_VERDICTS: ",".join(v.value for v in verdicts)},
         )
         for pack in ("Serverless", "HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"):
             acknowledge(

@@ -32,6 +32,8 @@ def test_wheel_contains_the_handler_and_package_data(wheel: Path) -> None:
         "ses_lambda_constructs/lambda_src/handler.py",
         "ses_lambda_constructs/lambda_src/requirements.txt",
         "ses_lambda_constructs/lambda_src/ses_mail/__init__.py",
+        # the values the constructs and the functions share, read by both
+        "ses_lambda_constructs/lambda_src/ses_mail/contract.py",
     }
     assert expected <= names, sorted(expected - names)
     assert not any(name.startswith("tests/") or "__pycache__" in name for name in names)
@@ -107,6 +109,7 @@ def test_consumer_app_outside_the_repo_synthesizes_from_the_wheel(
     bundle = app_dir / "cdk.out" / f"asset.{asset_hash}"
     assert (bundle / "handler.py").is_file()
     assert (bundle / "ses_mail").is_dir()
+    assert (bundle / "ses_mail" / "contract.py").is_file()
     assert (bundle / "aws_lambda_powertools").is_dir()
     assert not (bundle / "requirements.txt").exists()
     # Pruned: pip metadata and the Powertools features the handler never imports.

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from . import contract
 from .errors import ConfigurationError
 from .event_detail import DEFAULT_EVENT_SOURCE, MAX_SOURCE_LENGTH
 from .mime import DEFAULT_MAX_MESSAGE_BYTES, ParseLimits
@@ -27,7 +28,7 @@ class HandlerConfig:
 
     raw_bucket: str | None = None
     raw_prefix: str = ""
-    parsed_prefix: str = "parsed/"
+    parsed_prefix: str = contract.PARSED_PREFIX
     verdict_policy: VerdictPolicy = field(default_factory=VerdictPolicy)
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     event_bus: str | None = None
@@ -42,7 +43,7 @@ class HandlerConfig:
         """Read and validate the variables; raises :class:`ConfigurationError` naming one."""
         bucket = environ.get("RAW_MESSAGE_BUCKET", "").strip() or None
         raw_prefix = _prefix(environ, "RAW_MESSAGE_PREFIX", "")
-        parsed_prefix = _prefix(environ, "PARSED_PREFIX", "parsed/")
+        parsed_prefix = _prefix(environ, "PARSED_PREFIX", contract.PARSED_PREFIX)
         verdicts = environ.get("REJECT_ON_VERDICTS")
         policy = (
             VerdictPolicy()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import contract
 from .conversation import Conversation, conversation_document, read_conversation
 from .errors import UnparseableMessageError
 from .event import SesNotification
@@ -23,10 +24,10 @@ from .mime import ParsedMessage
 SCHEMA_VERSION = 2
 SCHEMA_PATH = Path(__file__).with_name("message.schema.json")
 
-STATUS_PROCESSED = "processed"
-STATUS_REJECTED = "rejected"
-STATUS_TOO_LARGE = "too_large"
-STATUS_UNPARSEABLE = "unparseable"
+STATUS_PROCESSED = contract.STATUS_PROCESSED
+STATUS_REJECTED = contract.STATUS_REJECTED
+STATUS_TOO_LARGE = contract.STATUS_TOO_LARGE
+STATUS_UNPARSEABLE = contract.STATUS_UNPARSEABLE
 
 
 @dataclass(frozen=True, slots=True)

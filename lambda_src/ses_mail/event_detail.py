@@ -30,16 +30,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from . import contract
+
 #: 2.0: ``deliveryId`` is the idempotency key, ``location.messageKey`` the delivery's document.
 DETAIL_SCHEMA_VERSION = "2.0"
 DETAIL_SCHEMA_PATH = Path(__file__).with_name("email_event.schema.json")
-DEFAULT_EVENT_SOURCE = "ses-lambda-constructs"
+DEFAULT_EVENT_SOURCE = contract.EVENT_SOURCE
 
 DETAIL_TYPES: Mapping[str, str] = {
-    "processed": "Email Received",
-    "rejected": "Email Rejected",
-    "too_large": "Email Too Large",
-    "unparseable": "Email Unparseable",
+    status: detail_type for status, detail_type in contract.DETAIL_TYPE_OF_STATUS.items()
 }
 """``detail-type`` of the event for each ``status``."""
 
@@ -54,7 +53,7 @@ is accepted whether the limit is inclusive or, as the 256 KB limit was ("must be
 TIME_BYTES = 14
 """What a given ``Time`` adds to the entry size (eb-putevent-size.html)."""
 
-MAX_SOURCE_LENGTH = 256
+MAX_SOURCE_LENGTH = contract.MAX_EVENT_SOURCE_LENGTH
 """PutEventsRequestEntry ``Source``: 1 to 256 characters, the ``aws.`` prefix is reserved
 (https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEventsRequestEntry.html)."""
 

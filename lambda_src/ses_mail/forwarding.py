@@ -52,6 +52,7 @@ from email.headerregistry import Address as HeaderAddress
 from email.parser import BytesParser
 from typing import IO
 
+from . import contract
 from .errors import ConfigurationError
 from .headers import MessageHeaders, read_headers
 from .text import recover_escapes, without_controls
@@ -62,16 +63,16 @@ from .verdicts import VerdictPolicy
 #: megabytes, the smaller reading, as a sender must; the local cloud's SendEmail uses the same
 #: number. Received mail has its own limit, ``mime.DEFAULT_MAX_MESSAGE_BYTES`` (docs/ses-facts.md,
 #: "Sending (the forwarder)").
-MAX_SEND_BASE64_BYTES = 40_000_000
+MAX_SEND_BASE64_BYTES = contract.MAX_SEND_BASE64_BYTES
 #: RFC 5321 section 4.5.3.1.6: at most 1,000 octets per line including CRLF; the RawMessage
 #: reference repeats it for SES.
 MAX_LINE_BYTES = 1000
-DEFAULT_MAX_HOPS = 3
+DEFAULT_MAX_HOPS = contract.DEFAULT_MAX_HOPS
 HOPS_HEADER = "X-Forward-Hops"
 ORIGINAL_FROM_HEADER = "X-Original-From"
 ORIGINAL_TO_HEADER = "X-Original-To"
 ORIGINAL_MESSAGE_ID_HEADER = "X-Original-Message-ID"
-DEFAULT_FORWARD_PREFIX = "forwarded/"
+DEFAULT_FORWARD_PREFIX = contract.FORWARD_PREFIX
 #: Key in the destination map that applies to every recipient without an entry of its own.
 ANY_RECIPIENT = "*"
 

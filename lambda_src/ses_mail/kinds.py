@@ -36,14 +36,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.message import Message
 
+from . import contract
 from .text import without_controls
 
-PERSON = "person"
-AUTO_REPLY = "auto_reply"
-AUTO_GENERATED = "auto_generated"
-DELIVERY_STATUS = "delivery_status"
-FEEDBACK_REPORT = "feedback_report"
-LIST = "list"
+PERSON = contract.KIND_PERSON
+AUTO_REPLY = contract.KIND_AUTO_REPLY
+AUTO_GENERATED = contract.KIND_AUTO_GENERATED
+DELIVERY_STATUS = contract.KIND_DELIVERY_STATUS
+FEEDBACK_REPORT = contract.KIND_FEEDBACK_REPORT
+LIST = contract.KIND_LIST
 
 KINDS: tuple[str, ...] = (
     PERSON,

@@ -29,13 +29,14 @@ from email.feedparser import BytesFeedParser
 from email.message import EmailMessage, Message
 from typing import IO, Any, BinaryIO
 
+from . import contract
 from .decoding import iter_decoded, raw_header, raw_payload
 from .errors import UnparseableMessageError
 from .headers import DEFAULT_MAX_HEADER_CHARS, MessageHeaders, read_headers
 from .keys import default_filename, safe_filename
 from .text import decode_bytes, recover_text, without_controls
 
-DEFAULT_MAX_MESSAGE_BYTES = 40 * 1024 * 1024
+DEFAULT_MAX_MESSAGE_BYTES = contract.MAX_MESSAGE_BYTES
 """SES's S3 action stores messages up to 40 MB, headers included (SES Developer Guide,
 https://docs.aws.amazon.com/ses/latest/dg/receiving-email-action-s3.html). The page does not say
 how many bytes its MB holds: read as 40 MiB, the larger reading, so that no message SES stored is

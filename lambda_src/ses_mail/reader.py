@@ -33,8 +33,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeAlias
 
+from . import contract
 from .errors import EmailEventError
 from .json_fields import (
     array,
@@ -49,19 +50,14 @@ from .json_fields import (
     strings,
 )
 
-Status = Literal["processed", "rejected", "too_large", "unparseable"]
+Status: TypeAlias = contract.Status
 """The outcome: parsed, rejected by a verdict, over MAX_MESSAGE_BYTES, or over a parse limit."""
 VerdictStatus = Literal["PASS", "FAIL", "GRAY", "PROCESSING_FAILED", "DISABLED"]
 """A receipt verdict status as SES reports it."""
 VerdictName = Literal["spam", "virus", "spf", "dkim", "dmarc"]
-DetailType = Literal["Email Received", "Email Rejected", "Email Too Large", "Email Unparseable"]
+DetailType: TypeAlias = contract.DetailType
 
-DETAIL_TYPE_OF_STATUS: Mapping[Status, DetailType] = {
-    "processed": "Email Received",
-    "rejected": "Email Rejected",
-    "too_large": "Email Too Large",
-    "unparseable": "Email Unparseable",
-}
+DETAIL_TYPE_OF_STATUS: Mapping[Status, DetailType] = contract.DETAIL_TYPE_OF_STATUS
 SUPPORTED_MAJOR_VERSION = "2"
 #: Earlier major versions still read (1.x: no ``deliveryId``).
 READABLE_MAJOR_VERSIONS = ("1", "2")

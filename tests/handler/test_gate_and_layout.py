@@ -110,8 +110,12 @@ def test_lambda_src_package_marker_is_empty_and_requirements_are_pinned() -> Non
         if line and not line.startswith("#")
     ]
     # boto3 comes with the runtime; the lock (requirements.txt, with hashes) is tested with the
-    # release checks
-    assert direct == ["aws-lambda-powertools==3.37.0", "mail-parser-reply==1.36"]
+    # release checks, the versions against the test environment's in tests/test_shared_limits.py
+    assert [line.split("==")[0] for line in direct] == [
+        "aws-lambda-powertools",
+        "mail-parser-reply",
+    ]
+    assert all(line.count("==") == 1 for line in direct)
 
 
 def test_schema_ships_inside_the_core_package() -> None:

@@ -22,6 +22,7 @@ from ses_lambda_constructs import (
 )
 from tests.infra.conftest import make_stack, synth
 from tests.infra.lint import assert_cfn_lint_clean
+from tests.infra.test_shared_variables import POWERTOOLS, C, environments
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "forwarding.py"
 
@@ -272,3 +273,12 @@ def test_single_domain_receiver_keeps_its_construct_ids() -> None:
     assert receiver.domain.node.id == "Domain"
     second = receiver.add_domain("example.net")
     assert second.node.id == "Domain2" and receiver.domain_names == ["example.com", "example.net"]
+
+
+def test_the_forwarder_gets_the_variables_it_reads(example_template: Template) -> None:
+    # The names are the shared contract's (tests/infra/test_shared_variables.py has the others).
+    forwarder = environments(example_template)["forwarder.lambda_handler"]
+    # FORWARD_FROM is optional: the example sends from each recipient's own address.
+    assert set(forwarder) - POWERTOOLS == C.FORWARDER_VARIABLES - {C.ENV_FORWARD_FROM}
+    assert forwarder[C.ENV_FORWARD_PREFIX] == C.FORWARD_PREFIX
+    assert forwarder[C.ENV_MAX_FORWARD_HOPS] == str(C.DEFAULT_MAX_HOPS)
