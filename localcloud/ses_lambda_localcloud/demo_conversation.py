@@ -287,8 +287,7 @@ class Conversation:
         found.lines += [
             f"{CUSTOMER} -> {token['address']} (In-Reply-To the acknowledgement)",
             f"  token valid, ticket {token['payload']}; same thread {conversation['threadId']}",
-            "  the reply's own text (no quote, no signature): "
-            + repr(reply_text.replace("\n", " / ")),
+            f"  the reply's own text (no quote, no signature): {reply_text!r}",
             f"  the ticket desk added it to ticket {results[0]['ticket']}; "
             f"{len(facts['sent'])} message(s) sent",
         ]
