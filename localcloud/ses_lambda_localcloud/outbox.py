@@ -70,7 +70,7 @@ class SentMessage:
         from email.parser import BytesParser
 
         message = BytesParser(policy=policy.default).parsebytes(self.raw)
-        part = message.get_body(preferencelist=("plain",))  # type: ignore[attr-defined]
+        part = message.get_body(preferencelist=("plain",))
         if part is None:
             return None
         try:
