@@ -10,8 +10,8 @@ Configured by context (``cdk.json`` or ``-c key=value``):
 - ``activateRuleSet``: make the demo's rule set the active one (default ``true``);
 - ``replaceActiveRuleSet``: replace another active rule set (default ``false``);
 - ``hardened``: build the hardened configuration (default ``false``; README, "Hardened
-  configuration"): a customer managed key, functions in a private VPC with endpoints, access
-  logs, a replica bucket and an alarm topic;
+  configuration"): a customer managed key, functions in a private VPC with endpoints (Secrets
+  Manager's too, for the reply-address keys), access logs, a replica bucket and an alarm topic;
 - ``nag``: check the app with cdk-nag while synthesizing (default ``false``; needs the dev
   dependencies): the AwsSolutions and Serverless packs, and with ``hardened=true`` also HIPAA
   Security, NIST 800-53 R5 and PCI DSS 3.2.1. Findings fail the synth and are written to
@@ -31,6 +31,7 @@ It needs no AWS credentials and no network to synthesize.
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -49,6 +50,7 @@ from ses_lambda_constructs import (
     Route,
 )
 from ses_lambda_constructs.acknowledgments import acknowledge, acknowledge_inline_policy
+from ses_lambda_constructs.network import DEFAULT_INTERFACE_SERVICES, TRACING_INTERFACE_SERVICES
 
 
 def context_flag(app: cdk.App, key: str, default: bool) -> bool:
@@ -102,7 +104,18 @@ class HardenedSupport(Construct):
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
         self.hardening = FunctionHardening(encryption_key=self.key)
-        self.network = PrivateNetwork(self, "Network", hardening=self.hardening)
+        # The library's endpoints, and Secrets Manager's: the handler and the ticket desk read the
+        # reply-address keys from inside the VPC, which has no other way out.
+        self.network = PrivateNetwork(
+            self,
+            "Network",
+            hardening=self.hardening,
+            interface_services=(
+                *DEFAULT_INTERFACE_SERVICES,
+                *(TRACING_INTERFACE_SERVICES if self.hardening.tracing else ()),
+                ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+            ),
+        )
         # S3 delivers access logs only into a bucket with SSE-S3 default encryption.
         self.access_logs = s3.Bucket(
             self,

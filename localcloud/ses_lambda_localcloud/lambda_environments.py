@@ -20,7 +20,7 @@ Like Lambda's (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-envir
 - Idle environments are shut down after ``Runtime.lambda_idle_seconds`` (AWS keeps them for an
   undocumented while). When the local cloud stops or resets, every environment, idle or busy,
   ends with its whole process group (``kill_all``), no new one starts while it stops, and the
-  unpacked code and the environments' scratch folders are removed (``clean_cache``).
+  unpacked code and layers and the environments' scratch folders are removed (``clean_cache``).
 - Workers write no bytecode into the function's code folder: every interpreter keeps it under
   ``-X pycache_prefix`` in the machine-wide cache (``lambda_interpreters.pycache_dir``).
 """
@@ -597,8 +597,9 @@ def kill_all() -> None:
 
 
 def clean_cache(cache_dir: Path) -> None:
-    """Remove the unpacked code and the environments' scratch folders (nothing may run)."""
-    for name in ("code", "environments"):
+    """Remove the unpacked code and layers and the environments' scratch folders (nothing may
+    run)."""
+    for name in ("code", "layers", "environments"):
         shutil.rmtree(cache_dir / name, ignore_errors=True)
 
 
