@@ -10,16 +10,20 @@ Configured by context (``cdk.json`` or ``-c key=value``):
 - ``activateRuleSet``: make the demo's rule set the active one (default ``true``);
 - ``replaceActiveRuleSet``: replace another active rule set (default ``false``);
 - ``hardened``: build the hardened configuration (default ``false``; README, "Hardened
-  configuration"): a customer managed key, functions in a private VPC with endpoints, access
-  logs, a replica bucket and an alarm topic;
+  configuration"): a customer managed key, functions in a private VPC with endpoints (Secrets
+  Manager's too, for the reply-address keys), access logs, a replica bucket and an alarm topic;
 - ``nag``: check the app with cdk-nag while synthesizing (default ``false``; needs the dev
   dependencies): the AwsSolutions and Serverless packs, and with ``hardened=true`` also HIPAA
   Security, NIST 800-53 R5 and PCI DSS 3.2.1. Findings fail the synth and are written to
   ``validation-report.json`` in the cloud assembly;
 - ``stackName``: default ``SesLambdaDemo``.
 
-The stack also subscribes a small consumer of its own (``TicketFunction``) to the "Email
-Received" events of the demo recipients: it writes ``tickets/<messageId>.json`` to the bucket.
+The stack also subscribes a small ticket desk of its own (``TicketFunction``) to the "Email
+Received" events of people's mail (``kinds=[MailKind.PERSON]``) to the demo recipients: it writes
+``tickets/<messageId>.json`` to the bucket. A message to a signed reply address whose token is
+valid adds to the ticket the token names; any other opens a ticket, acknowledged with an
+automatic reply from ``support+<token>@`` (the reader layer's ``build_reply``, sent with SES v2)
+unless the reply must not be sent (an unauthenticated sender, RFC 3834 section 2).
 
 It needs no AWS credentials and no network to synthesize.
 """
@@ -27,6 +31,7 @@ It needs no AWS credentials and no network to synthesize.
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -39,10 +44,13 @@ from ses_lambda_constructs import (
     EmailReceiver,
     EmailTarget,
     FunctionHardening,
+    MailKind,
     PrivateNetwork,
+    ReplyAddressKeys,
     Route,
 )
 from ses_lambda_constructs.acknowledgments import acknowledge, acknowledge_inline_policy
+from ses_lambda_constructs.network import DEFAULT_INTERFACE_SERVICES, TRACING_INTERFACE_SERVICES
 
 
 def context_flag(app: cdk.App, key: str, default: bool) -> bool:
@@ -56,6 +64,16 @@ def context_flag(app: cdk.App, key: str, default: bool) -> bool:
     if str(value).lower() in {"false", "0", "no"}:
         return False
     raise ValueError(f"context {key!r} must be true or false; got {value!r}")
+
+
+def support_address(recipients: list[str], domain: str) -> str:
+    """The address the ticket desk answers from: the first recipient that is an address, else
+    ``support@`` the first recipient domain (or the receiving domain)."""
+    for recipient in recipients:
+        if "@" in recipient:
+            return recipient
+    first = recipients[0].lstrip(".") if recipients else domain
+    return f"support@{first}"
 
 
 def context_list(app: cdk.App, key: str, default: list[str]) -> list[str]:
@@ -86,7 +104,18 @@ class HardenedSupport(Construct):
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
         self.hardening = FunctionHardening(encryption_key=self.key)
-        self.network = PrivateNetwork(self, "Network", hardening=self.hardening)
+        # The library's endpoints, and Secrets Manager's: the handler and the ticket desk read the
+        # reply-address keys from inside the VPC, which has no other way out.
+        self.network = PrivateNetwork(
+            self,
+            "Network",
+            hardening=self.hardening,
+            interface_services=(
+                *DEFAULT_INTERFACE_SERVICES,
+                *(TRACING_INTERFACE_SERVICES if self.hardening.tracing else ()),
+                ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+            ),
+        )
         # S3 delivers access logs only into a bucket with SSE-S3 default encryption.
         self.access_logs = s3.Bucket(
             self,
@@ -169,22 +198,38 @@ class HardenedSupport(Construct):
         )
 
 
-#: The demo's consumer: records a ticket per "Email Received" event, keyed by the message id
-#: (the events' idempotency key: a redelivered event rewrites the same ticket).
+#: The demo's ticket desk: a record per "Email Received" event of a person's message, keyed by
+#: the message id (the events' idempotency key: a redelivered event rewrites the same record).
+#: The acknowledgement is sent before the record is written, so an invocation that fails after
+#: sending (EventBridge then retries it) acknowledges twice; a desk that must never do that keeps
+#: the acknowledgements it sent (it would need to read them back: more than this demo grants).
 TICKET_CODE = """
 import json
 import os
 
 import boto3
+from ses_mail import ReplyAddresses
+from ses_mail.reader import ReceivedEmail
+from ses_mail.replying import build_reply, refusal
 
-s3 = boto3.client("s3")
+_clients = {}
+
+
+def client(name):
+    if name not in _clients:
+        _clients[name] = boto3.client(name)
+    return _clients[name]
 
 
 def handler(event, context):
     detail = event["detail"]
+    mail = ReceivedEmail.from_event(event)
+    conversation = mail.conversation
+    token = conversation.reply_address if conversation else None
     text = detail.get("text") or {}
-    ticket = {
-        "ticket": detail["messageId"],
+    key = os.environ["TICKET_PREFIX"] + mail.message_id + ".json"
+    record = {
+        "messageId": mail.message_id,
         "receivedAt": detail["receivedAt"],
         "from": detail["envelope"]["source"],
         "to": detail["envelope"]["recipients"],
@@ -192,21 +237,45 @@ def handler(event, context):
         "preview": (text.get("content") or "")[:200],
         "attachments": [a["filename"] for a in detail["attachments"]],
         "message": detail["location"]["messageKey"],
+        "thread": conversation.thread_id if conversation else None,
     }
-    key = os.environ["TICKET_PREFIX"] + detail["messageId"] + ".json"
-    s3.put_object(
+    if token is not None and token.valid:
+        # A reply to an acknowledgement: the ticket id came back in the signed address.
+        record.update(ticket=token.payload, new=False, reply=conversation.reply_text)
+        result = {"record": key, "ticket": token.payload, "new": False}
+    else:
+        ticket = mail.message_id[:16]
+        record.update(ticket=ticket, new=True)
+        result = {"record": key, "ticket": ticket, "new": True}
+        why = refusal(mail)
+        if why is not None:
+            result.update(acknowledged=False, why=why)
+        else:
+            keys = ReplyAddresses.from_secret(client("secretsmanager"), os.environ["REPLY_KEYS"])
+            reply = build_reply(
+                mail,
+                text=f"Your ticket {ticket} is open. Reply to this message to add to it.",
+                from_address=keys.mint(os.environ["SUPPORT_ADDRESS"], ticket),
+            )
+            sent = client("sesv2").send_email(**reply.send_email_request())
+            result.update(
+                acknowledged=True, replyFrom=reply.from_address, sesMessageId=sent["MessageId"]
+            )
+    record["result"] = result
+    client("s3").put_object(
         Bucket=os.environ["TICKET_BUCKET"],
         Key=key,
-        Body=json.dumps(ticket, indent=2).encode(),
+        Body=json.dumps(record, indent=2).encode(),
         ContentType="application/json",
     )
-    print(json.dumps({"ticket": key, "subject": ticket["subject"]}))
-    return {"ticket": key}
+    print(json.dumps(result))
+    return result
 """
 
 
 class TicketFunction(Construct):
-    """The demo's consumer function: writes ``tickets/<messageId>.json`` to ``bucket``."""
+    """The demo's ticket desk: writes ``tickets/<messageId>.json`` to ``bucket`` and acknowledges
+    new tickets from a signed reply address of ``support_address``."""
 
     def __init__(
         self,
@@ -214,6 +283,9 @@ class TicketFunction(Construct):
         id: str,
         *,
         bucket: s3.IBucket,
+        receiver: EmailReceiver,
+        reply_keys: ReplyAddressKeys,
+        support_address: str,
         hardening: FunctionHardening | None = None,
         reserved_concurrency: int | None = None,
     ) -> None:
@@ -233,15 +305,23 @@ class TicketFunction(Construct):
             runtime=lambda_.Runtime.PYTHON_3_14,
             handler="index.handler",
             code=lambda_.Code.from_inline(TICKET_CODE),
+            layers=[receiver.reader_layer()],
             timeout=cdk.Duration.seconds(30),
             description="ses-lambda-constructs demo: a ticket per received message",
-            environment={"TICKET_BUCKET": bucket.bucket_name, "TICKET_PREFIX": "tickets/"},
+            environment={
+                "TICKET_BUCKET": bucket.bucket_name,
+                "TICKET_PREFIX": "tickets/",
+                "SUPPORT_ADDRESS": support_address,
+                "REPLY_KEYS": reply_keys.secret.secret_arn,
+            },
         )
         iam.Grant.add_to_principal(
             grantee=self.function,
             actions=["s3:PutObject"],
             resource_arns=[bucket.arn_for_objects("tickets/*")],
         )
+        reply_keys.grant_read(self.function)  # to mint the reply addresses
+        receiver.grant_send_replies(self.function)  # from the receiving addresses only
         if bucket.encryption_key is not None:
             # PutObject into an SSE-KMS bucket needs kms:GenerateDataKey on its key (S3 User
             # Guide, "Using server-side encryption with AWS KMS keys (SSE-KMS)").
@@ -288,6 +368,7 @@ class DemoStack(cdk.Stack):
             )
         hardened_props: dict[str, object] = {}
         ticket_hardening = None
+        keys_key: kms.IKey | None = None
         if hardened:
             support = HardenedSupport(self, "Hardened")
             hardened_props = {
@@ -299,6 +380,7 @@ class DemoStack(cdk.Stack):
                 "alarm_topic": support.alarm_topic,
             }
             ticket_hardening = support.network.function_hardening(support.hardening)
+            keys_key = support.key
         self.receiver = EmailReceiver(
             self,
             "Receiver",
@@ -311,16 +393,40 @@ class DemoStack(cdk.Stack):
             **hardened_props,  # type: ignore[arg-type]
         )
         assert self.receiver.bucket is not None
-        # The demo's own consumer: a ticket for every processed message to the recipients.
+        # Signed reply addresses: the handler verifies support+<token>@, the desk mints them.
+        self.reply_keys = self.receiver.reply_addresses(
+            ReplyAddressKeys(
+                self.receiver,
+                "ReplyAddressKeys",
+                encryption_key=keys_key,
+            )
+        )
+        if hardened:
+            for pack in ("HIPAA.Security", "NIST.800.53.R5"):
+                acknowledge(
+                    self.reply_keys.secret,
+                    f"{pack}-SecretsManagerRotationEnabled",
+                    "Rotating the reply-address keys means writing a new current key and keeping "
+                    "the old one as previous; no rotation function is deployed for the demo, and "
+                    "replies to addresses minted with the old key still verify meanwhile.",
+                )
+        # The demo's own ticket desk: people's mail to the recipients (out-of-office answers,
+        # bounces and list mail open no ticket and get no reply).
         self.tickets = TicketFunction(
             self,
             "Tickets",
             bucket=self.receiver.bucket,
+            receiver=self.receiver,
+            reply_keys=self.reply_keys,
+            support_address=support_address(recipients, domain),
             hardening=ticket_hardening,
             reserved_concurrency=2 if hardened else None,
         )
         self.receiver.subscribe(
-            "Tickets", EmailTarget.function(self.tickets.function), recipients=recipients
+            "Tickets",
+            EmailTarget.function(self.tickets.function),
+            recipients=recipients,
+            kinds=[MailKind.PERSON],
         )
         # Mail flow, failures, latency and alarms on one CloudWatch dashboard (defined last, so
         # that it shows the subscription above).
@@ -332,6 +438,7 @@ class DemoStack(cdk.Stack):
         )
         cdk.CfnOutput(self, "EventBusName", value=self.receiver.event_bus.event_bus_name)
         cdk.CfnOutput(self, "TicketFunction", value=self.tickets.function.function_name)
+        cdk.CfnOutput(self, "ReplyAddressKeys", value=self.reply_keys.secret.secret_arn)
 
 
 def build_app(app: cdk.App | None = None) -> cdk.App:

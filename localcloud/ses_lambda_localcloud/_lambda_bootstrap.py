@@ -156,11 +156,13 @@ def main() -> int:
     channel = _Channel(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3])
     code_dir = os.environ["LAMBDA_TASK_ROOT"]
     handler_spec = os.environ["_HANDLER"]
-    # The function's code first, then the runtime's boto3; never this package's own directory
-    # (the interpreter runs with -I -S: no script directory, no site-packages).
+    # The function's code first, then its layers (Lambda's /opt/python paths, given by the
+    # local cloud), then the runtime's boto3; never this package's own directory (the
+    # interpreter runs with -I -S: no script directory, no site-packages).
+    layers = [p for p in (sys.argv[4] if len(sys.argv) > 4 else "").split(os.pathsep) if p]
     here = os.path.dirname(os.path.abspath(__file__))
     rest = [p for p in sys.path if p != here]
-    sys.path[:] = [code_dir, os.environ["LAMBDA_RUNTIME_DIR"], *rest]
+    sys.path[:] = [code_dir, *layers, os.environ["LAMBDA_RUNTIME_DIR"], *rest]
     os.chdir(code_dir)
     _configure_logging()
 

@@ -4,13 +4,20 @@
 2. ``cdk bootstrap`` and 3. ``cdk deploy`` of the demo stack with the pinned CDK CLI;
 4. send the documented sample message (AWS's documented SES event, as MIME) to the demo's
    recipient and to one address no rule matches (rejected with 550, and shown);
-5. send a message with an attachment;
-6. print what the deployed handler parsed (``message.json``), its result and its logs, the
-   "Email Received" event it put on the bus, and what the demo's ticket consumer did with it;
-7. ``cdk destroy``, then stop the local cloud. Nothing is left running.
+5. send a message with an attachment; for each message, print what the deployed handler parsed
+   (``message.json``), its result and its logs, the "Email Received" event it put on the bus,
+   and what the demo's ticket desk did with it;
+6. a conversation with the ticket desk (``demo_conversation``): a customer's message opens a
+   ticket and the acknowledgement goes out from a signed reply address (the outbox);
+7. the customer's reply to it lands in the same thread, with its own text and a valid token;
+8. an out-of-office answer to the acknowledgement is an automatic reply: no ticket, no reply;
+9. a bounce (an RFC 3464 delivery status notification) names its failed recipient;
+10. everything the local cloud recorded, and the IAM journal: every request of the functions
+    evaluated, none refused;
+11. ``cdk destroy``, then stop the local cloud. Nothing is left running.
 
 The local cloud serves its inbox page (``inbox``) on 127.0.0.1; the demo ends by printing its
-address. With ``--keep`` (``make demo KEEP=1``) step 7 is skipped: the stack stays deployed and
+address. With ``--keep`` (``make demo KEEP=1``) step 11 is skipped: the stack stays deployed and
 the local cloud keeps running, for a look at the inbox and more mail, until
 ``ses-localcloud --state-dir <state dir> stop``. Each message gets a few lines; ``--verbose``
 (``make demo VERBOSE=1``) prints its whole report (logs, message.json, the event, the ticket).
@@ -30,11 +37,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import cdk_cli, report, runtime, samples, sender, tooling
+from . import cdk_cli, demo_conversation, report, runtime, samples, sender, tooling
 from .server import free_port
 from .target import PID_FILE, STATE_FILE, CommandError, Target, say, step
 
-STEPS = 7
+STEPS = 11
 
 
 class DemoFailed(RuntimeError):
@@ -94,6 +101,7 @@ class Demo:
         self.log_path = state_dir / "local-cloud.log"
         self.timings: dict[str, float] = {}
         self.recipient = sender.default_recipient(root) or "support@mail.example.com"
+        self.conversation: demo_conversation.Conversation | None = None
 
     def inbox(self) -> str | None:
         """The inbox page's address (the health answer may come before the page is up)."""
@@ -207,7 +215,7 @@ class Demo:
         return documents
 
     def show_event(self, record: dict[str, Any], label: str) -> None:
-        """The "Email Received" event the handler put, and what the ticket consumer did."""
+        """The "Email Received" event the handler put, and what the ticket desk did."""
         events = self.target.local(f"events?message={record['message_id']}&wait=60", timeout=70)[
             "events"
         ]
@@ -230,20 +238,36 @@ class Demo:
             if attempt["ok"]
         ]
         if not results:
-            raise DemoFailed(f"no subscribed consumer processed the event of {label}")
+            raise DemoFailed(f"the ticket desk did not process the event of {label}")
         if not self.verbose:
             say(
-                f"    event {event['detail_type']!r} on {event['bus']}: the ticket consumer "
+                f"    event {event['detail_type']!r} on {event['bus']}: the ticket desk "
                 f"returned {json.dumps(results[0])}"
             )
             return
-        say(f"    the ticket consumer's result: {json.dumps(results[0])}")
+        say(f"    the ticket desk's result: {json.dumps(results[0])}")
         ticket = report.parsed_outputs(self.target, record)
         for location, entry in ticket.items():
             if "/tickets/" in location and "json" in entry:
                 say(f"    {location}:")
                 for line in json.dumps(entry["json"], indent=2, ensure_ascii=False).splitlines():
                     say(f"      {line}")
+
+    def converse(self, name: str) -> None:
+        """One step of the conversation with the ticket desk (``demo_conversation``)."""
+        if self.conversation is None:
+            self.conversation = demo_conversation.Conversation(
+                self.target, self.recipient, timeout=90
+            )
+        try:
+            found: demo_conversation.Found = getattr(self.conversation, name)()
+        except demo_conversation.ConversationFailed as error:
+            raise DemoFailed(str(error)) from None
+        for line in found.lines:
+            say(f"    {line}")
+        if self.verbose:
+            for line in json.dumps(found.facts, indent=2, default=str).splitlines():
+                say(f"      {line}")
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
@@ -280,6 +304,19 @@ class Demo:
                     "the attachment sample",
                 ),
             ),
+            (
+                "a customer's message opens a ticket; the acknowledgement goes out",
+                lambda: self.converse("open_ticket"),
+            ),
+            (
+                "the customer's reply to the acknowledgement lands in the ticket's thread",
+                lambda: self.converse("reply"),
+            ),
+            (
+                "an out-of-office answer to the acknowledgement",
+                lambda: self.converse("out_of_office"),
+            ),
+            ("a bounce names its failed recipient", lambda: self.converse("bounce")),
             ("everything the local cloud recorded", self.show),
             (
                 "cdk destroy",
@@ -307,6 +344,10 @@ class Demo:
         for record in rejected:
             for line in report.render(self.target, record):
                 say(f"    {line}")
+        sent = self.target.local("sent?since=0")["sent"]
+        say(f"    {len(sent)} message(s) sent with SES (the outbox; nothing left this machine)")
+        for copy in sent:
+            say(f"      {report.sent_line(copy, copy.get('relay'))}")
         journal = self.target.local("iam")
         say(
             f"    IAM ({journal['mode']}): {journal['evaluated']} request(s) of the functions "

@@ -20,7 +20,7 @@ Like Lambda's (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-envir
 - Idle environments are shut down after ``Runtime.lambda_idle_seconds`` (AWS keeps them for an
   undocumented while). When the local cloud stops or resets, every environment, idle or busy,
   ends with its whole process group (``kill_all``), no new one starts while it stops, and the
-  unpacked code and the environments' scratch folders are removed (``clean_cache``).
+  unpacked code and layers and the environments' scratch folders are removed (``clean_cache``).
 - Workers write no bytecode into the function's code folder: every interpreter keeps it under
   ``-X pycache_prefix`` in the machine-wide cache (``lambda_interpreters.pycache_dir``).
 """
@@ -132,6 +132,77 @@ def code_dir(cache_dir: Path, fn: LambdaFunction) -> Path:
     return target
 
 
+def _unpack(archive_bytes: bytes, target: Path) -> None:
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(archive_bytes)) as archive:
+        archive.extractall(target)
+
+
+def layer_versions(fn: LambdaFunction) -> list[Any]:
+    """The function's layer versions, in the order of its ``Layers``."""
+    from .moto_ext.moto_internals import lambda_backends
+
+    backend = lambda_backends[fn.account_id][fn.region]
+    found = []
+    for layer in getattr(fn, "layers", None) or []:
+        arn = str(layer["Arn"] if isinstance(layer, dict) else layer)
+        version = backend.layers_versions_by_arn(arn)
+        if version is None:
+            raise LookupError(f"layer version {arn} of {fn.function_name} does not exist")
+        found.append(version)
+    return found
+
+
+def layer_dir(cache_dir: Path, fn: LambdaFunction) -> Path | None:
+    """The function's layers unpacked into one folder, Lambda's ``/opt``; ``None`` without any.
+
+    Lambda extracts each layer into ``/opt`` in the order the function lists them, a later
+    layer's file replacing an earlier one's of the same path (Lambda developer guide, "Adding
+    layers to functions" and "Managing Lambda dependencies with layers"). Unpacked once per
+    sequence of layer contents.
+    """
+    versions = layer_versions(fn)
+    if not versions:
+        return None
+    import hashlib
+
+    digests = [
+        str(v.code_digest or "sha256-" + hashlib.sha256(v.code_bytes or b"").hexdigest())
+        for v in versions
+    ]
+    name = hashlib.sha256("\n".join(digests).encode()).hexdigest()[:32]
+    target = cache_dir / "layers" / name
+    if target.exists():
+        return target
+    with _extract_lock:
+        if target.exists():
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".unpack-"))
+        try:
+            for version in versions:
+                _unpack(version.code_bytes or b"", staging)
+            staging.rename(target)
+        except Exception:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    return target
+
+
+def layer_paths(opt: Path | None, runtime_name: str) -> list[str]:
+    """Where a Python runtime imports from in ``/opt`` (Lambda developer guide, "Packaging your
+    layer content", "Layer paths for each Lambda runtime": ``python`` and
+    ``python/lib/python3.x/site-packages``), the site-packages folder first, as the Python
+    runtimes' ``sys.path`` lists them ("Working with .zip file archives for Python Lambda
+    functions", "Dependency search path and runtime-included libraries")."""
+    if opt is None:
+        return []
+    version = runtime_name.removeprefix("python")
+    return [str(opt / "python" / "lib" / f"python{version}" / "site-packages"), str(opt / "python")]
+
+
 class Environment:
     """One worker process running one function version's code."""
 
@@ -164,6 +235,7 @@ class Environment:
         self._readers: list[threading.Thread] = []
         self._task_root = Path()
         self._runtime_dir = Path()
+        self._layer_paths: list[str] = []
 
     @property
     def alive(self) -> bool:
@@ -179,6 +251,7 @@ class Environment:
         """What precedes the init phase: the code unpacked, the runtime's packages in place."""
         rt = runtime.current()
         self._task_root = code_dir(rt.cache_dir, fn)
+        self._layer_paths = layer_paths(layer_dir(rt.cache_dir, fn), str(fn.run_time or ""))
         self._runtime_dir = lambda_interpreters.prepare(self.interpreter)
         self._scratch = tempfile.mkdtemp(prefix="env-", dir=_environments_dir(rt.cache_dir))
 
@@ -210,7 +283,13 @@ class Environment:
                 if WORK.closed:
                     raise Stopping("the local cloud is stopping: no execution environment starts")
                 self._process = subprocess.Popen(
-                    [*command, str(request_read), str(outcome_write), self._marker],
+                    [
+                        *command,
+                        str(request_read),
+                        str(outcome_write),
+                        self._marker,
+                        os.pathsep.join(self._layer_paths),
+                    ],
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.STDOUT,
@@ -518,8 +597,9 @@ def kill_all() -> None:
 
 
 def clean_cache(cache_dir: Path) -> None:
-    """Remove the unpacked code and the environments' scratch folders (nothing may run)."""
-    for name in ("code", "environments"):
+    """Remove the unpacked code and layers and the environments' scratch folders (nothing may
+    run)."""
+    for name in ("code", "layers", "environments"):
         shutil.rmtree(cache_dir / name, ignore_errors=True)
 
 

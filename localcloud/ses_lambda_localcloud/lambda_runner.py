@@ -5,8 +5,9 @@ the function's zip (as deployed: the CDK asset in the bootstrap bucket) is unpac
 code SHA-256, and each invocation runs in an execution environment (``lambda_environments``): a
 long-lived worker process of the function version's code and configuration, on the interpreter
 of its declared runtime when this machine has it (``lambda_interpreters``), reused across
-invocations like Lambda's. Like the managed runtime, the function sees only its own code and the
-runtime's ``boto3`` on ``sys.path`` (not this virtualenv), and the environment variables Lambda
+invocations like Lambda's. Like the managed runtime, the function sees only its own code, its
+layers (unpacked in order into one folder that stands for ``/opt``) and the runtime's ``boto3``
+on ``sys.path`` (not this virtualenv), and the environment variables Lambda
 sets, plus ``AWS_ENDPOINT_URL`` pointing at the local endpoint. Its output goes to the
 environment's CloudWatch Logs stream in ``/aws/lambda/<name>`` with the INIT_START/START/END/
 REPORT lines Lambda writes.
@@ -15,7 +16,7 @@ Emulated: cold and warm starts, timeouts (the environment is killed and replaced
 errors as ``{"errorType", "errorMessage"}``, reserved concurrency (synchronous invocations beyond
 it are throttled), asynchronous invocation through a queue (``lambda_async``) with Lambda's
 retries, maximum event age, and on-success / on-failure destinations or the dead-letter queue.
-Not emulated: memory limits (the peak is reported), layers, container images, non-Python
+Not emulated: memory limits (the peak is reported), container images, non-Python
 runtimes, provisioned concurrency, SnapStart.
 """
 

@@ -23,12 +23,18 @@ log = logging.getLogger(__name__)
 #: not an SES limit. Positions (``messages(since)``, ``len``) still count every message sent.
 OUTBOX_LIMIT = 1000
 
+#: How much of a sent message's text a report shows.
+SHOWN_TEXT_CHARS = 2000
 #: The header fields a report shows of each sent message.
 SHOWN_FIELDS = (
     "From",
     "Reply-To",
     "To",
     "Subject",
+    "Message-ID",
+    "In-Reply-To",
+    "References",
+    "Auto-Submitted",
     "X-Original-From",
     "X-Original-To",
     "X-Forward-Hops",
@@ -58,6 +64,21 @@ class SentMessage:
         message = BytesHeaderParser().parsebytes(self.raw)
         return [(name, str(value)) for name, value in message.items()]
 
+    def text(self) -> str | None:
+        """The message's first text/plain part (at most ``SHOWN_TEXT_CHARS``), if it has one."""
+        from email import policy
+        from email.parser import BytesParser
+
+        message = BytesParser(policy=policy.default).parsebytes(self.raw)
+        part = message.get_body(preferencelist=("plain",))
+        if part is None:
+            return None
+        try:
+            content = str(part.get_content())
+        except (LookupError, ValueError):
+            return None
+        return content[:SHOWN_TEXT_CHARS]
+
     def summary(self) -> dict[str, Any]:
         shown = {name.lower() for name in SHOWN_FIELDS}
         return {
@@ -67,6 +88,7 @@ class SentMessage:
             "size": self.size,
             "at": self.at,
             "headers": [[k, v] for k, v in self.headers() if k.lower() in shown],
+            "text": self.text(),
             "relay": self.relay,
         }
 

@@ -377,7 +377,8 @@ def test_demo_stack_subscribes_its_ticket_function(demo_template: Template) -> N
                     "support@mail.example.com",
                     {"wildcard": "support+*@mail.example.com"},
                 ]
-            }
+            },
+            "conversation": {"kind": ["person"]},
         },
     }
     ticket_id, ticket = only(

@@ -170,8 +170,9 @@ def test_the_network_has_no_internet_route_and_private_endpoints(
     template.resource_count_is("AWS::EC2::NatGateway", 0)
     endpoints = template.find_resources("AWS::EC2::VPCEndpoint")
     services = sorted(str(e["Properties"]["ServiceName"]) for e in endpoints.values())
-    assert len(services) == 4 and any("s3" in s for s in services)
+    assert len(services) == 5 and any("s3" in s for s in services)
     assert "com.amazonaws.eu-west-1.email" in services
+    assert "com.amazonaws.eu-west-1.secretsmanager" in services  # the reply-address keys
     assert "com.amazonaws.eu-west-1.events" in services
     assert "com.amazonaws.eu-west-1.xray" in services  # tracing is on
     template.has_resource_properties("AWS::EC2::FlowLog", {"TrafficType": "ALL"})

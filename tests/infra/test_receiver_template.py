@@ -310,6 +310,12 @@ def test_reference_handler_reads_raw_and_writes_parsed_only(demo_template: Templ
             "Effect": "Allow",
             "Resource": {"Fn::GetAtt": [failure_queue_id, "Arn"]},
         },
+        {
+            # the demo verifies signed reply addresses: the keys' secret, read only
+            "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+            "Effect": "Allow",
+            "Resource": {"Ref": only(demo_template, "AWS::SecretsManager::Secret")[0]},
+        },
     ]
     demo_template.resource_count_is("AWS::IAM::ManagedPolicy", 0)
     for role in demo_template.find_resources("AWS::IAM::Role").values():

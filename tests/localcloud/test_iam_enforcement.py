@@ -434,3 +434,54 @@ def test_eventbridge_needs_the_key_policy_of_an_encrypted_queue_target(
 def fresh_events(cloud: LocalCloud) -> list[dict[str, Any]]:
     with urllib.request.urlopen(_control(cloud, "/_localcloud/events")) as response:
         return list(json.loads(response.read())["events"])
+
+
+def test_reading_a_secret_needs_its_grant_and_the_key_through_secrets_manager(
+    probe: Probe, aws: Callable[[str], Any]
+) -> None:
+    manager = aws("secretsmanager")
+    key_arn = aws("kms").create_key()["KeyMetadata"]["Arn"]  # default policy: delegates to IAM
+    plain = manager.create_secret(Name="plain", SecretString="x")["ARN"]
+    sealed = manager.create_secret(Name="sealed", SecretString="y", KmsKeyId=key_arn)["ARN"]
+
+    # By name or by ARN, the resource is the secret's full ARN.
+    for secret_id in ("plain", plain):
+        outcome = probe.call("secretsmanager", "get_secret_value", SecretId=secret_id)
+        assert outcome == {
+            "ok": False,
+            "code": "AccessDeniedException",
+            "message": denied(
+                "secretsmanager:GetSecretValue",
+                plain,
+                "no identity-based policy allows the secretsmanager:GetSecretValue action",
+            ),
+        }
+    probe.grant(allow("secretsmanager:GetSecretValue", plain))
+    assert probe.call("secretsmanager", "get_secret_value", SecretId="plain")["ok"]
+    assert not probe.call("secretsmanager", "get_secret_value", SecretId="sealed")["ok"]
+
+    # A customer managed key: kms:Decrypt for the caller, through Secrets Manager.
+    probe.grant(allow("secretsmanager:GetSecretValue", [plain, sealed]))
+    outcome = probe.call("secretsmanager", "get_secret_value", SecretId="sealed")
+    assert outcome["message"] == denied(
+        "kms:Decrypt", key_arn, "no identity-based policy allows the kms:Decrypt action"
+    )
+    via = {"StringEquals": {"kms:ViaService": f"sqs.{runtime.DEFAULT_REGION}.amazonaws.com"}}
+    probe.grant(
+        allow("secretsmanager:GetSecretValue", [plain, sealed]),
+        {**allow("kms:Decrypt", key_arn), "Condition": via},
+    )
+    assert not probe.call("secretsmanager", "get_secret_value", SecretId="sealed")["ok"]
+    via = {
+        "StringEquals": {
+            "kms:ViaService": f"secretsmanager.{runtime.DEFAULT_REGION}.amazonaws.com",
+            "kms:EncryptionContext:SecretARN": sealed,
+        }
+    }
+    probe.grant(
+        allow("secretsmanager:GetSecretValue", [plain, sealed]),
+        {**allow("kms:Decrypt", key_arn), "Condition": via},
+    )
+    assert probe.call("secretsmanager", "get_secret_value", SecretId="sealed")["ok"]
+    # DescribeSecret is an action of its own.
+    assert not probe.call("secretsmanager", "describe_secret", SecretId="plain")["ok"]

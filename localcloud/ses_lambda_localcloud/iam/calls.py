@@ -1,7 +1,8 @@
 """The IAM actions each API call needs, on the resources AWS names, with the context keys the
 service sets ("Actions, resources, and condition keys for AWS services", Service Authorization
 Reference, one page per service: Amazon S3, Amazon SQS, Amazon SNS, Amazon EventBridge, Amazon
-SES / SES v2, AWS Lambda, CloudWatch Logs, CloudWatch, AWS X-Ray, AWS STS, AWS KMS).
+SES / SES v2, AWS Lambda, CloudWatch Logs, CloudWatch, AWS X-Ray, AWS STS, AWS KMS, AWS Secrets
+Manager).
 
 A call outside this map is allowed and reported as "not evaluated".
 
@@ -10,7 +11,9 @@ and writing one ``kms:GenerateDataKey`` on its key (S3 User Guide, "Using server
 with AWS KMS keys (SSE-KMS)", "Permissions"); a KMS-encrypted queue needs ``kms:GenerateDataKey``
 and ``kms:Decrypt`` to send and ``kms:Decrypt`` to receive (SQS Developer Guide, "Key
 management", "Configure KMS permissions for producers/consumers"); publishing to an encrypted
-topic needs both too (SNS Developer Guide, "Managing Amazon SNS encryption keys and costs").
+topic needs both too (SNS Developer Guide, "Managing Amazon SNS encryption keys and costs");
+reading a secret under a customer managed key needs ``kms:Decrypt`` (Secrets Manager User
+Guide, "Secret encryption and decryption in AWS Secrets Manager").
 Those KMS requests are made by the service for the caller, so ``kms:ViaService`` is
 ``<service>.<region>.amazonaws.com`` (KMS Developer Guide, "kms:ViaService").
 """
@@ -460,6 +463,51 @@ def _sts(call: Call, kms: KmsLookup) -> Mapped:
     return Mapped(operation, [], "query", "AccessDenied", 403, evaluated=False)
 
 
+#: The Secrets Manager operations a function reading a secret makes ("Actions, resources, and
+#: condition keys for AWS Secrets Manager": both on the secret's ARN).
+_SECRETS = {
+    "GetSecretValue": "secretsmanager:GetSecretValue",
+    "DescribeSecret": "secretsmanager:DescribeSecret",
+}
+
+
+def _secretsmanager(call: Call, kms: KmsLookup) -> Mapped:
+    operation = call.header("x-amz-target").split(".", 1)[-1]
+    body = call.json_body()
+    secret_id = str(body.get("SecretId") or "")
+    action = _SECRETS.get(operation)
+    if action is None or not secret_id:
+        return Mapped(operation, [], "json", "AccessDeniedException", evaluated=False)
+    # The resource is the secret's full ARN whichever identifier the call names (name, partial
+    # or full ARN); a secret that does not exist is named by what was given.
+    arn = kms.secret_arn(secret_id) or (
+        secret_id
+        if secret_id.startswith("arn:")
+        else f"arn:aws:secretsmanager:{call.region}:{call.account}:secret:{secret_id}"
+    )
+    context: dict[str, ContextValue] = {"secretsmanager:SecretId": secret_id}
+    for field_name, key in (("VersionId", "VersionId"), ("VersionStage", "VersionStage")):
+        if body.get(field_name):
+            context[f"secretsmanager:{key}"] = str(body[field_name])
+    checks = [Check(action, arn, context)]
+    key_arn = kms.secret_key(arn) if action == "secretsmanager:GetSecretValue" else None
+    if key_arn:
+        # Reading the value of a secret under a customer managed key: Secrets Manager calls
+        # kms:Decrypt for the caller, with the secret's ARN as encryption context (Secrets
+        # Manager User Guide, "Secret encryption and decryption in AWS Secrets Manager").
+        checks.append(
+            Check(
+                "kms:Decrypt",
+                key_arn,
+                {
+                    "kms:ViaService": f"secretsmanager.{call.region}.amazonaws.com",
+                    "kms:EncryptionContext:SecretARN": arn,
+                },
+            )
+        )
+    return Mapped(operation, checks, "json", "AccessDeniedException")
+
+
 _KMS_OPERATIONS = {
     "Decrypt",
     "Encrypt",
@@ -503,6 +551,7 @@ _SERVICES = {
     "xray": _xray,
     "sts": _sts,
     "kms": _kms,
+    "secretsmanager": _secretsmanager,
 }
 
 
@@ -545,4 +594,10 @@ class KmsLookup:
         raise NotImplementedError
 
     def ses_identity_exists(self, identity: str) -> bool:
+        raise NotImplementedError
+
+    def secret_arn(self, secret_id: str) -> str | None:
+        raise NotImplementedError
+
+    def secret_key(self, secret_arn: str) -> str | None:
         raise NotImplementedError

@@ -1,6 +1,6 @@
 """The policies that apply to a request, read from the local cloud's resources (moto's
 backends): the role's identity-based policies and permissions boundary, and the resource-based
-policy of the resource the ARN names (bucket, queue, topic, function, bus, KMS key)."""
+policy of the resource the ARN names (bucket, queue, topic, function, bus, KMS key, secret)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from ..moto_ext.moto_internals import (
     kms_backends,
     lambda_backends,
     s3_backends,
+    secretsmanager_backends,
     ses_backends,
     sns_backends,
     sqs_backends,
@@ -101,6 +102,9 @@ def resource_policies(resource: str, account: str, region: str) -> Policies:
             resource_required=True,
             resource_kind="key policy",
         )
+    if service == "secretsmanager":
+        secret = secretsmanager_backends[account][res_region].secrets.get(resource)
+        return Policies(resource=getattr(secret, "policy", None) if secret is not None else None)
     if service == "iam" and ":role/" in resource:
         role = _find_role(account, resource)
         return Policies(
@@ -182,6 +186,23 @@ class MotoLookup(KmsLookup):
     def ses_identity_exists(self, identity: str) -> bool:
         backend = ses_backends[self.account][self.region]
         return identity in backend.email_identities or identity in getattr(backend, "addresses", [])
+
+    def _secret(self, secret_id: str) -> Any:
+        region = secret_id.split(":")[3] if secret_id.startswith("arn:") else self.region
+        return secretsmanager_backends[self.account][region].secrets.get(secret_id)
+
+    def secret_arn(self, secret_id: str) -> str | None:
+        secret = self._secret(secret_id)
+        return str(secret.arn) if secret is not None else None
+
+    def secret_key(self, secret_arn: str) -> str | None:
+        secret = self._secret(secret_arn)
+        key_id = getattr(secret, "kms_key_id", None) if secret is not None else None
+        if not key_id or key_id == "alias/aws/secretsmanager":
+            # The AWS managed key: its policy lets the account's principals use it through
+            # Secrets Manager ("AWS managed keys"); not evaluated here.
+            return None
+        return self.key_arn(str(key_id))
 
 
 def policy_json(document: Any) -> str:

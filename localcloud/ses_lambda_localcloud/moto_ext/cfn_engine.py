@@ -443,7 +443,9 @@ class Operation:
         if not creating:
             self.stack_event("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
         for previous, body in replaced:
-            self._delete_quietly(getattr(previous, "logical_resource_id", "?"), previous, body)
+            self._delete_quietly(
+                getattr(previous, "logical_resource_id", "?"), previous, body, replaced=True
+            )
         for logical_id in removed:
             obj = old_objects.get(logical_id)
             self.rm._parsed_resources.pop(logical_id, None)
@@ -453,10 +455,18 @@ class Operation:
         self.stack_event(f"{verb}_COMPLETE")
         return True
 
-    def _delete_quietly(self, logical_id: str, obj: Any, body: dict[str, Any]) -> bool:
-        """Delete during cleanup or rollback: failures are events, not errors."""
+    def _delete_quietly(
+        self, logical_id: str, obj: Any, body: dict[str, Any], *, replaced: bool = False
+    ) -> bool:
+        """Delete during cleanup or rollback: failures are events, not errors.
+
+        A resource replaced by an update keeps to its ``UpdateReplacePolicy``, any other to its
+        ``DeletionPolicy`` (CloudFormation User Guide, "UpdateReplacePolicy attribute" and
+        "DeletionPolicy attribute").
+        """
         kind = body.get("Type", "")
-        if body.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate"):
+        policy = body.get("UpdateReplacePolicy" if replaced else "DeletionPolicy")
+        if policy in ("Retain", "RetainExceptOnCreate"):
             self.event(logical_id, kind, "DELETE_SKIPPED", physical_id=_physical_id(obj))
             return True
         self.event(logical_id, kind, "DELETE_IN_PROGRESS", physical_id=_physical_id(obj))

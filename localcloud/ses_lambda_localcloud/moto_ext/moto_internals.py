@@ -65,6 +65,8 @@ from moto.moto_server.werkzeug_app import (
 )
 from moto.s3.exceptions import BucketNotEmpty
 from moto.s3.models import FakeBucket, FakeKey, S3Backend, s3_backends
+from moto.secretsmanager.models import secretsmanager_backends
+from moto.secretsmanager.utils import random_password
 from moto.ses.exceptions import (
     AlreadyExists,
     InvalidLambdaFunctionException,
@@ -141,7 +143,9 @@ __all__ = [
     "logs_backends",
     "moto_api_backend",
     "moto_backends_module",
+    "random_password",
     "s3_backends",
+    "secretsmanager_backends",
     "ses_backends",
     "sns_backends",
     "sqs_backends",

@@ -1,5 +1,6 @@
 """``AWS::Lambda::Function`` (moto's model, keeping what its CloudFormation path drops),
-``AWS::Lambda::Permission`` (removable again) and ``AWS::Lambda::EventInvokeConfig``."""
+``AWS::Lambda::Permission`` (removable again), ``AWS::Lambda::EventInvokeConfig`` and
+``AWS::Lambda::LayerVersion``."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 from typing import Any
 
 from ..moto_internals import LambdaFunction, lambda_backends
-from .base import LocalModel, generated_name, properties, replacing
+from .base import LocalModel, ResourceFailed, generated_name, properties, replacing
 
 
 def lambda_backend(account_id: str, region_name: str) -> Any:
@@ -61,6 +62,9 @@ class LocalLambdaFunction(LambdaFunction):
 
 
 def _keep_function_properties(fn: LambdaFunction, props: dict[str, Any]) -> None:
+    # Moto's CloudFormation path drops Layers: the versions, in order, as the API keeps them
+    # (an unknown version fails the resource, as on AWS).
+    fn.layers = fn._get_layers_data(list(props.get("Layers") or []))
     fn.logging_config = props.get("LoggingConfig")  # type: ignore[attr-defined]
     fn.dead_letter_config = props.get("DeadLetterConfig")  # type: ignore[attr-defined]
     if "Environment" not in props:
@@ -160,3 +164,82 @@ class EventInvokeConfig(LocalModel):
         except Exception:
             return
         fn.event_invoke_config = []
+
+
+class LayerVersion(LocalModel):
+    """``AWS::Lambda::LayerVersion`` published to moto's Lambda backend.
+
+    Moto's own model ignores ``LayerName`` and ``CompatibleArchitectures`` and has no physical
+    id, so a ``Ref`` to it would not resolve. As the CloudFormation resource reference
+    "AWS::Lambda::LayerVersion" documents: ``Ref`` (and ``Fn::GetAtt LayerVersionArn``) return
+    the version's ARN; every property change needs replacement (a new version is published, the
+    old one deleted in cleanup unless ``UpdateReplacePolicy`` is ``Retain``); delete removes the
+    version.
+    """
+
+    ATTRIBUTES = ("LayerVersionArn",)
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Lambda::LayerVersion"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "LayerName"
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> LayerVersion:
+        props = properties(cloudformation_json)
+        spec: dict[str, Any] = {
+            "LayerName": props.get("LayerName") or generated_name(resource_name),
+            "Content": props["Content"],
+        }
+        for key in (
+            "Description",
+            "CompatibleRuntimes",
+            "CompatibleArchitectures",
+            "LicenseInfo",
+        ):
+            if key in props:
+                spec[key] = props[key]
+        version = lambda_backend(account_id, region_name).publish_layer_version(spec)
+        if not version.code_bytes:
+            raise ResourceFailed(
+                f"Content of layer {spec['LayerName']!r} names no object: {props['Content']!r}"
+            )
+        return cls(str(version.arn), account_id, region_name, props)
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls,
+        original_resource: LayerVersion,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> LayerVersion:
+        return replacing(
+            original_resource,
+            cls.create_from_cloudformation_json(
+                new_resource_name, cloudformation_json, account_id, region_name
+            ),
+        )
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        if attribute_name == "LayerVersionArn":
+            return self.physical_resource_id
+        return super().get_cfn_attribute(attribute_name)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        layer_arn, _, number = self.physical_resource_id.rpartition(":")
+        try:
+            lambda_backend(account_id, region_name).delete_layer_version(layer_arn, number)
+        except Exception:
+            return  # already gone

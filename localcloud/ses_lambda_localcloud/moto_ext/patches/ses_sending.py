@@ -13,6 +13,9 @@ Corrections to moto 5.2.5's ``sesv2`` ``SendEmail`` for ``Content.Raw``:
   ``MessageRejected`` (send-email-raw.html: "You can only send email from verified email
   addresses or domains"). Identities created by the stack's ``AWS::SES::EmailIdentity`` count
   as verified at once (see ``moto_ext.cfn.ses``).
+- SES writes its own ``Message-ID`` and ``Date``, replacing any the message has
+  (https://docs.aws.amazon.com/ses/latest/dg/header-fields.html, "Amazon SES header fields",
+  Considerations), so a reply to a sent message refers to SES's identifier.
 - At most 40 MB after base64 encoding (https://docs.aws.amazon.com/ses/latest/dg/quotas.html,
   "Message quotas"), read as 40,000,000 bytes like the reference forwarder's
   ``MAX_SEND_BASE64_BYTES``: the page does not say which MB it means, and the smaller reading is
@@ -76,6 +79,7 @@ def apply() -> None:
         if not destinations:
             raise MessageRejectedError("The message has no recipient")
         message_id = get_random_message_id()
+        raw = _with_ses_headers(raw, message_id)
         text = raw.decode("utf-8", "surrogateescape")
         backend.sent_messages.append(RawMessage(message_id, source, destinations, text))
         # moto's copy is bounded like the outbox (a local bound for long runs).
@@ -91,3 +95,36 @@ def apply() -> None:
             )
         )
         return json.dumps({"MessageId": message_id})
+
+
+#: The domain of the Message-ID SES writes. The guide does not spell the field's form; sent mail
+#: shows ``<message id>@email.amazonses.com`` (in us-east-1), used here in every region.
+SES_MESSAGE_ID_DOMAIN = "email.amazonses.com"
+
+
+def _with_ses_headers(raw: bytes, message_id: str) -> bytes:
+    """``raw`` with SES's ``Message-ID`` and ``Date`` in place of the message's own, the rest of
+    its bytes as they were."""
+    from email.utils import formatdate
+
+    head, separator, body = raw.partition(b"\r\n\r\n")
+    newline = b"\r\n"
+    if not separator:
+        head, separator, body = raw.partition(b"\n\n")
+        newline = b"\n"
+    kept: list[bytes] = []
+    skipping = False
+    for line in head.split(newline) if head else []:
+        if line[:1] in (b" ", b"\t"):
+            if not skipping:
+                kept.append(line)
+            continue
+        name = line.split(b":", 1)[0].strip().lower()
+        skipping = name in (b"message-id", b"date")
+        if not skipping:
+            kept.append(line)
+    added = [
+        f"Message-ID: <{message_id}@{SES_MESSAGE_ID_DOMAIN}>".encode(),
+        f"Date: {formatdate(usegmt=True)}".encode(),
+    ]
+    return newline.join(added + kept) + (separator or newline * 2) + body
