@@ -74,9 +74,7 @@ def _keep_function_properties(fn: LambdaFunction, props: dict[str, Any]) -> None
 class LambdaPermission(LocalModel):
     """``AWS::Lambda::Permission`` whose statement is removed again on delete."""
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::Lambda::Permission"
+    RESOURCE_TYPE = "AWS::Lambda::Permission"
 
     @classmethod
     def create_from_cloudformation_json(
@@ -118,9 +116,7 @@ class LambdaPermission(LocalModel):
 
 
 class EventInvokeConfig(LocalModel):
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::Lambda::EventInvokeConfig"
+    RESOURCE_TYPE = "AWS::Lambda::EventInvokeConfig"
 
     @classmethod
     def create_from_cloudformation_json(
@@ -178,14 +174,8 @@ class LayerVersion(LocalModel):
     """
 
     ATTRIBUTES = ("LayerVersionArn",)
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::Lambda::LayerVersion"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "LayerName"
+    RESOURCE_TYPE = "AWS::Lambda::LayerVersion"
+    NAME_PROPERTY = "LayerName"
 
     @classmethod
     def create_from_cloudformation_json(

@@ -46,9 +46,18 @@ class LocalModel(CloudFormationModel):
     def physical_resource_id(self) -> str:
         return self._physical_id
 
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
+    #: The resource type the model implements (the CloudFormation resource reference's
+    #: ``Type``), and the property that names a resource of it, "" when the type has none.
+    RESOURCE_TYPE: ClassVar[str] = CloudFormationModel.cloudformation_type()
+    NAME_PROPERTY: ClassVar[str] = ""
+
+    @classmethod
+    def cloudformation_type(cls) -> str:
+        return cls.RESOURCE_TYPE
+
+    @classmethod
+    def cloudformation_name_type(cls) -> str:
+        return cls.NAME_PROPERTY
 
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:

@@ -10,9 +10,7 @@ from .base import LocalModel, properties
 class CdkMetadata(LocalModel):
     """The CDK's analytics resource: on AWS it records nothing you can read back either."""
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::CDK::Metadata"
+    RESOURCE_TYPE = "AWS::CDK::Metadata"
 
     @classmethod
     def create_from_cloudformation_json(

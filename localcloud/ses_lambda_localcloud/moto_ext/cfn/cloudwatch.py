@@ -10,14 +10,8 @@ from .base import LocalModel, properties
 
 class Alarm(LocalModel):
     ATTRIBUTES = ("Arn",)
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::CloudWatch::Alarm"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "AlarmName"
+    RESOURCE_TYPE = "AWS::CloudWatch::Alarm"
+    NAME_PROPERTY = "AlarmName"
 
     @classmethod
     def create_from_cloudformation_json(

@@ -36,9 +36,7 @@ class CustomResource(LocalModel):
         self.data = data
         self.resource_type = resource_type
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::CloudFormation::CustomResource"
+    RESOURCE_TYPE = "AWS::CloudFormation::CustomResource"
 
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:

@@ -10,9 +10,7 @@ from .base import LocalModel, properties
 
 
 class BucketPolicy(LocalModel):
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::S3::BucketPolicy"
+    RESOURCE_TYPE = "AWS::S3::BucketPolicy"
 
     @staticmethod
     def _backend(account_id: str) -> Any:

@@ -164,14 +164,8 @@ def _check_key(key_id: str | None, account_id: str, region_name: str) -> None:
 
 class Secret(LocalModel):
     ATTRIBUTES = ("Id",)
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SecretsManager::Secret"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "Name"
+    RESOURCE_TYPE = "AWS::SecretsManager::Secret"
+    NAME_PROPERTY = "Name"
 
     @property
     def arn(self) -> str:

@@ -15,13 +15,8 @@ def _ses(account_id: str, region_name: str) -> Any:
 
 
 class ReceiptRuleSet(LocalModel):
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SES::ReceiptRuleSet"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "RuleSetName"
+    RESOURCE_TYPE = "AWS::SES::ReceiptRuleSet"
+    NAME_PROPERTY = "RuleSetName"
 
     @classmethod
     def create_from_cloudformation_json(
@@ -67,9 +62,7 @@ class ReceiptRuleSet(LocalModel):
 
 
 class ReceiptRule(LocalModel):
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SES::ReceiptRule"
+    RESOURCE_TYPE = "AWS::SES::ReceiptRule"
 
     @classmethod
     def create_from_cloudformation_json(
@@ -133,13 +126,8 @@ class EmailIdentity(LocalModel):
 
     ATTRIBUTES = tuple(f"DkimDNSToken{kind}{n}" for kind in ("Name", "Value") for n in (1, 2, 3))
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SES::EmailIdentity"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "EmailIdentity"
+    RESOURCE_TYPE = "AWS::SES::EmailIdentity"
+    NAME_PROPERTY = "EmailIdentity"
 
     @classmethod
     def create_from_cloudformation_json(

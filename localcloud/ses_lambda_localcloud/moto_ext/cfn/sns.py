@@ -10,9 +10,7 @@ from .base import LocalModel, properties
 
 
 class TopicPolicy(LocalModel):
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SNS::TopicPolicy"
+    RESOURCE_TYPE = "AWS::SNS::TopicPolicy"
 
     @classmethod
     def create_from_cloudformation_json(
@@ -31,9 +29,7 @@ class TopicPolicy(LocalModel):
 
 
 class Subscription(LocalModel):
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SNS::Subscription"
+    RESOURCE_TYPE = "AWS::SNS::Subscription"
 
     @classmethod
     def create_from_cloudformation_json(

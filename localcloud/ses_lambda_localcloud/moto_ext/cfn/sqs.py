@@ -10,9 +10,7 @@ from .base import LocalModel, properties
 
 
 class QueuePolicy(LocalModel):
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SQS::QueuePolicy"
+    RESOURCE_TYPE = "AWS::SQS::QueuePolicy"
 
     @classmethod
     def create_from_cloudformation_json(
