@@ -119,7 +119,7 @@ def _iter_base64(payload: str, defects: list[str]) -> Iterator[bytes]:
             end = pad
             while end < len(data) and data[end] == "=":
                 end += 1
-            yield _decode_final_group(data[:pad], defects)
+            yield _decode_final_group(data[:pad], defects, padding=end - pad)
             data = data[end:]
         usable = len(data) - len(data) % 4
         if usable:
@@ -129,12 +129,14 @@ def _iter_base64(payload: str, defects: list[str]) -> Iterator[bytes]:
         yield _decode_final_group(pending, defects)
 
 
-def _decode_final_group(data: str, defects: list[str]) -> bytes:
+def _decode_final_group(data: str, defects: list[str], padding: int = 0) -> bytes:
+    """Decode the last group of an encoding, ``padding`` ``=`` characters having followed it."""
     remainder = len(data) % 4
     if remainder == 1:
         defects.append("base64 data has a stray final character; it was dropped")
         data = data[:-1]
     elif remainder:
-        defects.append("base64 padding is missing; it was added")
+        if padding < 4 - remainder:
+            defects.append("base64 padding is missing; it was added")
         data += "=" * (4 - remainder)
     return binascii.a2b_base64(data) if data else b""
