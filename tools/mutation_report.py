@@ -95,7 +95,9 @@ def read_run(tree: Path) -> list[Mutant]:
             function = mangled.partition("__mutmut_")[0]
             original = sources.get(f"{function}__mutmut_orig")
             mutated = sources.get(mangled)
-            old, new = ("?", "?") if original is None or mutated is None else _change(original, mutated)
+            old, new = (
+                ("?", "?") if original is None or mutated is None else _change(original, mutated)
+            )
             mutants.append(
                 Mutant(
                     name=key,
@@ -131,7 +133,11 @@ def table(mutants: list[Mutant], equivalents: dict[str, tuple[str, str]]) -> tup
         for mutant in (m for m in mutants if m.module == module):
             counts["mutants"] += 1
             recorded = equivalents.get(mutant.name)
-            if mutant.status in ("survived", "no tests") and recorded and recorded[0] == mutant.change:
+            if (
+                mutant.status in ("survived", "no tests")
+                and recorded
+                and recorded[0] == mutant.change
+            ):
                 counts["equivalent"] += 1
             else:
                 counts[mutant.status] += 1
@@ -190,7 +196,9 @@ def main(argv: list[str] | None = None) -> int:
             if mutant.status in ("survived", "no tests") and not (
                 recorded and recorded[0] == mutant.change
             ):
-                print(f"\n{mutant.name} [{mutant.status}]\n  - {mutant.original}\n  + {mutant.change}")
+                print(
+                    f"\n{mutant.name} [{mutant.status}]\n  - {mutant.original}\n  + {mutant.change}"
+                )
     return 0
 
 

@@ -132,7 +132,11 @@ def test_quoted_printable_never_splits_an_escape_at_a_slice_boundary(before_end:
     text = head + "=C3=A4" + "b" * 100
     message = part(text, "quoted-printable")
     pieces, defects = decode(message)
-    assert b"".join(pieces) == message.get_payload(decode=True) == head.encode() + "ä".encode() + b"b" * 100
+    assert (
+        b"".join(pieces)
+        == message.get_payload(decode=True)
+        == head.encode() + "ä".encode() + b"b" * 100
+    )
     assert defects == []
     assert all(len(piece) <= SLICE_CHARS for piece in pieces)
 

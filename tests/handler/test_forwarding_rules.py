@@ -1,0 +1,415 @@
+"""The forwarding core's rules one by one: which fields the rewrite keeps and adds, the
+configuration read from the environment, the destination lookup, the loop guard and the keys
+of the send-once markers and outcomes."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from ses_mail import VerdictPolicy
+from ses_mail.forwarding import (
+    DEFAULT_FORWARD_PREFIX,
+    DEFAULT_MAX_HOPS,
+    ForwarderConfig,
+    HeaderSection,
+    destinations_for,
+    forward_marker_key,
+    forward_outcome_key,
+    hop_count,
+    in_domains,
+    longest_line,
+    plan_deliveries,
+    read_header_section,
+    rewrite_headers,
+)
+
+MESSAGE_ID = "o3vrnil0e2ic28tr"
+DESTINATIONS = '{"*": ["a@example.org"]}'
+
+
+def section(*fields: str, body: str = "Body\r\n") -> tuple[HeaderSection, bytes]:
+    raw = "".join(f"{field}\r\n" for field in fields).encode() + b"\r\n" + body.encode()
+    return read_header_section(io.BytesIO(raw)), raw
+
+
+def header_lines(header: bytes) -> list[str]:
+    """The fields of a rewritten header section, unfolded, in order."""
+    text = header.decode("ascii")
+    assert text.endswith("\r\n\r\n")
+    unfolded = text[: -len("\r\n\r\n")].replace("\r\n ", " ")
+    return unfolded.split("\r\n")
+
+
+def rewrite(*fields: str, envelope_sender: str | None = "bounce@example.net") -> list[str]:
+    found, _ = section(*fields)
+    result = rewrite_headers(
+        found,
+        from_address="support@example.com",
+        recipient="support@example.com",
+        envelope_sender=envelope_sender,
+    )
+    return header_lines(result.header)
+
+
+# --- the header rewrite -----------------------------------------------------------------------
+
+
+def test_a_repeated_single_field_keeps_its_first_occurrence_and_every_later_field() -> None:
+    found, _ = section(
+        "From: Jane <jane@example.net>",
+        "Subject: first",
+        "Subject: second",
+        "To: team@example.com",
+        "Date: Tue, 1 Dec 2026 10:00:00 +0100",
+        "Comments: one",
+        "Comments: two",
+        "X-Custom: 1",
+        "X-Custom: 2",
+        "Received: from a",
+        "Received: from b",
+    )
+    result = rewrite_headers(
+        found,
+        from_address="support@example.com",
+        recipient="support@example.com",
+        envelope_sender=None,
+    )
+    lines = header_lines(result.header)
+    kept = lines[lines.index("X-Forward-Hops: 1") + 1 :]
+    assert kept == [
+        "Subject: first",
+        "To: team@example.com",
+        "Date: Tue, 1 Dec 2026 10:00:00 +0100",
+        "Comments: one",
+        "X-Custom: 1",
+        "X-Custom: 2",  # not a single-instance field: every occurrence stays
+        "Received: from a",
+        "Received: from b",
+    ]
+    assert result.removed == ("from", "subject", "comments")
+
+
+def test_removed_fields_are_listed_once_each_and_never_sent() -> None:
+    found, _ = section(
+        "Return-Path: <bounce@example.net>",
+        "X-SES-Spam-Verdict: PASS",
+        "X-Ses-Receipt: abc",
+        "DKIM-Signature: v=1",
+        "DomainKey-Signature: a=rsa",
+        "Sender: list@example.net",
+        "Message-ID: <m@example.net>",
+        "Bcc: hidden@example.net",
+        "X-Original-To: old@example.com",
+        "X-Original-From: old@example.net",
+        "X-Original-Message-ID: <old@example.net>",
+        "From: jane@example.net",
+        "X-SESAME: open",  # not the X-SES- prefix
+    )
+    result = rewrite_headers(
+        found,
+        from_address="support@example.com",
+        recipient="support@example.com",
+        envelope_sender=None,
+    )
+    assert result.removed == (
+        "return-path",
+        "x-ses-spam-verdict",
+        "x-ses-receipt",
+        "dkim-signature",
+        "domainkey-signature",
+        "sender",
+        "message-id",
+        "bcc",
+        "x-original-to",
+        "x-original-from",
+        "x-original-message-id",
+        "from",
+    )
+    lines = header_lines(result.header)
+    assert lines == [
+        'From: "jane@example.net via support@example.com" <support@example.com>',
+        "Reply-To: <jane@example.net>",
+        "X-Original-From: jane@example.net",
+        "X-Original-To: support@example.com",
+        "X-Original-Message-ID: <m@example.net>",
+        "X-Forward-Hops: 1",
+        "X-SESAME: open",
+    ]
+    assert result.reply_to == "<jane@example.net>"
+    assert result.hops == 1
+    assert result.from_address == "support@example.com"
+
+
+def test_the_added_fields_name_the_sender_and_keep_an_existing_reply_to() -> None:
+    lines = rewrite(
+        "From: Jane Doe <jane@example.net>",
+        "Reply-To: Desk <desk@example.net>, other@example.net",
+        "X-Forward-Hops: 2",
+    )
+    assert lines[:5] == [
+        'From: "Jane Doe via support@example.com" <support@example.com>',
+        "X-Original-From: Jane Doe <jane@example.net>",
+        "X-Original-To: support@example.com",
+        "X-Forward-Hops: 3",
+        "Reply-To: Desk <desk@example.net>, other@example.net",
+    ]
+    found, _ = section(
+        "From: Jane Doe <jane@example.net>", "Reply-To: Desk <desk@example.net>, other@example.net"
+    )
+    result = rewrite_headers(
+        found,
+        from_address="support@example.com",
+        recipient="support@example.com",
+        envelope_sender=None,
+    )
+    assert result.reply_to == "desk@example.net, other@example.net"
+
+
+def test_without_a_usable_from_the_envelope_sender_is_named() -> None:
+    assert rewrite("Subject: no sender")[:3] == [
+        'From: "bounce@example.net via support@example.com" <support@example.com>',
+        "Reply-To: <bounce@example.net>",
+        "X-Original-To: support@example.com",
+    ]
+    # An unusable address still tells the reader who wrote; replies go to the envelope sender.
+    assert rewrite("From: jane")[:2] == [
+        'From: "jane via support@example.com" <support@example.com>',
+        "Reply-To: jane <bounce@example.net>",
+    ]
+    assert rewrite("From: Jane <jane>")[:2] == [
+        'From: "Jane via support@example.com" <support@example.com>',
+        "Reply-To: Jane <bounce@example.net>",
+    ]
+    # Neither: the copy says only whom it was received for, and has no Reply-To.
+    lines = rewrite("Subject: x", envelope_sender="")
+    assert lines[:2] == [
+        'From: "via support@example.com" <support@example.com>',
+        "X-Original-To: support@example.com",
+    ]
+    assert not any(line.startswith("Reply-To:") for line in lines)
+    lines = rewrite("Subject: x", envelope_sender="no-at-sign")
+    assert not any(line.startswith("Reply-To:") for line in lines)
+
+
+def test_an_international_domain_is_written_in_its_a_label_form() -> None:
+    lines = rewrite("From: Jürgen <j@bücher.example>")
+    assert lines[1] == "Reply-To: =?utf-8?b?SsO8cmdlbg==?= <j@xn--bcher-kva.example>"
+
+
+# --- reading the header section -------------------------------------------------------------
+
+
+def test_the_header_section_ends_at_the_blank_line_and_keeps_continuations() -> None:
+    found, raw = section(
+        "Subject: a", "\tcontinued", "To: b@example.com", body="X: not a field\r\n"
+    )
+    assert [(f.name, f.raw) for f in found.fields] == [
+        ("Subject", b"Subject: a\r\n\tcontinued\r\n"),
+        ("To", b"To: b@example.com\r\n"),
+    ]
+    assert found.fields[0].value == "a continued"
+    assert raw[found.body_offset :] == b"X: not a field\r\n"
+    assert not found.separator_missing
+    unix = b"A: 1\n B\n\nbody"
+    found = read_header_section(io.BytesIO(unix))
+    assert unix[found.body_offset :] == b"body" and found.fields[0].value == "1 B"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"no colon here\r\n",
+        b": empty name\r\n",
+        b"Bad Name: x\r\n",
+        b"N\xc3\xa4me: x\r\n",
+        b"\x7fX: y\r\n",
+    ],
+)
+def test_a_line_that_is_no_field_ends_the_section_and_starts_the_body(line: bytes) -> None:
+    raw = b"Subject: a\r\n" + line + b"rest\r\n"
+    found = read_header_section(io.BytesIO(raw))
+    assert [f.name for f in found.fields] == ["Subject"]
+    assert found.separator_missing
+    assert raw[found.body_offset :] == line + b"rest\r\n"
+
+
+def test_a_continuation_before_any_field_is_no_field() -> None:
+    found = read_header_section(io.BytesIO(b" leading\r\nSubject: a\r\n\r\n"))
+    assert found.fields == () and found.separator_missing and found.body_offset == 0
+
+
+def test_a_header_section_of_exactly_the_limit_is_read() -> None:
+    raw = b"X: " + b"a" * 95 + b"\r\n"  # 100 bytes
+    assert read_header_section(io.BytesIO(raw + b"\r\n"), max_bytes=100).body_offset == 102
+    with pytest.raises(ValueError, match="longer than 99 bytes"):
+        read_header_section(io.BytesIO(raw + b"\r\n"), max_bytes=99)
+
+
+def test_a_section_without_a_body_ends_at_the_end_of_the_stream() -> None:
+    found = read_header_section(io.BytesIO(b"Subject: a\r\nTo: b"))
+    assert [f.key for f in found.fields] == ["subject", "to"]
+    assert found.body_offset == len(b"Subject: a\r\nTo: b") and not found.separator_missing
+    assert found.first("TO") is found.fields[1] and found.first("cc") is None
+    assert found.count("Subject") == 1 and found.count("cc") == 0
+
+
+@pytest.mark.parametrize(
+    ("value", "hops"),
+    [("2", 2), (" 7 extra", 7), ("-3", 0), ("x", 0), ("", 0), (None, 0)],
+)
+def test_hop_count(value: str | None, hops: int) -> None:
+    fields = ["Subject: a"] + ([] if value is None else [f"X-Forward-Hops: {value}"])
+    assert hop_count(section(*fields)[0]) == hops
+
+
+def test_longest_line_counts_line_endings_and_over_long_lines_in_full() -> None:
+    assert longest_line(io.BytesIO(b"")) == 0
+    assert longest_line(io.BytesIO(b"ab\r\nc")) == 4
+    assert longest_line(io.BytesIO(b"abc")) == 3
+    long = b"x" * 5000
+    assert longest_line(io.BytesIO(b"a\n" + long + b"\nb\n")) == 5001
+    assert longest_line(io.BytesIO(b"a\n" + long)) == 5000
+    assert longest_line(io.BytesIO(b"skip\n" + b"yy\n"), start=5) == 3
+
+
+# --- configuration -----------------------------------------------------------------------------
+
+
+def test_the_configuration_is_read_from_every_variable() -> None:
+    config = ForwarderConfig.from_environ(
+        {
+            "FORWARD_DESTINATIONS": '{" Support@Example.com ": [" a@example.org ", "b@example.org"]}',
+            "RECEIVING_DOMAINS": "Example.com., mail.example.org ,,",
+            "RAW_MESSAGE_BUCKET": " bucket ",
+            "RAW_MESSAGE_PREFIX": "raw/",
+            "FORWARD_PREFIX": "copies/",
+            "FORWARD_FROM": " noreply@example.com ",
+            "REJECT_ON_VERDICTS": "virus",
+            "MAX_FORWARD_HOPS": " 5 ",
+        }
+    )
+    assert config.destinations == {"support@example.com": ("a@example.org", "b@example.org")}
+    assert config.receiving_domains == ("example.com", "mail.example.org")
+    assert config.raw_bucket == "bucket"
+    assert config.raw_prefix == "raw/"
+    assert config.forward_prefix == "copies/"
+    assert config.from_address == "noreply@example.com"
+    assert config.verdict_policy == VerdictPolicy(frozenset({"virus"}))
+    assert config.max_hops == 5
+
+
+def test_the_configuration_defaults() -> None:
+    config = ForwarderConfig.from_environ({"FORWARD_DESTINATIONS": DESTINATIONS})
+    assert config.receiving_domains == ()
+    assert config.raw_bucket is None and config.raw_prefix == ""
+    assert config.forward_prefix == DEFAULT_FORWARD_PREFIX == "forwarded/"
+    assert config.from_address is None
+    assert config.verdict_policy == VerdictPolicy()
+    assert config.max_hops == DEFAULT_MAX_HOPS == 3
+    empty = ForwarderConfig.from_environ(
+        {"FORWARD_DESTINATIONS": DESTINATIONS, "REJECT_ON_VERDICTS": "", "MAX_FORWARD_HOPS": " "}
+    )
+    assert empty.verdict_policy == VerdictPolicy(frozenset())
+    assert empty.max_hops == 3
+    assert (
+        ForwarderConfig.from_environ(
+            {"FORWARD_DESTINATIONS": DESTINATIONS, "MAX_FORWARD_HOPS": "1"}
+        ).max_hops
+        == 1
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("FORWARD_DESTINATIONS", "  ", "is not set"),
+        ("FORWARD_DESTINATIONS", "{", "is not JSON"),
+        ("FORWARD_DESTINATIONS", '{"a@example.com": []}', "non-empty lists"),
+        ("FORWARD_DESTINATIONS", '{"a@example.com": "b@example.org"}', "non-empty lists"),
+        ("FORWARD_DESTINATIONS", '{"a@example.com": ["no-at-sign"]}', "non-empty lists"),
+        ("FORWARD_DESTINATIONS", '{"a@example.com": [1]}', "non-empty lists"),
+        ("FORWARD_DESTINATIONS", '{"a@example.com": ["b@example.org", "c"]}', "non-empty lists"),
+        ("FORWARD_DESTINATIONS", '["a@example.org"]', "non-empty lists"),
+        ("MAX_FORWARD_HOPS", "-1", "must be at least 1, got -1"),
+        ("FORWARD_PREFIX", "", "'' is not a usable key prefix"),
+        ("FORWARD_PREFIX", "/abs/", "'/abs/' is not a usable key prefix"),
+        ("FORWARD_PREFIX", "a/../b/", "is not a usable key prefix"),
+    ],
+)
+def test_fails_when_the_configuration_is_wrong(variable: str, value: str, message: str) -> None:
+    from ses_mail import ConfigurationError
+
+    environ = {"FORWARD_DESTINATIONS": DESTINATIONS, variable: value}
+    with pytest.raises(ConfigurationError, match=variable) as raised:
+        ForwarderConfig.from_environ(environ)
+    assert message in str(raised.value)
+
+
+# --- destinations and loops ------------------------------------------------------------------------
+
+
+def test_destination_lookup_tries_each_parent_domain_before_the_wildcard() -> None:
+    table = {
+        "eu.mail.example.com": ("eu@example.org",),
+        ".example.com": ("sub@example.org",),
+        "example.com": ("apex@example.org",),
+    }
+    assert destinations_for("x@eu.mail.example.com", table) == ("eu@example.org",)
+    # A domain entry covers its subdomains and comes before a leading-dot entry.
+    assert destinations_for("x@us.mail.example.com", table) == ("apex@example.org",)
+    assert destinations_for("x@example.com", table) == ("apex@example.org",)
+    del table["example.com"]
+    assert destinations_for("x@us.mail.example.com", table) == ("sub@example.org",)
+    assert destinations_for("x@example.com", table) == ()
+    assert destinations_for("x@example.net", table) == ()
+    assert destinations_for("x@com", {"com": ("tld@example.org",)}) == ()
+    assert destinations_for(" Jane+a+b@Example.COM ", {"jane@example.com": ("j@example.org",)}) == (
+        "j@example.org",
+    )
+
+
+@pytest.mark.parametrize(
+    ("address", "inside"),
+    [
+        ("a@example.com", True),
+        ("a@Mail.Example.com.", True),
+        ("a@badexample.com", False),
+        ("a@example.com.evil.org", False),
+        ("a@example.org", False),
+    ],
+)
+def test_in_domains(address: str, inside: bool) -> None:
+    assert in_domains(address, ("example.com", "other.net")) is inside
+
+
+def test_every_recipient_is_planned_with_its_own_from_address_unless_one_is_fixed() -> None:
+    config = ForwarderConfig(
+        destinations={"a@example.com": ("x@example.org",), "b@example.com": ("y@example.org",)},
+    )
+    deliveries, loops = plan_deliveries(["a@example.com", "b@example.com"], config)
+    assert [(d.recipient, d.destination, d.from_address) for d in deliveries] == [
+        ("a@example.com", "x@example.org", "a@example.com"),
+        ("b@example.com", "y@example.org", "b@example.com"),
+    ]
+    assert loops == []
+    fixed = ForwarderConfig(destinations=config.destinations, from_address="noreply@example.com")
+    deliveries, _ = plan_deliveries(["a@example.com"], fixed)
+    assert deliveries[0].from_address == "noreply@example.com"
+
+
+# --- keys ----------------------------------------------------------------------------------------------
+
+
+def test_the_outcome_and_send_once_marker_keys() -> None:
+    assert forward_outcome_key("forwarded/", MESSAGE_ID) == f"forwarded/{MESSAGE_ID}/outcome.json"
+    assert forward_marker_key("forwarded/", MESSAGE_ID, "Team@Example.ORG") == (
+        f"forwarded/{MESSAGE_ID}/sent/team@example.org"
+    )
+    # Two spellings of one destination share one marker: it is sent once.
+    assert forward_marker_key("f/", MESSAGE_ID, "a@example.org") == forward_marker_key(
+        "f/", MESSAGE_ID, "A@EXAMPLE.ORG"
+    )
+    assert forward_marker_key("f/", MESSAGE_ID, "..") == f"f/{MESSAGE_ID}/sent/destination"
+    with pytest.raises(ValueError):
+        forward_marker_key("f/", "../other", "a@example.org")
