@@ -64,15 +64,14 @@ def _function_sources(mutated: Path, spans: dict[str, list[int]]) -> dict[str, l
     return {name: lines[start - 1 : end] for name, (start, end) in spans.items()}
 
 
-def _change(original: list[str], mutant: list[str]) -> tuple[str, str]:
-    """The first differing line of the two function bodies: ``(original, mutated)``."""
-    before = [line.strip() for line in original[1:]]  # the def lines differ by name
-    after = [line.strip() for line in mutant[1:]]
-    if original[:1] != [] and mutant[:1] != []:
-        head_before = original[0].split("(", 1)[-1].strip()
-        head_after = mutant[0].split("(", 1)[-1].strip()
-        before.insert(0, head_before)
-        after.insert(0, head_after)
+def _change(original: list[str], mutant: list[str], names: tuple[str, str]) -> tuple[str, str]:
+    """The lines in which the two copies of a function differ: ``(original, mutated)``.
+
+    ``names`` are the two copies' names (``x_f__mutmut_orig``, ``x_f__mutmut_3``), which the
+    comparison ignores.
+    """
+    before = [line.strip().replace(names[0], "_") for line in original if line.strip()]
+    after = [line.strip().replace(names[1], "_") for line in mutant if line.strip()]
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=before, b=after).get_opcodes():
         if tag != "equal":
             old = " ".join(before[i1:i2]) or "(nothing)"
@@ -95,9 +94,9 @@ def read_run(tree: Path) -> list[Mutant]:
             function = mangled.partition("__mutmut_")[0]
             original = sources.get(f"{function}__mutmut_orig")
             mutated = sources.get(mangled)
-            old, new = (
-                ("?", "?") if original is None or mutated is None else _change(original, mutated)
-            )
+            old, new = ("?", "?")
+            if original is not None and mutated is not None:
+                old, new = _change(original, mutated, (f"{function}__mutmut_orig", mangled))
             mutants.append(
                 Mutant(
                     name=key,
