@@ -327,6 +327,7 @@ def test_the_configuration_defaults() -> None:
         ("FORWARD_DESTINATIONS", "{", "is not JSON"),
         ("FORWARD_DESTINATIONS", '{"a@example.com": []}', "non-empty lists"),
         ("FORWARD_DESTINATIONS", '{"a@example.com": "b@example.org"}', "non-empty lists"),
+        ("FORWARD_DESTINATIONS", '{"a@example.com": {"b@example.org": 1}}', "non-empty lists"),
         ("FORWARD_DESTINATIONS", '{"a@example.com": ["no-at-sign"]}', "non-empty lists"),
         ("FORWARD_DESTINATIONS", '{"a@example.com": [1]}', "non-empty lists"),
         ("FORWARD_DESTINATIONS", '{"a@example.com": ["b@example.org", "c"]}', "non-empty lists"),
@@ -364,6 +365,11 @@ def test_destination_lookup_tries_each_parent_domain_before_the_wildcard() -> No
     assert destinations_for("x@example.com", table) == ()
     assert destinations_for("x@example.net", table) == ()
     assert destinations_for("x@com", {"com": ("tld@example.org",)}) == ()
+    assert destinations_for("x@example.com", {".com": ("tld@example.org",), ".": ("x@y.z",)}) == ()
+    # The domain is after the last "@" (a quoted local part may hold one).
+    assert destinations_for('"a@b"@Example.com', {"example.com": ("q@example.org",)}) == (
+        "q@example.org",
+    )
     assert destinations_for(" Jane+a+b@Example.COM ", {"jane@example.com": ("j@example.org",)}) == (
         "j@example.org",
     )
@@ -377,6 +383,8 @@ def test_destination_lookup_tries_each_parent_domain_before_the_wildcard() -> No
         ("a@badexample.com", False),
         ("a@example.com.evil.org", False),
         ("a@example.org", False),
+        ('"x@evil.org"@example.com', True),
+        ('"x@example.com"@evil.org', False),
     ],
 )
 def test_in_domains(address: str, inside: bool) -> None:
@@ -393,6 +401,21 @@ def test_every_recipient_is_planned_with_its_own_from_address_unless_one_is_fixe
         ("b@example.com", "y@example.org", "b@example.com"),
     ]
     assert loops == []
+    repeated = ForwarderConfig(
+        destinations={
+            "a@example.com": ("x@example.org",),
+            "b@example.com": ("X@Example.org", "z@example.org"),
+        },
+    )
+    deliveries, _ = plan_deliveries(["a@example.com", "b@example.com"], repeated)
+    assert [(d.recipient, d.destination) for d in deliveries] == [
+        ("a@example.com", "x@example.org"),
+        ("b@example.com", "z@example.org"),  # after a destination already planned
+    ]
+    # Addresses that differ in more than case are different mailboxes, even where an
+    # uppercase form would merge them.
+    distinct = ForwarderConfig(destinations={"*": ("straße@example.org", "STRASSE@example.org")})
+    assert len(plan_deliveries(["a@example.com"], distinct)[0]) == 2
     fixed = ForwarderConfig(destinations=config.destinations, from_address="noreply@example.com")
     deliveries, _ = plan_deliveries(["a@example.com"], fixed)
     assert deliveries[0].from_address == "noreply@example.com"

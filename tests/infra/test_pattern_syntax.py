@@ -10,6 +10,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Any
 
+import aws_cdk as cdk
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -70,6 +71,11 @@ def test_invalid_wildcards(value: str, message: str) -> None:
     assert f"subject_wildcard {value!r}" in str(raised.value)
 
 
+def test_escaping_a_wildcard() -> None:
+    assert escape_wildcard("a\\b*c") == "a\\\\b\\*c"
+    assert escape_wildcard("plain") == "plain"
+
+
 @given(st.text(max_size=30))
 def test_an_escaped_value_is_a_valid_wildcard_matching_only_itself(value: str) -> None:
     escaped = escape_wildcard(value)
@@ -110,11 +116,12 @@ def test_valid_numeric_conditions(operand: list[Any]) -> None:
         ([">", 0, ">", 1], "must be a range"),
         (["=", 0, "<", 1], "must be a range"),
         ([">", 0, "=", 1], "must be a range"),
-        ([">", 0, "~", 1], "has the operator '~'"),
+        ([">", 0, "~", 1], "has the operator '~'; use one of =, <, <=, >, >="),
         (["<"], "must be [op, number] or [op, number, op, number]"),
         ([">", 0, "<"], "must be [op, number] or"),
         ([">", 0, "<", 1, "=", 2, "=", 3], "must be [op, number] or"),
         ("> 0", "must be [op, number] or"),
+        ((">", 0), "must be [op, number] or [op, number, op, number]; got ('>', 0)"),
     ],
 )
 def test_invalid_numeric_conditions(operand: Any, message: str) -> None:
@@ -149,6 +156,7 @@ def test_invalid_numeric_conditions(operand: Any, message: str) -> None:
         {"anything-but": {"equals-ignore-case": ["a", "b"]}},
         {"anything-but": {"wildcard": "a*"}},
         {"anything-but": {"wildcard": ["a*", "b*"]}},
+        {"anything-but": {"equals-ignore-case": "a**"}},  # no wildcard there
         {"exists": True},
         {"exists": False},
         {"cidr": "10.0.0.0/24"},
@@ -179,6 +187,8 @@ def test_valid_elements(element: Any) -> None:
         ({"anything-but": {"equals-ignore-case": []}}, "equals-ignore-case is an empty list"),
         ({"anything-but": {"equals-ignore-case": ["a", 1]}}, "equals-ignore-case must be a string"),
         ({"anything-but": {"wildcard": ["a", "b**"]}}, "consecutive '*'"),
+        ({"anything-but": {"wildcard": "b**"}}, "p.detail.x[0].anything-but.wildcard 'b**'"),
+        ({"anything-but": {"equals-ignore-case": 1}}, "equals-ignore-case must be a string"),
         ({"anything-but": {"exists": True}}, "takes a value, a list"),
         ({"anything-but": {"prefix": "a", "suffix": "b"}}, "takes a value, a list"),
         ({"exists": 1}, "p.detail.x[0].exists must be true or false; got 1"),
@@ -212,6 +222,13 @@ def test_nested_objects_and_or_are_checked_all_the_way_down() -> None:
         validate_event_pattern("p", {1: ["x"]})
     with pytest.raises(ValidationError, match=r"p\.a must be a list of values \(e\.g\. \[3\]\)"):
         validate_event_pattern("p", {"a": 3})
+
+
+def test_unresolved_field_names_and_values_are_left_to_cloudformation() -> None:
+    token = cdk.Fn.ref("SomeParameter")
+    validate_event_pattern("p", {"a": token})  # a token may stand for the whole list
+    validate_event_pattern("p", {token: "anything"})
+    validate_event_pattern("p", {"a": [token]})
 
 
 def test_a_pattern_must_be_a_non_empty_json_object() -> None:
@@ -284,8 +301,11 @@ def test_a_raw_pattern_merges_into_the_filters_and_is_not_changed() -> None:
     assert raw == {
         "detail": {"verdicts": {"spam": ["PASS"]}, "headers": {"to": [{"exists": True}]}}
     }
-    same = email_event_pattern(pattern={"source": ["ses-lambda-constructs"]})
+    same = email_event_pattern(pattern={"source": ["ses-lambda-constructs"], "account": ["1"]})
     assert same["source"] == ["ses-lambda-constructs"]
+    assert same["account"] == ["1"]  # fields after an equal one are merged too
+    with pytest.raises(ValidationError, match=r"pattern\.detail is also set by a filter"):
+        email_event_pattern(subject_prefix=["x"], pattern={"detail": ["y"]})
     with pytest.raises(ValidationError) as raised:
         email_event_pattern(
             subject_prefix=["x"], pattern={"detail": {"headers": {"subject": ["y"]}}}
