@@ -118,13 +118,16 @@ def safe_filename(name: str | None, *, fallback: str = "part.bin") -> str:
 
 
 def _truncate(name: str, limit: int) -> str:
+    """``name`` (cleaned: it starts with neither a dot nor a space) within ``limit`` bytes.
+
+    The stem keeps at least ``limit - 17`` bytes, so it always keeps its first character.
+    """
     if len(name.encode("utf-8")) <= limit:
         return name
     stem, dot, extension = name.rpartition(".")
-    if not dot or not stem or len(extension.encode("utf-8")) > 16:
+    if not dot or len(extension.encode("utf-8")) > 16:
         stem, extension = name, ""
     suffix = f".{extension}" if extension else ""
     budget = limit - len(suffix.encode("utf-8"))
     encoded = stem.encode("utf-8")[:budget]
-    short = encoded.decode("utf-8", "ignore").rstrip(" ._")
-    return (short or "part") + suffix
+    return encoded.decode("utf-8", "ignore").rstrip(" ._") + suffix
