@@ -7,6 +7,7 @@ from email import message_from_bytes
 from email import policy as email_policy
 
 import pytest
+from handler_support import FUZZ
 from hypothesis import given
 from hypothesis import strategies as st
 from ses_mail.headers import Address, MessageHeaders, headers_from_event, read_headers
@@ -224,6 +225,7 @@ def test_header_defects_are_named_and_hostile_values_fall_back() -> None:
     assert subject.subject == "=?utf-8?q?broken"
 
 
+@FUZZ
 @given(names=st.lists(st.from_regex(r"[A-Za-z]{1,8}", fullmatch=True), min_size=1, max_size=5))
 def test_a_list_of_mailboxes_reads_back_in_order(names: list[str]) -> None:
     value = ", ".join(f"{name} <{name.lower()}@example.com>" for name in names)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from handler_support import FUZZ
 from hypothesis import given
 from hypothesis import strategies as st
 from ses_mail import (
@@ -223,6 +224,7 @@ def test_safe_filename_boundaries_of_the_byte_limit(name: str, expected: str) ->
     assert len(safe_filename(name).encode("utf-8")) <= 120
 
 
+@FUZZ
 @given(name=st.text(min_size=1, max_size=400))
 def test_safe_filename_is_short_safe_and_stable(name: str) -> None:
     safe = safe_filename(name)

@@ -12,7 +12,7 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ses_lambda_constructs import (
@@ -76,6 +76,7 @@ def test_escaping_a_wildcard() -> None:
     assert escape_wildcard("plain") == "plain"
 
 
+@settings(deadline=None)
 @given(st.text(max_size=30))
 def test_an_escaped_value_is_a_valid_wildcard_matching_only_itself(value: str) -> None:
     escaped = escape_wildcard(value)
