@@ -14,7 +14,8 @@ reads both, so it needs neither mutmut's command line nor its interactive browse
   reported as stale and not applied.
 
 The score of a module is the share of its non-equivalent mutants that the tests detect:
-``(killed + timeouts) / (mutants - equivalent)``; a mutant with no test counts as surviving.
+``(killed + timeouts) / (mutants - equivalent - not run)``; a mutant with no test counts as
+surviving, and "not run" is non-zero only for an interrupted run.
 ``--survivors`` prints each non-equivalent survivor with its change, to work through.
 """
 
@@ -123,8 +124,9 @@ def table(mutants: list[Mutant], equivalents: dict[str, tuple[str, str]]) -> tup
         if mutant is not None and mutant.change != line:
             stale.append(f"{name}: recorded {line!r}, the run has {mutant.change!r}")
     rows = [
-        "| Module | Mutants | Killed | Timeouts | Survived | Equivalent | No test | Score |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| Module | Mutants | Killed | Timeouts | Survived | Equivalent | No test | Not run "
+        "| Score |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     totals: Counter[str] = Counter()
     for module in sorted({m.module for m in mutants}, key=_module_order):
@@ -163,15 +165,17 @@ def _module_order(module: str) -> tuple[int, str]:
 
 def _row(module: str, counts: Counter[str]) -> str:
     detected = counts["killed"] + counts["timeout"]
-    candidates = counts["mutants"] - counts["equivalent"]
+    not_run = counts["not checked"]
+    candidates = counts["mutants"] - counts["equivalent"] - not_run
     score = f"{100 * detected / candidates:.1f} %" if candidates else "-"
     other = counts["mutants"] - sum(
-        counts[k] for k in ("killed", "timeout", "survived", "equivalent", "no tests")
+        counts[k]
+        for k in ("killed", "timeout", "survived", "equivalent", "no tests", "not checked")
     )
-    survived = counts["survived"] + other  # suspicious, segfault, not checked: not detected
+    survived = counts["survived"] + other  # suspicious, segfault: not detected
     return (
         f"| {module} | {counts['mutants']} | {counts['killed']} | {counts['timeout']} | "
-        f"{survived} | {counts['equivalent']} | {counts['no tests']} | {score} |"
+        f"{survived} | {counts['equivalent']} | {counts['no tests']} | {not_run} | {score} |"
     )
 
 
