@@ -4,10 +4,14 @@ of the send-once markers and outcomes."""
 
 from __future__ import annotations
 
+import base64
 import io
+import re
+from email import message_from_bytes
+from email import policy as email_policy
 
 import pytest
-from ses_mail import VerdictPolicy
+from ses_mail import ConfigurationError, VerdictPolicy
 from ses_mail.forwarding import (
     DEFAULT_FORWARD_PREFIX,
     DEFAULT_MAX_HOPS,
@@ -25,6 +29,10 @@ from ses_mail.forwarding import (
 )
 
 MESSAGE_ID = "o3vrnil0e2ic28tr"
+_SHAPE = (
+    "must map recipients to non-empty lists of addresses, e.g. "
+    '{"support@example.com": ["a@example.org"]}'
+)
 DESTINATIONS = '{"*": ["a@example.org"]}'
 
 
@@ -321,30 +329,42 @@ def test_the_configuration_defaults() -> None:
 
 
 @pytest.mark.parametrize(
-    ("variable", "value", "message"),
+    ("variable", "value", "problem"),
     [
         ("FORWARD_DESTINATIONS", "  ", "is not set"),
-        ("FORWARD_DESTINATIONS", "{", "is not JSON"),
-        ("FORWARD_DESTINATIONS", '{"a@example.com": []}', "non-empty lists"),
-        ("FORWARD_DESTINATIONS", '{"a@example.com": "b@example.org"}', "non-empty lists"),
-        ("FORWARD_DESTINATIONS", '{"a@example.com": {"b@example.org": 1}}', "non-empty lists"),
-        ("FORWARD_DESTINATIONS", '{"a@example.com": ["no-at-sign"]}', "non-empty lists"),
-        ("FORWARD_DESTINATIONS", '{"a@example.com": [1]}', "non-empty lists"),
-        ("FORWARD_DESTINATIONS", '{"a@example.com": ["b@example.org", "c"]}', "non-empty lists"),
-        ("FORWARD_DESTINATIONS", '["a@example.org"]', "non-empty lists"),
+        ("FORWARD_DESTINATIONS", "{", "is not JSON: Expecting property name"),
+        ("FORWARD_DESTINATIONS", '{"a@example.com": []}', _SHAPE),
+        ("FORWARD_DESTINATIONS", '{"a@example.com": "b@example.org"}', _SHAPE),
+        ("FORWARD_DESTINATIONS", '{"a@example.com": {"b@example.org": 1}}', _SHAPE),
+        ("FORWARD_DESTINATIONS", '{"a@example.com": ["no-at-sign"]}', _SHAPE),
+        ("FORWARD_DESTINATIONS", '{"a@example.com": [1]}', _SHAPE),
+        ("FORWARD_DESTINATIONS", '{"a@example.com": ["b@example.org", "c"]}', _SHAPE),
+        ("FORWARD_DESTINATIONS", '["a@example.org"]', _SHAPE),
+        ("MAX_FORWARD_HOPS", "two", "'two' is not an integer"),
         ("MAX_FORWARD_HOPS", "-1", "must be at least 1, got -1"),
         ("FORWARD_PREFIX", "", "'' is not a usable key prefix"),
         ("FORWARD_PREFIX", "/abs/", "'/abs/' is not a usable key prefix"),
-        ("FORWARD_PREFIX", "a/../b/", "is not a usable key prefix"),
+        ("FORWARD_PREFIX", "a/../b/", "'a/../b/' is not a usable key prefix"),
+        (
+            "REJECT_ON_VERDICTS",
+            "spam,phish",
+            "unknown verdict(s) phish; use a comma-separated subset of spam,virus,spf,dkim,dmarc",
+        ),
     ],
 )
-def test_fails_when_the_configuration_is_wrong(variable: str, value: str, message: str) -> None:
-    from ses_mail import ConfigurationError
-
+def test_fails_when_the_configuration_is_wrong(variable: str, value: str, problem: str) -> None:
     environ = {"FORWARD_DESTINATIONS": DESTINATIONS, variable: value}
-    with pytest.raises(ConfigurationError, match=variable) as raised:
+    with pytest.raises(ConfigurationError) as raised:
         ForwarderConfig.from_environ(environ)
-    assert message in str(raised.value)
+    assert raised.value.variable == variable
+    assert raised.value.problem.startswith(problem)
+    assert str(raised.value).startswith(f"invalid configuration: {variable}: {problem}")
+
+
+def test_fails_when_the_destinations_are_not_set_at_all() -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        ForwarderConfig.from_environ({"RECEIVING_DOMAINS": "example.com"})
+    assert (raised.value.variable, raised.value.problem) == ("FORWARD_DESTINATIONS", "is not set")
 
 
 # --- destinations and loops ------------------------------------------------------------------------
@@ -436,3 +456,33 @@ def test_the_outcome_and_send_once_marker_keys() -> None:
     assert forward_marker_key("f/", MESSAGE_ID, "..") == f"f/{MESSAGE_ID}/sent/destination"
     with pytest.raises(ValueError):
         forward_marker_key("f/", "../other", "a@example.org")
+
+
+def test_an_over_long_encoded_word_in_the_original_from_is_written_again_in_short_ones() -> None:
+    name = "Jürgen Müller " * 5
+    word = "=?utf-8?b?" + base64.b64encode(name.encode()).decode() + "?="
+    assert len(word) > 75  # RFC 2047 section 2 allows 75
+    found, _ = section(f"From: {word} <j@example.net>")
+    result = rewrite_headers(
+        found,
+        from_address="support@example.com",
+        recipient="support@example.com",
+        envelope_sender=None,
+    )
+    copy = message_from_bytes(result.header + b"body", policy=email_policy.default)
+    assert str(copy["X-Original-From"]) == f"{name.strip()} <j@example.net>"
+    words = re.findall(rb"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=", result.header)
+    assert words and all(len(w) <= 75 for w in words)
+
+
+def test_an_over_long_encoded_word_of_nothing_but_spaces_is_kept_as_sent() -> None:
+    word = "=?utf-8?b?" + base64.b64encode(b" " * 60).decode() + "?="
+    found, _ = section(f"From: {word} <j@example.net>")
+    result = rewrite_headers(
+        found,
+        from_address="support@example.com",
+        recipient="support@example.com",
+        envelope_sender=None,
+    )
+    copy = message_from_bytes(result.header + b"body", policy=email_policy.default)
+    assert str(copy["X-Original-From"]) == f"{word} <j@example.net>"

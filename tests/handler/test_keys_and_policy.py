@@ -289,7 +289,7 @@ def test_every_key_validates_the_message_id_and_keeps_the_prefix() -> None:
     ):
         with pytest.raises(InvalidEventError):
             build()
-    with pytest.raises(ValueError, match="must not be negative"):
+    with pytest.raises(ValueError, match=r"^attachment index must not be negative$"):
         attachment_key("p/", "abc123", -1, "a.txt")
 
 
