@@ -104,9 +104,9 @@ def safe_filename(name: str | None, *, fallback: str = "part.bin") -> str:
     text = parts[-1] if parts else ""
     cleaned: list[str] = []
     for char in text:
+        # No whitespace is alphanumeric and the space is the only kept one: tabs, line breaks
+        # and no-break spaces are replaced.
         keep = char.isalnum() or char in _KEPT_PUNCTUATION
-        if keep and char.isspace() and char != " ":
-            keep = False
         replacement = char if keep else "_"
         if cleaned and replacement in "_ ." and cleaned[-1] == replacement:
             continue

@@ -63,6 +63,7 @@ def test_base64_in_one_line_with_foreign_characters_carries_groups_across_slices
     text = "!" * shift + base64.b64encode(data).decode("ascii")
     pieces, defects = decode(part(text, "base64"))
     assert b"".join(pieces) == data
+    assert len(pieces) >= 2 and all(len(piece) <= SLICE_CHARS for piece in pieces)
     assert defects == ["base64 data has characters outside the alphabet; they were skipped"]
 
 
@@ -86,10 +87,19 @@ def test_base64_foreign_characters_are_reported_once_and_line_breaks_never() -> 
         ("QUI", b"AB", ["base64 padding is missing; it was added"]),
         ("QQ", b"A", ["base64 padding is missing; it was added"]),
         ("QUJDR", b"ABC", ["base64 data has a stray final character; it was dropped"]),
+        ("QUJDR=", b"ABC", ["base64 data has a stray final character; it was dropped"]),
+        (
+            "QUJDQUJDR==QQ==",
+            b"ABCABCA",
+            ["base64 data has a stray final character; it was dropped"],
+        ),
         # Concatenated encodings: the text after each padding starts a new group.
         ("QQ==QUI=QUJD", b"AABABC", []),
         ("QQ==\r\nQUI=\r\nQUJD\r\n", b"AABABC", []),
         ("QQ===QUI", b"AAB", ["base64 padding is missing; it was added"]),
+        ("QQ=QUJD", b"AABC", ["base64 padding is missing; it was added"]),  # one "=" of two
+        ("QQ==XX", b"A]", ["base64 padding is missing; it was added"]),
+        ("==QUJD!", b"ABC", ["base64 data has characters outside the alphabet; they were skipped"]),
         ("====", b"", []),
         ("", b"", []),
     ],

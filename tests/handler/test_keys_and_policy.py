@@ -213,6 +213,8 @@ def test_a_delivery_key_ignores_order_case_and_repeats_and_only_that(
         ("a" * 110 + "." + "e" * 16, "a" * 103 + "." + "e" * 16),  # a 16-byte extension is kept
         ("a" * 110 + "." + "e" * 17, "a" * 110 + "." + "e" * 9),  # a 17-byte one is no extension
         ("a" * 115 + "_b" + "c" * 10 + ".pdf", "a" * 115 + ".pdf"),  # no "_" left at the cut
+        ("a" * 115 + "_.pdf", "a" * 115 + "_.pdf"),  # 120 bytes: kept as it is
+        ("a" * 115 + "X" * 8 + ".pdf", "a" * 115 + "X.pdf"),  # only " ._" go at the cut
         ("a" * 114 + " .b" + "c" * 10 + ".pdf", "a" * 114 + ".pdf"),
         ("é" * 58 + "a" + ".pdf", "é" * 58 + ".pdf"),  # 116-byte budget: no half character
         ("é" * 57 + "ab" + ".pdf", "é" * 57 + "ab.pdf"),
@@ -246,6 +248,8 @@ def test_safe_filename_is_short_safe_and_stable(name: str) -> None:
         ("a. .b", "a. .b"),
         ("a/ ./b.txt", "b.txt"),
         ("a/ . /", "a"),  # segments of only dots and spaces are no names
+        ("a/X", "X"),
+        ("aXXb.txt", "aXXb.txt"),
     ],
 )
 def test_safe_filename_collapses_and_keeps(name: str, expected: str) -> None:

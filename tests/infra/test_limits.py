@@ -172,8 +172,9 @@ def test_recipients_lists() -> None:
         "recipients has 501 recipients; SES allows at most 500 per rule (split them over "
         "several routes)"
     )
-    assert message_of(validate_recipients, "recipients", []).startswith(
-        "recipients is empty: a rule without recipients matches every address"
+    assert message_of(validate_recipients, "recipients", []) == (
+        "recipients is empty: a rule without recipients matches every address of every verified "
+        "domain in the account; list the addresses or domains to receive"
     )
     assert message_of(validate_recipients, "recipients", "a@example.com") == (
         "recipients must be a list of recipients, got the string 'a@example.com'"
@@ -181,7 +182,11 @@ def test_recipients_lists() -> None:
     assert message_of(validate_recipients, "recipients", ["a@example.com", "A@Example.com"]) == (
         "recipients lists 'A@Example.com' more than once"
     )
-    assert "malformed" in message_of(validate_recipients, "recipients", ["a@example.com", "bad"])
+    assert message_of(validate_recipients, "recipients", ["a@example.com", "bad"]).startswith(
+        "recipients has a malformed recipient 'bad'"
+    )
+    token = cdk.Fn.ref("SomeParameter")
+    assert validate_recipients("recipients", ["a@example.com", token]) == ["a@example.com", token]
 
 
 # --- prefixes ----------------------------------------------------------------------------------------------
