@@ -14,6 +14,8 @@ from email.message import Message
 
 SLICE_CHARS = 1 << 20
 _NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/=]+")
+#: What a slice may hold to be decoded as it is: the alphabet, padding and line ends.
+_NOT_BASE64_LINES = re.compile(r"[^A-Za-z0-9+/=\r\n]")
 _IDENTITY = frozenset({"", "7bit", "8bit", "binary"})
 _UUENCODE = frozenset({"x-uuencode", "uuencode", "uue", "x-uue"})
 
@@ -95,16 +97,21 @@ def _slices(payload: str, avoid_split_before: str = "") -> Iterator[str]:
 def _iter_base64(payload: str, defects: list[str]) -> Iterator[bytes]:
     """Lenient base64: ignores characters outside the alphabet, repairs missing padding.
 
-    Fast path: a slice cut at a line end holds whole 4-character groups (lines are multiples
-    of 4 characters in practice) and decodes directly. Otherwise the slow path strips foreign
-    characters and carries incomplete groups into the next slice; text after ``=`` padding
-    starts a new group (concatenated encodings decode completely).
+    Fast path: a slice of only the alphabet and line ends, cut at a line end, holds whole
+    4-character groups (lines are multiples of 4 characters in practice) and decodes directly.
+    Otherwise the slow path strips foreign characters (noting them once) and carries incomplete
+    groups into the next slice; text after ``=`` padding starts a new group (concatenated
+    encodings decode completely).
     """
     pending = ""
     repaired = False
     for piece in _slices(payload):
         pad = piece.find("=")
-        if not pending and (pad < 0 or not piece[pad:].strip("=\r\n\t ")):
+        if (
+            not pending
+            and (pad < 0 or not piece[pad:].strip("=\r\n\t "))
+            and not _NOT_BASE64_LINES.search(piece)
+        ):
             try:
                 yield binascii.a2b_base64(piece)
                 continue
