@@ -234,3 +234,39 @@ def test_a_list_of_mailboxes_reads_back_in_order(names: list[str]) -> None:
         (n, f"{n.lower()}@example.com") for n in names
     ]
     assert [a.address for a in found.cc] == [f"{n}@example.org" for n in names]
+
+
+def test_an_absent_header_does_not_hide_the_ones_after_it() -> None:
+    found = headers_from_event(
+        {"from": None, "subject": None, "date": "7 Oct 2015 12:34:56 +0000", "messageId": "<m@x>"}
+    )
+    assert found.date == "7 Oct 2015 12:34:56 +0000" and found.message_id == "<m@x>"
+
+
+@pytest.mark.parametrize(("event_name", "field"), [("from", "from_"), ("replyTo", "reply_to")])
+def test_every_address_header_over_the_cap_is_cut_at_a_comma(event_name: str, field: str) -> None:
+    found = headers_from_event({event_name: ["a@example.com, b@example.com, c@example.com"]}, 30)
+    assert [a.address for a in getattr(found, field)] == ["a@example.com", "b@example.com"]
+
+
+def test_a_comma_first_is_no_place_to_cut() -> None:
+    found = headers_from_event({"to": [", " + "a" * 40 + "@example.com"]}, max_chars=30)
+    assert found.to == (Address("", "a" * 28),)
+    # Each kind of defect the parser found is named once.
+    assert found.defects[1] == "to header: InvalidHeaderDefect, ObsoleteHeaderDefect"
+
+
+def test_adjacent_encoded_words_make_one_word() -> None:
+    found = headers_from_event({"from": ["=?utf-8?q?J=C3=BC?= =?utf-8?q?rgen?= <j@example.com>"]})
+    assert found.from_ == (Address("Jürgen", "j@example.com"),)
+
+
+def test_only_names_with_special_characters_are_quoted() -> None:
+    quoted = headers_from_event({"from": ["X@bank.example <x@evil.example>"]})
+    assert quoted.from_ == (Address("X@bank.example", "x@evil.example"),)
+    plain = headers_from_event({"from": ["Xavier <xavier@example.com>, [ops] <ops@example.com>"]})
+    assert [(a.name, a.address) for a in plain.from_] == [
+        ("Xavier", "xavier@example.com"),
+        ("[ops]", "ops@example.com"),
+    ]
+    assert len(plain.defects) == 1  # for "[ops]" only
