@@ -56,7 +56,8 @@ def read_equivalents(path: Path = EQUIVALENTS) -> dict[str, tuple[str, str]]:
     for line in path.read_text(encoding="utf-8").splitlines():
         match = _ROW.match(line)
         if match:
-            found[match["name"]] = (match["line"].replace("``", "`"), match["why"].strip())
+            line = match["line"].replace("``", "`").replace("\\|", "|")
+            found[match["name"]] = (line, match["why"].strip())
     return found
 
 
