@@ -289,3 +289,9 @@ def test_fails_when_the_extra_regions_are_no_list_of_names(extra: object) -> Non
     assert message_of(receiving_regions, app) == (
         f"context '{EXTRA_REGIONS_CONTEXT_KEY}' must be a list of region names, got {extra!r}"
     )
+
+
+def test_an_unresolved_prefix_is_never_compared() -> None:
+    # Every prefix starts with the empty one; a token may stand for anything, so it is left alone.
+    validate_disjoint_prefixes(("raw_prefix", TOKEN), ("parsed_prefix", ""))
+    validate_disjoint_prefixes(("raw_prefix", ""), ("parsed_prefix", TOKEN))
