@@ -245,3 +245,14 @@ def test_the_encoding_and_headers_are_read_as_sent() -> None:
     assert transfer_encoding(part("x", None)) == ""
     assert raw_header(message, "x-other") == "1"
     assert raw_header(message, "x-missing") is None
+
+
+@pytest.mark.parametrize("shift", [1, 2, 3])
+def test_base64_groups_carried_into_a_clean_slice_keep_their_order(shift: int) -> None:
+    # The first slice needs the repair and leaves an incomplete group; the last slice is clean
+    # and would decode as it is, but must start with the group carried into it.
+    data = os.urandom(SLICE_CHARS)
+    text = "!" * shift + base64.b64encode(data).decode("ascii")
+    pieces, defects = decode(part(text, "base64"))
+    assert b"".join(pieces) == data
+    assert defects == ["base64 data has characters outside the alphabet; they were skipped"]

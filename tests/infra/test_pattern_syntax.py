@@ -353,3 +353,35 @@ def test_lists_may_be_any_sequence_but_not_tokens_or_strings(prop: str, value: A
         email_event_pattern(**{prop: "x"})
     with pytest.raises(ValidationError, match=f"{prop} must be a list, got the string"):
         email_event_pattern(**{prop: b"x"})
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"statuses": []}, "statuses is empty: EventBridge does not allow an empty list of values"),
+        ({"detail_types": []}, "detail_types is empty: EventBridge does not allow an empty list"),
+        ({"subject_prefix": []}, "subject_prefix is empty: EventBridge does not allow"),
+        ({"subject_wildcard": []}, "subject_wildcard is empty: EventBridge does not allow"),
+        ({"subject_wildcard": ["a**"]}, "subject_wildcard 'a**': EventBridge does not allow"),
+        ({"statuses": "processed"}, "statuses must be a list, got the string 'processed'"),
+        (
+            {"detail_types": ["Email Sent"]},
+            "detail_types has 'Email Sent'; the reference handler puts 'Email Received', "
+            "'Email Rejected', 'Email Too Large', 'Email Unparseable'",
+        ),
+        (
+            {"statuses": [MailStatus.REJECTED], "detail_types": ["Email Rejected"]},
+            "give statuses or detail_types, not both: each status is one detail-type (got "
+            "statuses=[<MailStatus.REJECTED: 'rejected'>], detail_types=['Email Rejected'])",
+        ),
+    ],
+)
+def test_errors_name_the_filter(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError) as raised:
+        email_event_pattern(**kwargs)
+    assert str(raised.value).startswith(message)
+
+
+def test_a_detail_type_may_be_a_token() -> None:
+    token = cdk.Fn.ref("DetailType")
+    assert email_event_pattern(detail_types=[token])["detail-type"] == [token]
