@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import io
+import itertools
 import re
 from email import message_from_bytes
 from email import policy as email_policy
@@ -486,3 +487,73 @@ def test_an_over_long_encoded_word_of_nothing_but_spaces_is_kept_as_sent() -> No
     )
     copy = message_from_bytes(result.header + b"body", policy=email_policy.default)
     assert str(copy["X-Original-From"]) == f"{word} <j@example.net>"
+
+
+def test_kept_fields_keep_their_folding_with_crlf_line_ends() -> None:
+    raw = b"From: a@example.net\nSubject: one\n\ttwo\n three\nTo: b@example.com\n\nbody"
+    result = rewrite_headers(
+        read_header_section(io.BytesIO(raw)),
+        from_address="support@example.com",
+        recipient="support@example.com",
+        envelope_sender=None,
+    )
+    assert b"\r\nSubject: one\r\n\ttwo\r\n three\r\nTo: b@example.com\r\n\r\n" in result.header
+
+
+def test_no_reply_to_is_reported_when_there_is_no_sender_to_reply_to() -> None:
+    found, _ = section("Subject: x")
+    result = rewrite_headers(
+        found,
+        from_address="support@example.com",
+        recipient="support@example.com",
+        envelope_sender="",
+    )
+    assert result.reply_to is None
+
+
+def _encoded_words_of(line: bytes) -> list[bytes]:
+    return [
+        base64.b64decode(found.group(1)) for found in re.finditer(rb"=\?utf-8\?b\?([^?]*)\?=", line)
+    ]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Jürgen Müller-Lüdenscheidt Köln Düsseldorf Würzburg Göttingen Lübeck Türkheim",
+        "Ü" * 40 + "ä" * 30,  # no space to cut at
+        "é" + "a" * 100,
+        "Zoë " * 30,
+    ],
+)
+def test_encoded_words_are_filled_up_to_45_bytes_and_cut_after_the_last_space(name: str) -> None:
+    found, _ = section(f"From: {name} <j@example.net>")
+    result = rewrite_headers(
+        found,
+        from_address="support@example.com",
+        recipient="support@example.com",
+        envelope_sender=None,
+    )
+    reply_to = result.header.split(b"\r\nReply-To:")[1].split(b"\r\nX-Original-From")[0]
+    words = _encoded_words_of(reply_to)
+    assert b"".join(words).decode() == " ".join(name.split())
+    assert all(len(word) <= 45 for word in words)
+    for word, following in itertools.pairwise(words):
+        if b" " in word:
+            assert word.endswith(b" ")  # cut after its last space
+        else:  # full: the next character did not fit
+            assert len(word) + len(following.decode()[0].encode()) > 45
+
+
+def test_a_plain_word_after_an_international_one_stays_readable() -> None:
+    found, _ = section("From: Jürgen Bob <j@example.net>")
+    result = rewrite_headers(
+        found,
+        from_address="support@example.com",
+        recipient="support@example.com",
+        envelope_sender=None,
+    )
+    from_field = result.header.split(b"\r\nReply-To:")[0].replace(b"\r\n", b"")
+    assert from_field == (
+        b'From: =?utf-8?b?SsO8cmdlbg==?= "Bob via support@example.com" <support@example.com>'
+    )
