@@ -256,3 +256,28 @@ def test_base64_groups_carried_into_a_clean_slice_keep_their_order(shift: int) -
     pieces, defects = decode(part(text, "base64"))
     assert b"".join(pieces) == data
     assert defects == ["base64 data has characters outside the alphabet; they were skipped"]
+
+
+@pytest.mark.parametrize(("before_end", "first"), [(1, 1), (2, 2), (3, 2), (4, 3)])
+def test_a_quoted_printable_slice_is_cut_only_before_an_escape_it_would_split(
+    before_end: int, first: int
+) -> None:
+    # The slice ends SLICE_CHARS characters in unless that splits "=C3" or "=A4"; then it ends
+    # right before the escape, and not earlier.
+    head = "a" * (SLICE_CHARS - before_end)
+    pieces, _ = decode(part(head + "=C3=A4" + "b" * 100, "quoted-printable"))
+    assert len(pieces[0]) == SLICE_CHARS - first
+
+
+def test_an_escape_far_after_the_slice_end_does_not_move_the_cut() -> None:
+    text = "a" * (SLICE_CHARS - 1) + "=41" + "b" * 1000 + "=42" + "c" * 10
+    pieces, _ = decode(part(text, "quoted-printable"))
+    assert all(len(piece) <= SLICE_CHARS for piece in pieces)
+    text = "a" * 5 + "=41" + "b" * (SLICE_CHARS + 10)
+    pieces, _ = decode(part(text, "quoted-printable"))
+    assert len(pieces[0]) == SLICE_CHARS - 2  # five letters, one escaped byte, then letters
+
+
+def test_a_payload_of_exactly_one_slice_is_one_piece() -> None:
+    text = "x\n" + "y" * (SLICE_CHARS - 2)
+    assert [len(piece) for piece in decode(part(text, None))[0]] == [SLICE_CHARS]

@@ -10,6 +10,8 @@ import itertools
 import re
 from email import message_from_bytes
 from email import policy as email_policy
+from email.header import decode_header, make_header
+from email.message import Message
 
 import pytest
 from ses_mail import ConfigurationError, VerdictPolicy
@@ -18,6 +20,7 @@ from ses_mail.forwarding import (
     DEFAULT_MAX_HOPS,
     ForwarderConfig,
     HeaderSection,
+    Rewrite,
     destinations_for,
     forward_marker_key,
     forward_outcome_key,
@@ -28,6 +31,7 @@ from ses_mail.forwarding import (
     read_header_section,
     rewrite_headers,
 )
+from ses_mail.headers import MessageHeaders, read_headers
 
 MESSAGE_ID = "o3vrnil0e2ic28tr"
 _SHAPE = (
@@ -557,3 +561,93 @@ def test_a_plain_word_after_an_international_one_stays_readable() -> None:
     assert from_field == (
         b'From: =?utf-8?b?SsO8cmdlbg==?= "Bob via support@example.com" <support@example.com>'
     )
+
+
+def _rewritten(from_field: str) -> tuple[Rewrite, MessageHeaders, Message]:
+    raw = f"From: {from_field}\r\n\r\nbody".encode()
+    result = rewrite_headers(
+        read_header_section(io.BytesIO(raw)),
+        from_address="support@example.com",
+        recipient="support@example.com",
+        envelope_sender="bounce@example.net",
+    )
+    copy = message_from_bytes(result.header + b"body", policy=email_policy.compat32)
+    return result, read_headers(copy), copy
+
+
+@pytest.mark.parametrize(
+    ("from_field", "name"),
+    [
+        ("Ann Bob Jürgen <j@example.net>", "Ann Bob Jürgen"),  # a plain run, then an encoded one
+        ('"Jane \\"JJ\\" D\\\\oe" <j@example.net>', 'Jane "JJ" D\\oe'),  # escaped in quotes
+        # A name whose text looks like an encoded word is encoded, not quoted: quoted, it would
+        # be decoded by the reader.
+        ("=?utf-8?b?PT91dGYtOD9xP3g/PQ==?= <j@example.net>", "=?utf-8?q?x?="),
+        ("W" * 900 + " <j@example.net>", "W" * 900),
+        ("W" * 901 + " <j@example.net>", "W" * 901),
+    ],
+)
+def test_the_display_name_reads_back_as_sent(from_field: str, name: str) -> None:
+    result, headers, _ = _rewritten(from_field)
+    assert headers.from_[0].name == f"{name} via support@example.com"
+    assert headers.reply_to[0].name == name
+    if name.isascii() and "=?" not in name and len(name) <= 900:
+        assert name.replace("\\", "\\\\").replace('"', '\\"').encode() in result.header
+    assert all(len(line) <= 998 for line in result.header.split(b"\r\n"))
+
+
+def test_long_plain_words_are_encoded_only_above_900_characters() -> None:
+    assert b"W" * 900 in _rewritten("W" * 900 + " <j@example.net>")[0].header
+    assert b"W" * 900 not in _rewritten("W" * 901 + " <j@example.net>")[0].header
+
+
+def test_the_space_after_an_encoded_word_of_the_original_from_is_kept() -> None:
+    _, _, copy = _rewritten("=?utf-8?q?Caf=C3=A9?= Müller <a@example.net>")
+    original = str(make_header(decode_header(copy["X-Original-From"])))
+    assert original == "Café Müller <a@example.net>"
+
+
+def test_an_encoded_word_of_75_characters_is_kept_as_it_is() -> None:
+    word = "=?utf-8?q?" + "a" * 63 + "?="
+    assert len(word) == 75
+    result, _, _ = _rewritten(f"{word} <j@example.net>")
+    assert f"X-Original-From: {word}".encode() in result.header
+
+
+@pytest.mark.parametrize(
+    "from_field",
+    [
+        '"a b"@example.com',  # white space in the address
+        "@example.com",  # no local part
+        "j@" + "ü" * 70 + ".example",  # a label too long for IDNA
+        "j@example.net@",  # no domain
+    ],
+)
+def test_an_unusable_from_address_gives_way_to_the_envelope_sender(from_field: str) -> None:
+    result, headers, _ = _rewritten(from_field)
+    assert headers.reply_to[0].address == "bounce@example.net"
+    assert result.reply_to is not None and result.reply_to.endswith("<bounce@example.net>")
+
+
+def test_an_address_of_254_characters_is_usable() -> None:
+    domain = ".".join(["d" * 63, "e" * 63, "f" * 50]) + ".example"
+    address = "l" * (254 - 1 - len(domain)) + "@" + domain
+    assert len(address) == 254
+    _, headers, _ = _rewritten(f"Jane <{address}>")
+    assert headers.reply_to[0].address == address
+
+
+def test_a_field_name_of_any_printable_character_but_the_colon_is_a_field() -> None:
+    found = read_header_section(io.BytesIO(b"X-!#$%&'*+-.^_`|~: v\r\n\r\nbody"))
+    assert [f.name for f in found.fields] == ["X-!#$%&'*+-.^_`|~"]
+    assert found.separator_missing is False
+
+
+@pytest.mark.parametrize("length", range(1, 60))
+def test_a_field_is_folded_only_where_the_next_token_would_pass_78_columns(length: int) -> None:
+    result, _, _ = _rewritten("A" * length + " B C D E F G H <j@example.net>")
+    lines = result.header.split(b"\r\n\r\n")[0].split(b"\r\n")
+    field = [lines[0], *itertools.takewhile(lambda line: line.startswith(b" "), lines[1:])]
+    assert all(len(line) <= 78 for line in field)
+    for line, following in itertools.pairwise(field):
+        assert len(line) + len(following.split(b" ")[1]) + 1 > 78
