@@ -270,3 +270,28 @@ def test_only_names_with_special_characters_are_quoted() -> None:
         ("[ops]", "ops@example.com"),
     ]
     assert len(plain.defects) == 1  # for "[ops]" only
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (
+            "a@example.com,billing@bank.example <x@evil.example>",  # no space after the comma
+            [("", "a@example.com"), ("billing@bank.example", "x@evil.example")],
+        ),
+        (
+            "Team: q@bank.example <q@evil.example> ;",  # space before the group's end
+            [("q@bank.example", "q@evil.example")],
+        ),
+        (
+            "XTeam: q@bank.example <q@evil.example>;",
+            [("q@bank.example", "q@evil.example")],
+        ),
+        ("@<x@evil.example>", [("@", "x@evil.example")]),
+    ],
+)
+def test_special_names_are_quoted_in_every_position(
+    value: str, expected: list[tuple[str, str]]
+) -> None:
+    found = headers_from_event({"to": [value]})
+    assert [(a.name, a.address) for a in found.to] == expected
