@@ -597,8 +597,11 @@ def test_the_display_name_reads_back_as_sent(from_field: str, name: str) -> None
 
 
 def test_long_plain_words_are_encoded_only_above_900_characters() -> None:
-    assert b"W" * 900 in _rewritten("W" * 900 + " <j@example.net>")[0].header
-    assert b"W" * 900 not in _rewritten("W" * 901 + " <j@example.net>")[0].header
+    for length, plain in ((900, True), (901, False)):
+        header = _rewritten("W" * length + " <j@example.net>")[0].header.replace(b"\r\n ", b" ")
+        fields = dict(line.split(b": ", 1) for line in header.split(b"\r\n") if line)
+        assert (b"W" * length in fields[b"From"]) is plain
+        assert (b"W" * length in fields[b"X-Original-From"]) is plain
 
 
 def test_the_space_after_an_encoded_word_of_the_original_from_is_kept() -> None:
@@ -651,3 +654,9 @@ def test_a_field_is_folded_only_where_the_next_token_would_pass_78_columns(lengt
     assert all(len(line) <= 78 for line in field)
     for line, following in itertools.pairwise(field):
         assert len(line) + len(following.split(b" ")[1]) + 1 > 78
+
+
+def test_a_run_of_international_words_reads_back_with_its_spaces() -> None:
+    _, _, copy = _rewritten("Jürgen Müller-Lüdenscheidt Köln <j@example.net>")
+    original = str(make_header(decode_header(copy["X-Original-From"])))
+    assert original == "Jürgen Müller-Lüdenscheidt Köln <j@example.net>"
