@@ -295,3 +295,20 @@ def test_special_names_are_quoted_in_every_position(
 ) -> None:
     found = headers_from_event({"to": [value]})
     assert [(a.name, a.address) for a in found.to] == expected
+
+
+def test_an_address_cut_in_the_middle_is_left_out() -> None:
+    found = headers_from_event({"to": ["a@example.com, " + "b" * 30 + "@example.com"]}, 30)
+    assert found.to == (Address("", "a@example.com"),)
+
+
+def test_a_name_without_special_characters_is_left_as_it_is() -> None:
+    assert headers_from_event({"from": ["Xavier <x@example.com>"]}).defects == ()
+
+
+def test_the_last_mailbox_of_a_group_is_quoted_before_a_spaced_end() -> None:
+    found = headers_from_event({"to": ["Team: a@example.com, q@bank.example <q@evil.example> ;"]})
+    assert [(a.name, a.address) for a in found.to] == [
+        ("", "a@example.com"),
+        ("q@bank.example", "q@evil.example"),
+    ]
