@@ -312,3 +312,24 @@ def test_the_last_mailbox_of_a_group_is_quoted_before_a_spaced_end() -> None:
         ("", "a@example.com"),
         ("q@bank.example", "q@evil.example"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("event_name", "field"),
+    [("from", "from_"), ("to", "to"), ("cc", "cc"), ("replyTo", "reply_to")],
+)
+def test_every_address_header_cut_by_the_cap_keeps_whole_mailboxes(
+    event_name: str, field: str
+) -> None:
+    found = headers_from_event({event_name: ["a@example.com, " + "b" * 30 + "@example.com"]}, 30)
+    assert getattr(found, field) == (Address("", "a@example.com"),)
+    found = headers_from_event({event_name: ["a, " + "b" * 40 + "@example.com"]}, 30)
+    assert [a.address for a in getattr(found, field)] == ["a"]  # a comma at index 1 is a cut
+
+
+@pytest.mark.parametrize(
+    ("event_name", "header"), [("cc", "cc"), ("replyTo", "reply-to"), ("to", "to")]
+)
+def test_defects_name_their_header(event_name: str, header: str) -> None:
+    found = headers_from_event({event_name: ["billing@bank.example <x@evil.example>"]})
+    assert found.defects[0].startswith(f"{header} header: a display name")
