@@ -78,8 +78,8 @@ lint: setup
 # mutants/src first on sys.path), lambda_src/ holds links to the handler's other modules but no
 # ses_mail (the tests' path entry finds handler.py there, and ses_mail in mutants/src), and
 # tests, ses_lambda_constructs, app.py (the infra tests import the demo) and pyproject.toml
-# are links to the real ones. Two processes at
-# most. The per-module table: tools/mutation_report.py; the equivalent mutants: docs/mutation.md.
+# are links to the real ones. Two processes at most. The per-module table:
+# tools/mutation_report.py; the equivalent mutants: docs/mutation.md.
 MUTATION_TREE := build/mutation
 mutation: setup
 	rm -rf $(MUTATION_TREE)
