@@ -69,7 +69,7 @@ lint: setup
 	cd lambda_src && MYPYPATH=. ../$(BIN)/mypy --strict --explicit-package-bases -m aws_io -m handler -m gate -m forwarder -m reply_split -p ses_mail
 
 # Mutation testing (mutmut, configured in pyproject.toml's [tool.mutmut]) of the pure modules
-# with their fast tests; not part of `test` (it takes tens of minutes). mutmut names a mutant
+# with their fast tests; not part of `test` (about 15 minutes). mutmut names a mutant
 # after its file's path (lambda_src/ses_mail/keys.py would give lambda_src.ses_mail.keys) and
 # activates it only in a module of that name, but the tests import the handler's package as the
 # top-level `ses_mail` (tests/handler/handler_support.py puts lambda_src on sys.path, as in the
