@@ -9,7 +9,7 @@ CACHE := $(CURDIR)/.cache
 # the benchmarks and the local cloud (ses_lambda_localcloud.tooling reads it).
 include localcloud/ses_lambda_localcloud/tooling.env
 
-.PHONY: setup test test-e2e test-py314 test-floor synth demo lint bench lock clean
+.PHONY: setup test test-e2e test-py314 test-floor synth demo lint bench lock mutation clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -67,6 +67,29 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	cd lambda_src && MYPYPATH=. ../$(BIN)/mypy --strict --explicit-package-bases -m aws_io -m handler -m gate -m forwarder -m reply_split -p ses_mail
+
+# Mutation testing (mutmut, configured in pyproject.toml's [tool.mutmut]) of the pure modules
+# with their fast tests; not part of `test` (about 15 minutes). mutmut names a mutant
+# after its file's path (lambda_src/ses_mail/keys.py would give lambda_src.ses_mail.keys) and
+# activates it only in a module of that name, but the tests import the handler's package as the
+# top-level `ses_mail` (tests/handler/handler_support.py puts lambda_src on sys.path, as in the
+# Lambda asset). So mutmut runs in a small tree under build/mutation in mutmut's own src
+# layout: src/ses_mail links to lambda_src/ses_mail (mutants named ses_mail.*; mutmut puts
+# mutants/src first on sys.path), lambda_src/ holds links to the handler's other modules but no
+# ses_mail (the tests' path entry finds handler.py there, and ses_mail in mutants/src), and
+# tests, ses_lambda_constructs, app.py (the infra tests import the demo) and pyproject.toml
+# are links to the real ones. Two processes at most. The per-module table:
+# tools/mutation_report.py; the equivalent mutants: docs/mutation.md.
+MUTATION_TREE := build/mutation
+mutation: setup
+	rm -rf $(MUTATION_TREE)
+	mkdir -p $(MUTATION_TREE)/src $(MUTATION_TREE)/lambda_src
+	ln -s $(CURDIR)/lambda_src/ses_mail $(MUTATION_TREE)/src/ses_mail
+	for f in lambda_src/*; do [ "$$f" = lambda_src/ses_mail ] || ln -s $(CURDIR)/$$f $(MUTATION_TREE)/$$f; done
+	ln -s $(CURDIR)/tests $(CURDIR)/ses_lambda_constructs $(CURDIR)/app.py $(CURDIR)/pyproject.toml \
+		$(MUTATION_TREE)/
+	cd $(MUTATION_TREE) && $(CURDIR)/$(BIN)/mutmut run --max-children 2
+	$(BIN)/python tools/mutation_report.py $(MUTATION_TREE)
 
 clean:
 	rm -rf cdk.out build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -187,11 +187,11 @@ def email_event_pattern(
     subject: list[Any] = []
     if subject_prefix is not None:
         for value in _non_empty_list("subject_prefix", subject_prefix):
-            _check_string("subject_prefix", value, allow_empty=False)
+            _check_string("subject_prefix", value)
             subject.append({"prefix": value})
     if subject_wildcard is not None:
         for value in _non_empty_list("subject_wildcard", subject_wildcard):
-            _check_string("subject_wildcard", value, allow_empty=False)
+            _check_string("subject_wildcard", value)
             validate_wildcard("subject_wildcard", value)
             subject.append({"wildcard": value})
     if subject:
@@ -226,8 +226,8 @@ def _non_empty_list(prop: str, values: Sequence[Any]) -> list[Any]:
     return items
 
 
-def _check_string(prop: str, value: object, *, allow_empty: bool = True) -> None:
-    if not isinstance(value, str) or (not allow_empty and not value):
+def _check_string(prop: str, value: object) -> None:
+    if not isinstance(value, str) or not value:
         raise ValidationError(f"{prop} values must be non-empty strings; got {value!r}")
 
 

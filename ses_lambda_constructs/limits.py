@@ -186,8 +186,6 @@ def validate_recipient(prop: str, value: str) -> str:
 def validate_recipients(prop: str, values: Sequence[str]) -> list[str]:
     if isinstance(values, str):
         raise ValidationError(f"{prop} must be a list of recipients, got the string {values!r}")
-    if is_unresolved(values):
-        return list(values)
     if not values:
         raise ValidationError(
             f"{prop} is empty: a rule without recipients matches every address of every verified "

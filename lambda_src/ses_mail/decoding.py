@@ -14,6 +14,8 @@ from email.message import Message
 
 SLICE_CHARS = 1 << 20
 _NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/=]+")
+#: What a slice may hold to be decoded as it is: the alphabet, padding and line ends.
+_NOT_BASE64_LINES = re.compile(r"[^A-Za-z0-9+/=\r\n]")
 _IDENTITY = frozenset({"", "7bit", "8bit", "binary"})
 _UUENCODE = frozenset({"x-uuencode", "uuencode", "uue", "x-uue"})
 
@@ -95,16 +97,21 @@ def _slices(payload: str, avoid_split_before: str = "") -> Iterator[str]:
 def _iter_base64(payload: str, defects: list[str]) -> Iterator[bytes]:
     """Lenient base64: ignores characters outside the alphabet, repairs missing padding.
 
-    Fast path: a slice cut at a line end holds whole 4-character groups (lines are multiples
-    of 4 characters in practice) and decodes directly. Otherwise the slow path strips foreign
-    characters and carries incomplete groups into the next slice; text after ``=`` padding
-    starts a new group (concatenated encodings decode completely).
+    Fast path: a slice of only the alphabet and line ends, cut at a line end, holds whole
+    4-character groups (lines are multiples of 4 characters in practice) and decodes directly.
+    Otherwise the slow path strips foreign characters (noting them once) and carries incomplete
+    groups into the next slice; text after ``=`` padding starts a new group (concatenated
+    encodings decode completely).
     """
     pending = ""
     repaired = False
     for piece in _slices(payload):
         pad = piece.find("=")
-        if not pending and (pad < 0 or not piece[pad:].strip("=\r\n\t ")):
+        if (
+            not pending
+            and (pad < 0 or not piece[pad:].strip("=\r\n\t "))
+            and not _NOT_BASE64_LINES.search(piece)
+        ):
             try:
                 yield binascii.a2b_base64(piece)
                 continue
@@ -119,7 +126,7 @@ def _iter_base64(payload: str, defects: list[str]) -> Iterator[bytes]:
             end = pad
             while end < len(data) and data[end] == "=":
                 end += 1
-            yield _decode_final_group(data[:pad], defects)
+            yield _decode_final_group(data[:pad], defects, padding=end - pad)
             data = data[end:]
         usable = len(data) - len(data) % 4
         if usable:
@@ -129,12 +136,14 @@ def _iter_base64(payload: str, defects: list[str]) -> Iterator[bytes]:
         yield _decode_final_group(pending, defects)
 
 
-def _decode_final_group(data: str, defects: list[str]) -> bytes:
+def _decode_final_group(data: str, defects: list[str], padding: int = 0) -> bytes:
+    """Decode the last group of an encoding, ``padding`` ``=`` characters having followed it."""
     remainder = len(data) % 4
     if remainder == 1:
         defects.append("base64 data has a stray final character; it was dropped")
         data = data[:-1]
     elif remainder:
-        defects.append("base64 padding is missing; it was added")
+        if padding < 4 - remainder:
+            defects.append("base64 padding is missing; it was added")
         data += "=" * (4 - remainder)
     return binascii.a2b_base64(data) if data else b""

@@ -227,12 +227,7 @@ def _quote_unquoted_names(value: str) -> tuple[str, bool]:
         if not stripped.endswith(">") or opening <= 0:
             continue
         name = stripped[:opening].strip()
-        if (
-            not name
-            or any(c in name for c in '"()<>:;\\')
-            or not any(c in name for c in "@[]")
-            or "<" in stripped[opening + 1 :]
-        ):
+        if not name or any(c in name for c in '"()<>:;\\') or not any(c in name for c in "@[]"):
             continue
         items[index] = f' {group}"{name}" {stripped[opening:]}{suffix}'
         changed = True

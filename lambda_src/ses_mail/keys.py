@@ -104,9 +104,9 @@ def safe_filename(name: str | None, *, fallback: str = "part.bin") -> str:
     text = parts[-1] if parts else ""
     cleaned: list[str] = []
     for char in text:
+        # No whitespace is alphanumeric and the space is the only kept one: tabs, line breaks
+        # and no-break spaces are replaced.
         keep = char.isalnum() or char in _KEPT_PUNCTUATION
-        if keep and char.isspace() and char != " ":
-            keep = False
         replacement = char if keep else "_"
         if cleaned and replacement in "_ ." and cleaned[-1] == replacement:
             continue
@@ -118,13 +118,16 @@ def safe_filename(name: str | None, *, fallback: str = "part.bin") -> str:
 
 
 def _truncate(name: str, limit: int) -> str:
+    """``name`` (cleaned: it starts with neither a dot nor a space) within ``limit`` bytes.
+
+    The stem keeps at least ``limit - 17`` bytes, so it always keeps its first character.
+    """
     if len(name.encode("utf-8")) <= limit:
         return name
     stem, dot, extension = name.rpartition(".")
-    if not dot or not stem or len(extension.encode("utf-8")) > 16:
+    if not dot or len(extension.encode("utf-8")) > 16:
         stem, extension = name, ""
     suffix = f".{extension}" if extension else ""
     budget = limit - len(suffix.encode("utf-8"))
     encoded = stem.encode("utf-8")[:budget]
-    short = encoded.decode("utf-8", "ignore").rstrip(" ._")
-    return (short or "part") + suffix
+    return encoded.decode("utf-8", "ignore").rstrip(" ._") + suffix

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from handler_support import FUZZ
 from hypothesis import given
 from hypothesis import strategies as st
 from ses_mail import (
@@ -196,3 +197,122 @@ def test_a_delivery_key_ignores_order_case_and_repeats_and_only_that(
     other = data.draw(_ADDRESS.filter(lambda a: a not in recipients))
     assert delivery_key([*recipients, other]) != key
     assert delivery_id("abc123", recipients) == f"abc123/{key}"
+
+
+# --- the 120-byte limit of safe file names, at its boundaries -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("a" * 116 + ".pdf", "a" * 116 + ".pdf"),  # exactly 120 bytes: kept
+        ("a" * 117 + ".pdf", "a" * 116 + ".pdf"),  # 121 bytes: the stem gives one byte
+        ("a" * 130, "a" * 120),  # no extension: cut at 120
+        ("a" * 100 + "." + "e" * 15, "a" * 100 + "." + "e" * 15),  # 116 bytes: kept
+        ("a" * 110 + "." + "e" * 15, "a" * 104 + "." + "e" * 15),
+        ("a" * 110 + "." + "e" * 16, "a" * 103 + "." + "e" * 16),  # a 16-byte extension is kept
+        ("a" * 110 + "." + "e" * 17, "a" * 110 + "." + "e" * 9),  # a 17-byte one is no extension
+        ("a" * 115 + "_b" + "c" * 10 + ".pdf", "a" * 115 + ".pdf"),  # no "_" left at the cut
+        ("a" * 115 + "_.pdf", "a" * 115 + "_.pdf"),  # 120 bytes: kept as it is
+        ("a" * 115 + "X" * 8 + ".pdf", "a" * 115 + "X.pdf"),  # only " ._" go at the cut
+        ("a" * 114 + " .b" + "c" * 10 + ".pdf", "a" * 114 + ".pdf"),
+        ("é" * 58 + "a" + ".pdf", "é" * 58 + ".pdf"),  # 116-byte budget: no half character
+        ("é" * 57 + "ab" + ".pdf", "é" * 57 + "ab.pdf"),
+        ("report." + "x" * 200, "report." + "x" * 113),  # the name is all extension
+    ],
+)
+def test_safe_filename_boundaries_of_the_byte_limit(name: str, expected: str) -> None:
+    assert safe_filename(name) == expected
+    assert len(safe_filename(name).encode("utf-8")) <= 120
+
+
+@FUZZ
+@given(name=st.text(min_size=1, max_size=400))
+def test_safe_filename_is_short_safe_and_stable(name: str) -> None:
+    safe = safe_filename(name)
+    assert 0 < len(safe.encode("utf-8", "surrogatepass")) <= 120
+    assert "/" not in safe and "\\" not in safe
+    assert not safe.startswith((".", " ", "_")) and not safe.endswith((".", " ", "_"))
+    assert safe_filename(safe) == safe  # already safe: unchanged
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("a  b", "a b"),  # repeated spaces collapse
+        ("a__b", "a_b"),
+        ("a\t\tb", "a_b"),  # whitespace other than the space is replaced
+        ("a\u00a0b", "a_b"),  # a no-break space too
+        ("a+b,c=d@e~f(g).txt", "a+b,c=d@e~f(g).txt"),  # kept punctuation
+        ("a--b", "a--b"),  # only "_", " " and "." collapse
+        ("a. .b", "a. .b"),
+        ("a/ ./b.txt", "b.txt"),
+        ("a/ . /", "a"),  # segments of only dots and spaces are no names
+        ("a/X", "X"),
+        ("aXXb.txt", "aXXb.txt"),
+    ],
+)
+def test_safe_filename_collapses_and_keeps(name: str, expected: str) -> None:
+    assert safe_filename(name) == expected
+
+
+def test_safe_filename_fallback_is_the_caller_s() -> None:
+    assert safe_filename("", fallback="x.bin") == "x.bin"
+    assert safe_filename("..", fallback="x.bin") == "x.bin"
+    assert safe_filename(None, fallback="") == ""
+
+
+@pytest.mark.parametrize(
+    ("content_type", "name"),
+    [
+        ("text/plain", "part.txt"),
+        ("TEXT/HTML", "part.html"),
+        ("message/rfc822", "part.eml"),
+        ("application/pdf", "part.pdf"),
+        ("image/jpeg", "part.jpg"),
+        ("application/x-unknown", "part.bin"),
+    ],
+)
+def test_default_filename(content_type: str, name: str) -> None:
+    from ses_mail.keys import default_filename
+
+    assert default_filename(content_type) == name
+
+
+def test_every_key_validates_the_message_id_and_keeps_the_prefix() -> None:
+    from ses_mail.keys import output_prefix
+
+    assert output_prefix("parsed/", "abc123") == "parsed/abc123/"
+    assert output_prefix("", "abc123") == "abc123/"
+    assert attachment_key("p/", "abc123", 0, "a.txt") == "p/abc123/attachments/0-a.txt"
+    for build in (
+        lambda: raw_message_key("raw/", "../x"),
+        lambda: output_prefix("p/", "a/b"),
+        lambda: delivery_id("a/b", ["a@example.com"]),
+        lambda: attachment_key("p/", "../x", 0, "a.txt"),
+    ):
+        with pytest.raises(InvalidEventError):
+            build()
+    with pytest.raises(ValueError, match=r"^attachment index must not be negative$"):
+        attachment_key("p/", "abc123", -1, "a.txt")
+
+
+def test_a_delivery_key_is_over_the_recipients_stripped_sorted_and_joined_by_newlines() -> None:
+    expected = hashlib.sha256(b"a@example.com\nb@example.com").hexdigest()[:16]
+    assert delivery_key([" B@Example.com", "a@example.com ", "b@example.com"]) == expected
+
+
+def test_a_verdict_policy_names_its_unknown_verdicts() -> None:
+    with pytest.raises(
+        ValueError,
+        match=r"unknown verdicts \['nope'\]; choose from \['spam', 'virus', 'spf', 'dkim', 'dmarc'\]",
+    ):
+        VerdictPolicy(frozenset({"spam", "nope"}))
+    with pytest.raises(ConfigurationError) as raised:
+        VerdictPolicy.from_setting("spam, b, a", "FORWARD_REJECT")
+    assert raised.value.variable == "FORWARD_REJECT"
+    assert (
+        "unknown verdict(s) a, b; use a comma-separated subset of spam,virus,spf,dkim,dmarc"
+        in str(raised.value)
+    )
+    assert VerdictPolicy.from_setting(",, ,").reject_on == frozenset()
