@@ -74,16 +74,19 @@ def own_origins(port: int) -> list[str]:
     return [f"http://{name}:{port}" for name in LOOPBACK_NAMES]
 
 
-def write_token(state_dir: Path) -> str:
-    """A new random token, written to ``<state_dir>/control-token`` readable by the owner only."""
-    token = secrets.token_urlsafe(32)
+def new_token() -> str:
+    """A new random control token."""
+    return secrets.token_urlsafe(32)
+
+
+def write_token(state_dir: Path, token: str) -> None:
+    """Write ``token`` to ``<state_dir>/control-token``, readable by the owner only."""
     state_dir.mkdir(parents=True, exist_ok=True)
     path = state_dir / TOKEN_FILE
     path.unlink(missing_ok=True)  # a file left by another user keeps no mode of theirs
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="ascii") as handle:
         handle.write(token)
-    return token
 
 
 def read_token(state_dir: Path) -> str | None:

@@ -226,6 +226,14 @@ class LocalCloud:
 
         moto_ext.install()
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        if self.smtp_port == 0:  # tests ask for any free port
+            self.smtp_port = free_port()
+        if not port_is_free(self.smtp_port):
+            raise PortInUse(f"SMTP port {self.smtp_port} is in use")
+        # The ports are taken before anything process-wide changes (the background work, the
+        # IAM mode, the settings the runner reads): a start refused for a busy port leaves
+        # alone whatever else runs in this process, and has nothing to stop.
+        self._bind_api()
         iam_gate.set_mode(self.iam)
         lifecycle.WORK.open()
         # Nothing runs yet: whatever an earlier run left unpacked or in scratch folders goes.
@@ -236,37 +244,16 @@ class LocalCloud:
         for name in ("werkzeug", "mail.log"):
             if logging.getLogger(name).level == logging.NOTSET:
                 logging.getLogger(name).setLevel(logging.WARNING)
-        if self.smtp_port == 0:  # tests ask for any free port
-            self.smtp_port = free_port()
-        if not port_is_free(self.smtp_port):
-            raise PortInUse(f"SMTP port {self.smtp_port} is in use")
-        # The STARTTLS certificate first (key generation takes a moment): once the AWS endpoint
-        # answers, the SMTP receiver must follow at once.
+        # The STARTTLS certificate before the endpoint answers (key generation takes a moment):
+        # once it does, the SMTP receiver must follow at once.
         tls_context = tls.server_context()
-        self.control_token = guard.write_token(self.state_dir)
-        app = self.guard = guard.Guard(
-            LocalCloudApp(self), port=lambda: self.api_port, token=self.control_token
-        )
-        from .moto_ext.moto_internals import MotoRequestHandler
-
-        for address in _loopback_addresses():
-            try:
-                server = make_server(
-                    address, self.api_port, app, threaded=True, request_handler=MotoRequestHandler
-                )
-            except (OSError, SystemExit) as exc:
-                # werkzeug prints "Address already in use" and exits instead of raising.
-                self.stop()
-                raise PortInUse(
-                    f"AWS endpoint port {self.api_port} on {address} is in use"
-                ) from exc
-            if self.api_port == 0:  # tests ask for any free port
-                self.api_port = server.server_address[1]
+        for server in self._servers:
             thread = threading.Thread(
-                target=server.serve_forever, name=f"aws-api-{address}", daemon=True
+                target=server.serve_forever,
+                name=f"aws-api-{server.host}",
+                daemon=True,
             )
             thread.start()
-            self._servers.append(server)
             self._threads.append(thread)
         # Process-wide settings (the runner's AWS_ENDPOINT_URL, ResponseURLs), set once the
         # endpoint is really ours: one local cloud per process.
@@ -306,6 +293,33 @@ class LocalCloud:
             self.region,
         )
         return self
+
+    def _bind_api(self) -> None:
+        """The AWS endpoint's servers, bound on every loopback address but not serving yet, and
+        the control token they require (written to the state directory once every port is
+        ours); if a port is taken, nothing is left behind."""
+        from .moto_ext.moto_internals import MotoRequestHandler
+
+        token = guard.new_token()
+        app = guard.Guard(LocalCloudApp(self), port=lambda: self.api_port, token=token)
+        for address in _loopback_addresses():
+            try:
+                server = make_server(
+                    address, self.api_port, app, threaded=True, request_handler=MotoRequestHandler
+                )
+            except (OSError, SystemExit) as exc:
+                # werkzeug prints "Address already in use" and exits instead of raising.
+                for bound in self._servers:
+                    bound.server_close()
+                self._servers.clear()
+                raise PortInUse(
+                    f"AWS endpoint port {self.api_port} on {address} is in use"
+                ) from exc
+            if self.api_port == 0:  # tests ask for any free port
+                self.api_port = server.server_address[1]
+            self._servers.append(server)
+        guard.write_token(self.state_dir, token)
+        self.control_token, self.guard = token, app
 
     def relay_smtp(self, port: int) -> Callable[[], None]:
         """Relay every message SES sends from now on to ``localhost:port``; returns a function

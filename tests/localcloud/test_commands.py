@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ses_lambda_localcloud import cli
-from ses_lambda_localcloud.server import free_port
+from ses_lambda_localcloud import cli, lifecycle, runtime
+from ses_lambda_localcloud.server import LocalCloud, PortInUse, free_port
 from ses_lambda_localcloud.target import PID_FILE, STATE_FILE, Target
 
 from .conftest import ROOT
@@ -106,3 +106,19 @@ def test_fails_to_start_on_a_port_in_use(
     assert status == 1
     assert f"AWS endpoint port {port} on 127.0.0.1 is in use" in err
     assert not (tmp_path / PID_FILE).exists() and not (tmp_path / STATE_FILE).exists()
+
+
+def test_a_start_refused_for_a_busy_port_leaves_the_running_local_cloud_alone(
+    cloud: LocalCloud, tmp_path: Path
+) -> None:
+    # This process already runs a local cloud (`cloud`); a second one asked for the same AWS
+    # endpoint port is refused before it touches anything the first one owns: its background
+    # work stays open, its endpoint and settings stay its own.
+    endpoint = runtime.current().endpoint_url
+    second = LocalCloud(api_port=cloud.api_port, smtp_port=0, state_dir=tmp_path)
+    with pytest.raises(PortInUse, match=f"AWS endpoint port {cloud.api_port}"):
+        second.start()
+    assert not lifecycle.WORK.closed
+    lifecycle.WORK.spawn(lambda: None, name="still-open").join()
+    assert runtime.current().endpoint_url == endpoint
+    assert not (tmp_path / "control-token").exists()
