@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -551,6 +552,10 @@ def _ascii_address(address: str) -> str:
     local, at, domain = address.rpartition("@")
     if not at:
         return address
+    if len(local) >= 2 and local[0] == local[-1] == '"':
+        # A quoted local part (RFC 5322 3.4.1) is the mailbox of its content: unquote it, and
+        # the address is quoted again below only as much as it needs.
+        local = re.sub(r"\\(.)", r"\1", local[1:-1])
     with contextlib.suppress(UnicodeError):
         domain = domain.encode("idna").decode("ascii")
     try:
@@ -632,7 +637,7 @@ class ForwarderConfig:
             destinations={
                 k.strip().lower(): tuple(a.strip() for a in v) for k, v in loaded.items()
             },
-            from_address=environ.get("FORWARD_FROM", "").strip() or None,
+            from_address=_sender(environ.get("FORWARD_FROM", "").strip() or None),
             receiving_domains=tuple(
                 d.strip().lower().strip(".")
                 for d in environ.get("RECEIVING_DOMAINS", "").split(",")
@@ -643,6 +648,19 @@ class ForwarderConfig:
             else VerdictPolicy.from_setting(verdicts, "REJECT_ON_VERDICTS"),
             max_hops=hops,
         )
+
+
+def _sender(address: str | None) -> str | None:
+    """``FORWARD_FROM`` if SES can send from it: the local part of a sending address is 7-bit
+    ASCII, since SES does not support SMTPUTF8 (Amazon SES API reference, ``Destination`` and
+    ``SendEmail``); a domain in Unicode is sent in its A-label form."""
+    if address is not None and not _usable(address):
+        raise ConfigurationError(
+            "FORWARD_FROM",
+            f"{address!r} is not an address SES can send from (a local part in 7-bit ASCII, "
+            "a domain, no spaces)",
+        )
+    return address
 
 
 def destinations_for(recipient: str, destinations: Mapping[str, Sequence[str]]) -> tuple[str, ...]:
@@ -703,8 +721,13 @@ def forward_outcome_key(forward_prefix: str, message_id: str) -> str:
 
 
 def forward_marker_key(forward_prefix: str, message_id: str, destination: str) -> str:
-    """``<forward prefix><messageId>/sent/<destination>``: written once, before the send."""
+    """``<forward prefix><messageId>/sent/<destination>-<digest>``: written once, before the
+    send. The destination is made a safe file name for people to read, and the first 16 hex
+    digits of the SHA-256 of its lowercase form keep two destinations that one file name would
+    merge (``a/b@x`` and ``b@x``) apart."""
     from .keys import output_prefix, safe_filename
 
-    name = safe_filename(destination.lower(), fallback="destination")
-    return f"{output_prefix(forward_prefix, message_id)}sent/{name}"
+    address = destination.lower()
+    name = safe_filename(address, fallback="destination")
+    digest = hashlib.sha256(address.encode("utf-8")).hexdigest()[:16]
+    return f"{output_prefix(forward_prefix, message_id)}sent/{name}-{digest}"

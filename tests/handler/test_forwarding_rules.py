@@ -5,6 +5,7 @@ of the send-once markers and outcomes."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import itertools
 import re
@@ -451,14 +452,16 @@ def test_every_recipient_is_planned_with_its_own_from_address_unless_one_is_fixe
 
 def test_the_outcome_and_send_once_marker_keys() -> None:
     assert forward_outcome_key("forwarded/", MESSAGE_ID) == f"forwarded/{MESSAGE_ID}/outcome.json"
+    digest = hashlib.sha256(b"team@example.org").hexdigest()[:16]
     assert forward_marker_key("forwarded/", MESSAGE_ID, "Team@Example.ORG") == (
-        f"forwarded/{MESSAGE_ID}/sent/team@example.org"
+        f"forwarded/{MESSAGE_ID}/sent/team@example.org-{digest}"
     )
     # Two spellings of one destination share one marker: it is sent once.
     assert forward_marker_key("f/", MESSAGE_ID, "a@example.org") == forward_marker_key(
         "f/", MESSAGE_ID, "A@EXAMPLE.ORG"
     )
-    assert forward_marker_key("f/", MESSAGE_ID, "..") == f"f/{MESSAGE_ID}/sent/destination"
+    dots = hashlib.sha256(b"..").hexdigest()[:16]
+    assert forward_marker_key("f/", MESSAGE_ID, "..") == f"f/{MESSAGE_ID}/sent/destination-{dots}"
     with pytest.raises(ValueError):
         forward_marker_key("f/", "../other", "a@example.org")
 
@@ -660,3 +663,38 @@ def test_a_run_of_international_words_reads_back_with_its_spaces() -> None:
     _, _, copy = _rewritten("Jürgen Müller-Lüdenscheidt Köln <j@example.net>")
     original = str(make_header(decode_header(copy["X-Original-From"])))
     assert original == "Jürgen Müller-Lüdenscheidt Köln <j@example.net>"
+
+
+# --- defects the mutation run pointed at -------------------------------------------------------
+
+
+def test_destinations_that_one_file_name_would_merge_have_their_own_markers() -> None:
+    # "a/b@example.org" and "b@example.org" are two mailboxes ('/' is atext, RFC 5322 3.2.3);
+    # a shared send-once marker would make the second look sent and it would never be.
+    destinations = ["a/b@example.org", "b@example.org", "a_b@example.org", "a*b@example.org"]
+    keys = {forward_marker_key("f/", MESSAGE_ID, d) for d in destinations}
+    assert len(keys) == len(destinations)
+    assert all(k.startswith(f"f/{MESSAGE_ID}/sent/") and k.count("/") == 3 for k in keys)
+
+
+def test_a_quoted_local_part_is_written_as_the_same_mailbox() -> None:
+    found, _ = section("From: someone@example.net", "To: support@example.com")
+    result = rewrite_headers(
+        found,
+        from_address='"help desk"@example.com',
+        recipient="support@example.com",
+        envelope_sender=None,
+    )
+    copy = message_from_bytes(result.header + b"body", policy=email_policy.default)
+    assert copy["From"].addresses[0].addr_spec == '"help desk"@example.com'
+
+
+def test_forward_from_must_be_an_address_ses_can_send_from() -> None:
+    environ = {
+        "FORWARD_DESTINATIONS": '{"*": ["a@example.org"]}',
+        "FORWARD_FROM": "jürgen@example.com",
+    }
+    with pytest.raises(ConfigurationError) as raised:
+        ForwarderConfig.from_environ(environ)
+    assert raised.value.variable == "FORWARD_FROM"
+    assert "'jürgen@example.com'" in str(raised.value)
