@@ -10,7 +10,8 @@ construct (see ``ses_mail.forwarding.ForwarderConfig``).
 Per message it writes ``<FORWARD_PREFIX><messageId>/outcome.json`` (``status`` per destination)
 and, for each copy, a marker ``<FORWARD_PREFIX><messageId>/sent/<destination>-<digest>``
 created with ``If-None-Match: *`` *before* the send: a redelivered or retried event finds the
-marker and never sends the same copy twice. A failed send deletes its marker so that the retry sends it.
+marker and never sends the same copy twice. A failed send deletes its marker so that the retry
+sends it.
 
 Outcomes that retrying cannot change are recorded and not raised: verdicts failing the policy
 (``rejected``), over SES's 40 MB send limit (``too_large``), a line over 1,000 characters
