@@ -28,7 +28,6 @@ from constructs import Construct
 
 from ._bundled import contract
 from .acknowledgments import acknowledge, nag_arn
-from .actions import stored_then_invoked
 from .bundling import python_code
 from .failures import InvocationFailures
 from .handler_bundle import DEFAULT_RUNTIME, reference_bundle
@@ -143,19 +142,8 @@ class ForwardingRoute(RuleOptions):
         if first:
             # Outcomes and send-once markers expire with the raw messages they describe.
             forwarder.store.expire_prefix("ExpireForwardOutcomes", forwarder.forward_prefix)
-        return EmailRoute(
-            receiver.scope,
-            self.id,
-            options=self,
-            rule_set=receiver.rule_set,
-            actions=stored_then_invoked(
-                self.id,
-                store=forwarder.store,
-                function=forwarder.function,
-                rule_set_name=receiver.rule_set_name,
-            ),
-            after=receiver.last_rule,
-            function=forwarder.function,
+        return EmailRoute.storing_then_invoking(
+            receiver, self, store=forwarder.store, function=forwarder.function
         )
 
 

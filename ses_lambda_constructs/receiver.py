@@ -29,7 +29,6 @@ from aws_cdk import aws_ses_actions as ses_actions
 from aws_cdk import aws_sns as sns
 from constructs import Construct, IValidation
 
-from .actions import stored_then_invoked
 from .conversations import REPLY_ADDRESS_SECRET_VARIABLE, ReplyAddressKeys, grant_send_from
 from .dashboard import ReceiverDashboard
 from .domain import Domain, ReceivingDomain, check_receiving_region
@@ -94,21 +93,13 @@ class Route(RuleOptions):
                 "reads the raw message from S3; pass a function of your own or store it"
             )
         function = self.function or receiver.reference_handler().function
-        return EmailRoute(
-            receiver.scope,
-            self.id,
-            options=self,
-            rule_set=receiver.rule_set,
-            actions=stored_then_invoked(
-                self.id,
-                store=receiver.store,
-                function=function,
-                rule_set_name=receiver.rule_set_name,
-                invocation_type=self.invocation_type,
-                store_raw_message=self.store_raw_message,
-            ),
-            after=receiver.last_rule,
+        return EmailRoute.storing_then_invoking(
+            receiver,
+            self,
+            store=receiver.store,
             function=function,
+            invocation_type=self.invocation_type,
+            store_raw_message=self.store_raw_message,
         )
 
 

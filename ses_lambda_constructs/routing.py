@@ -18,8 +18,10 @@ from typing import Protocol, runtime_checkable
 from aws_cdk import Names
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_ses as ses
+from aws_cdk import aws_ses_actions as ses_actions
 from constructs import Construct
 
+from .actions import stored_then_invoked
 from .hardening import FunctionHardening
 from .limits import MAX_ACTIONS_PER_RULE, validate_count, validate_recipients, validate_rule_name
 from .settings import ReceiverSettings
@@ -168,4 +170,35 @@ class EmailRoute(Construct):
             scan_enabled=options.scan_enabled,
             tls_policy=options.tls_policy,
             enabled=options.enabled,
+        )
+
+    @classmethod
+    def storing_then_invoking(
+        cls,
+        receiver: IRouteReceiver,
+        options: RuleOptions,
+        *,
+        store: RawMessageStore | None,
+        function: lambda_.IFunction,
+        invocation_type: ses_actions.LambdaInvocationType = ses_actions.LambdaInvocationType.EVENT,
+        store_raw_message: bool = True,
+    ) -> EmailRoute:
+        """The rule of a route that stores the raw message in ``store`` (unless
+        ``store_raw_message`` is ``False``), then invokes ``function``, then runs its
+        ``extra_actions``; it follows the receiver's last rule."""
+        return cls(
+            receiver.scope,
+            options.id,
+            options=options,
+            rule_set=receiver.rule_set,
+            actions=stored_then_invoked(
+                options.id,
+                store=store,
+                function=function,
+                rule_set_name=receiver.rule_set_name,
+                invocation_type=invocation_type,
+                store_raw_message=store_raw_message,
+            ),
+            after=receiver.last_rule,
+            function=function,
         )
