@@ -104,17 +104,25 @@ def fingerprint(fn: LambdaFunction) -> str:
 
 def code_dir(cache_dir: Path, fn: LambdaFunction) -> Path:
     """The function's zip, unpacked once per code digest."""
+    return _unpacked_once(cache_dir / "code" / _digest(fn), [fn.code_bytes or b""])
+
+
+def _digest(code: Any) -> str:
+    """The digest moto records for a function's or a layer version's zip; without one, the
+    SHA-256 of the bytes themselves, so two zips without a digest never share (and overwrite)
+    each other's folder."""
+    import hashlib
+
+    recorded = getattr(code, "code_digest", None)
+    return str(recorded or "sha256-" + hashlib.sha256(code.code_bytes or b"").hexdigest())
+
+
+def _unpacked_once(target: Path, archives: list[bytes]) -> Path:
+    """``archives`` unpacked in order into ``target``, once: into a staging folder beside it,
+    renamed into place when complete, so a reader never sees half of it."""
     import io
     import zipfile
 
-    digest = getattr(fn, "code_digest", None)
-    if not digest:
-        # No digest recorded: name the folder after the bytes themselves, so two functions
-        # without one never share (and overwrite) each other's code.
-        import hashlib
-
-        digest = "sha256-" + hashlib.sha256(fn.code_bytes or b"").hexdigest()
-    target = cache_dir / "code" / digest
     if target.exists():
         return target
     with _extract_lock:
@@ -123,21 +131,14 @@ def code_dir(cache_dir: Path, fn: LambdaFunction) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".unpack-"))
         try:
-            with zipfile.ZipFile(io.BytesIO(fn.code_bytes)) as archive:
-                archive.extractall(staging)
+            for archive_bytes in archives:
+                with zipfile.ZipFile(io.BytesIO(archive_bytes)) as archive:
+                    archive.extractall(staging)
             staging.rename(target)
         except Exception:
             shutil.rmtree(staging, ignore_errors=True)
             raise
     return target
-
-
-def _unpack(archive_bytes: bytes, target: Path) -> None:
-    import io
-    import zipfile
-
-    with zipfile.ZipFile(io.BytesIO(archive_bytes)) as archive:
-        archive.extractall(target)
 
 
 def layer_versions(fn: LambdaFunction) -> list[Any]:
@@ -168,27 +169,8 @@ def layer_dir(cache_dir: Path, fn: LambdaFunction) -> Path | None:
         return None
     import hashlib
 
-    digests = [
-        str(v.code_digest or "sha256-" + hashlib.sha256(v.code_bytes or b"").hexdigest())
-        for v in versions
-    ]
-    name = hashlib.sha256("\n".join(digests).encode()).hexdigest()[:32]
-    target = cache_dir / "layers" / name
-    if target.exists():
-        return target
-    with _extract_lock:
-        if target.exists():
-            return target
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".unpack-"))
-        try:
-            for version in versions:
-                _unpack(version.code_bytes or b"", staging)
-            staging.rename(target)
-        except Exception:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-    return target
+    name = hashlib.sha256("\n".join(_digest(v) for v in versions).encode()).hexdigest()[:32]
+    return _unpacked_once(cache_dir / "layers" / name, [v.code_bytes or b"" for v in versions])
 
 
 def layer_paths(opt: Path | None, runtime_name: str) -> list[str]:
