@@ -271,3 +271,67 @@ def test_a_report_of_another_type_or_another_content_type_is_not_a_report() -> N
     assert classify(parse_message(mixed).message).kind == PERSON
     other = _report("x-other", "message/delivery-status", _failed(1), envelope="a@example.com")
     assert other == Classification(PERSON, "no automatic or list header")
+
+
+def test_the_exchange_suppress_list_is_split_at_commas_only() -> None:
+    assert _classify("X-Auto-Response-Suppress: RN,All\r\n").kind == AUTO_REPLY
+    assert _classify("X-Auto-Response-Suppress: RN All\r\n").kind == PERSON
+
+
+def test_a_report_type_is_read_as_a_mime_parameter() -> None:
+    def found(params: str) -> Classification:
+        raw = (
+            f"{_HEAD}Content-Type: multipart/report; {params}\r\n\r\n--b\r\n"
+            "Content-Type: message/delivery-status\r\n\r\nAction: failed\r\n--b--\r\n"
+        ).encode()
+        return classify(parse_message(raw).message, envelope_source="a@example.com")
+
+    assert found('boundary="b"') == Classification(PERSON, "no automatic or list header")
+    # RFC 2231 section 4: an encoded parameter value is the same parameter.
+    encoded = found("report-type*=utf-8''Delivery-Status; boundary=\"b\"")
+    assert (encoded.kind, encoded.reason) == (
+        DELIVERY_STATUS,
+        "multipart/report; report-type=delivery-status",
+    )
+
+
+def test_a_report_part_is_read_whatever_its_bytes_and_continuations() -> None:
+    body = _dsn_groups(
+        " a continuation with no field before it\r\nFinal-Recipient: rfc822; <Xavier@example.X>\r\n"
+        "Diagnostic-Code: smtp; 550 caf\xe9\r\n  folded\r\nAction: failed"
+    )
+    raw = (
+        (
+            f'{_HEAD}Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n'
+            f"\r\n--b\r\nContent-Type: message/delivery-status\r\n\r\n"
+        ).encode()
+        + body.encode("latin-1")
+        + b"\r\n--b--\r\n"
+    )
+    found = classify(parse_message(raw).message)
+    assert found.recipients == (
+        ReportedRecipient("Xavier@example.X", "failed", None, True, "smtp; 550 caf\ufffd folded"),
+    )
+
+
+def test_a_report_part_the_parser_split_into_messages_is_noted_as_unreadable() -> None:
+    # The stdlib's own parser reads message/delivery-status as a list of field blocks, which
+    # this module does not read: the report is still a DSN, with a note.
+    from email import policy
+    from email.parser import BytesParser
+
+    raw = (
+        f'{_HEAD}Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n'
+        f"\r\n--b\r\nContent-Type: message/delivery-status\r\n\r\n{_failed(1)}\r\n--b--\r\n"
+    ).encode()
+    message = BytesParser(policy=policy.default).parsebytes(raw)
+    found = classify(message)
+    assert (found.kind, found.recipients, found.permanent) == (DELIVERY_STATUS, (), False)
+    assert found.notes == ("report part not readable",)
+
+
+def test_a_huge_feedback_report_is_noted() -> None:
+    body = "Feedback-Type: abuse\r\nX-Filler: " + "f" * MAX_REPORT_CHARS
+    found = _report("feedback-report", "message/feedback-report", body)
+    assert found.feedback_type == "abuse"
+    assert found.notes == (f"report part over {MAX_REPORT_CHARS} bytes; only its start was read",)
