@@ -314,20 +314,37 @@ def test_a_report_part_is_read_whatever_its_bytes_and_continuations() -> None:
     )
 
 
-def test_a_report_part_the_parser_split_into_messages_is_noted_as_unreadable() -> None:
-    # The stdlib's own parser reads message/delivery-status as a list of field blocks, which
-    # this module does not read: the report is still a DSN, with a note.
+def test_a_dsn_parsed_by_the_stdlib_s_own_parser_gives_its_recipients() -> None:
+    # The stdlib's parser reads message/delivery-status as one message per field block
+    # (RFC 3464 section 2.1: the blocks have the syntax of header fields); classify takes any
+    # parsed message, so it reads those blocks too.
     from email import policy
     from email.parser import BytesParser
 
+    body = _dsn_groups(
+        "Final-Recipient: rfc822; <a@example.com>\r\nAction: Failed\r\nStatus: 5.1.1\r\n"
+        "Status: 4.0.0\r\nDiagnostic-Code: smtp; 550\r\n  no such \x07user",
+        "Final-Recipient: rfc822; ok@example.com\r\nAction: delivered",
+        f"Final-Recipient: rfc822; b@example.com\r\nAction: delayed\r\nDiagnostic-Code: {'d' * 1200}",
+    )
     raw = (
         f'{_HEAD}Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n'
-        f"\r\n--b\r\nContent-Type: message/delivery-status\r\n\r\n{_failed(1)}\r\n--b--\r\n"
+        f"\r\n--b\r\nContent-Type: message/delivery-status\r\n\r\n{body}\r\n--b--\r\n"
     ).encode()
     message = BytesParser(policy=policy.default).parsebytes(raw)
+    assert isinstance(message.get_payload()[0].get_payload(), list)
     found = classify(message)
-    assert (found.kind, found.recipients, found.permanent) == (DELIVERY_STATUS, (), False)
-    assert found.notes == ("report part not readable",)
+    assert found == Classification(
+        DELIVERY_STATUS,
+        "multipart/report; report-type=delivery-status",
+        recipients=(
+            ReportedRecipient("a@example.com", "failed", "5.1.1", True, "smtp; 550 no such  user"),
+            ReportedRecipient("b@example.com", "delayed", None, False, "d" * 998),
+        ),
+        permanent=True,
+    )
+    assert found.notes == ()
+    assert found == classify(parse_message(raw).message)
 
 
 def test_a_huge_feedback_report_is_noted() -> None:
