@@ -35,6 +35,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.message import Message
+from typing import cast
 
 from . import contract
 from .text import without_controls
@@ -223,14 +224,20 @@ def _recipient(group: Mapping[str, str]) -> ReportedRecipient | None:
 def _field_groups(part: Message, notes: list[str]) -> list[dict[str, str]]:
     """The field groups of a report part: header-like fields, groups split by empty lines.
 
-    The parser keeps a ``message/*`` body as the text that arrived, so the groups are read here
-    (RFC 3464 section 2.1, RFC 5965 section 3: the same syntax as message header fields). Only
-    the first :data:`MAX_REPORT_CHARS` characters are read; the first value of a field counts.
+    :func:`ses_mail.parse_message` keeps a ``message/*`` body as the text that arrived, so the
+    groups are read here (RFC 3464 section 2.1, RFC 5965 section 3: the same syntax as message
+    header fields). Only the first :data:`MAX_REPORT_CHARS` characters are read; the first value
+    of a field counts. The stdlib's own parser makes a message of each group of a
+    ``message/delivery-status`` part; their fields are read as they are.
     """
-    payload = part.get_payload(decode=True)
-    if not isinstance(payload, bytes):
-        notes.append("report part not readable")
-        return []
+    blocks = part.get_payload()
+    if isinstance(blocks, list):
+        # The stdlib's own parser splits message/delivery-status into one message per group;
+        # the fields are the same, read from those messages.
+        found = [_block_fields(block) for block in blocks if isinstance(block, Message)]
+        return [group for group in found if group]
+    # Not a list, so the payload is text, which get_payload(decode=True) always returns as bytes.
+    payload = cast(bytes, part.get_payload(decode=True))
     if len(payload) > MAX_REPORT_CHARS:
         notes.append(f"report part over {MAX_REPORT_CHARS} bytes; only its start was read")
         payload = payload[:MAX_REPORT_CHARS]
@@ -257,6 +264,16 @@ def _field_groups(part: Message, notes: list[str]) -> list[dict[str, str]]:
                 {key: without_controls(value[:_MAX_FIELD_CHARS]) for key, value in fields.items()}
             )
     return groups
+
+
+def _block_fields(block: Message) -> dict[str, str]:
+    """The fields of one group that the stdlib's parser made a message of; first value counts."""
+    fields: dict[str, str] = {}
+    for key, value in block.raw_items():
+        name = key.strip().lower()
+        if name not in fields:
+            fields[name] = without_controls(" ".join(str(value).split())[:_MAX_FIELD_CHARS])
+    return fields
 
 
 def _feedback_report(message: Message) -> Classification:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ses_mail.threads import THREAD_ID_HEX_CHARS, thread_id, thread_of
+from ses_mail.threads import THREAD_ID_HEX_CHARS, Thread, thread_id, thread_of
 
 
 def test_a_conversation_built_as_rfc_5322_says_shares_one_thread_id() -> None:
@@ -68,3 +71,84 @@ def test_every_reply_in_a_chain_has_the_root_s_thread_id(ids: list[str], cut: in
         )
         assert found.thread_id == root.thread_id
         assert len(found.thread_id) == THREAD_ID_HEX_CHARS
+
+
+def test_the_thread_id_is_the_sha256_of_the_bare_root() -> None:
+    # Thread ids are stored and matched by consumers: the digest is pinned, not only its shape.
+    expected = hashlib.sha256(b"CAfirst@mail.gmail.com").hexdigest()[:32]
+    assert thread_id("<CAfirst@mail.gmail.com>") == expected
+    assert thread_id("< CAfirst@mail.gmail.com >") == expected
+    assert thread_id("CAfirst@mail.gmail.com") == expected
+    assert expected == "6e5982e2dc96e5fa839b652f1460c331"
+
+
+@pytest.mark.parametrize(
+    ("headers", "root", "source"),
+    [
+        pytest.param(
+            {
+                "references": ("", "  ", "<>", "<r@x>"),
+                "in_reply_to": "<i@x>",
+                "message_id": "<m@x>",
+            },
+            "r@x",
+            "references",
+            id="empty references entries skipped",
+        ),
+        pytest.param(
+            {"references": ("<>",), "in_reply_to": "<i@x>", "message_id": "<m@x>"},
+            "i@x",
+            "in-reply-to",
+            id="no usable reference: in-reply-to",
+        ),
+        pytest.param(
+            {"references": (), "in_reply_to": " <> ", "message_id": "< m@x >"},
+            "m@x",
+            "message-id",
+            id="empty in-reply-to: message-id",
+        ),
+        pytest.param(
+            {"references": (), "in_reply_to": "", "message_id": "<>"},
+            "ses:0100abc",
+            "ses",
+            id="no identifier: the SES message id",
+        ),
+        pytest.param(
+            {"references": ("r@x",), "in_reply_to": None, "message_id": None},
+            "r@x",
+            "references",
+            id="identifiers without brackets",
+        ),
+        pytest.param(
+            {"references": ("<r@x",), "in_reply_to": None, "message_id": None},
+            "<r@x",
+            "references",
+            id="an unclosed bracket is kept",
+        ),
+        pytest.param(
+            {"references": ("r@x>",), "in_reply_to": None, "message_id": None},
+            "r@x>",
+            "references",
+            id="an unopened bracket is kept",
+        ),
+    ],
+)
+def test_the_root_is_the_first_usable_identifier_in_rule_order(
+    headers: dict[str, Any], root: str, source: str
+) -> None:
+    found = thread_of(ses_message_id="0100abc", **headers)
+    assert found == Thread(
+        thread_id=hashlib.sha256(root.encode()).hexdigest()[:THREAD_ID_HEX_CHARS],
+        root=root,
+        source=source,
+    )
+
+
+def test_an_identifier_that_is_only_brackets_is_hashed_as_written() -> None:
+    assert thread_id("<>") == hashlib.sha256(b"<>").hexdigest()[:THREAD_ID_HEX_CHARS]
+    assert thread_id("") == hashlib.sha256(b"").hexdigest()[:THREAD_ID_HEX_CHARS]
+
+
+def test_an_identifier_with_an_unpaired_surrogate_still_has_a_thread_id() -> None:
+    # A header decoded with surrogateescape can carry one; it is hashed as '?', never raises.
+    assert thread_id("<a\udcff@x>") == hashlib.sha256(b"a?@x").hexdigest()[:THREAD_ID_HEX_CHARS]
