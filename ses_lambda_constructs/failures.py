@@ -20,7 +20,12 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from .acknowledgments import acknowledge
-from .limits import ValidationError
+from .limits import (
+    MAX_ASYNC_EVENT_AGE_SECONDS,
+    MAX_ASYNC_RETRY_ATTEMPTS,
+    MIN_ASYNC_EVENT_AGE_SECONDS,
+    ValidationError,
+)
 
 
 @jsii.implements(lambda_.IDestination)
@@ -85,10 +90,10 @@ class InvocationFailures(Construct):
             gets the data-key and decrypt grants it needs to send). Default: SQS-managed SSE.
         """
         super().__init__(scope, id)
-        if not 0 <= retry_attempts <= 2:
+        if not 0 <= retry_attempts <= MAX_ASYNC_RETRY_ATTEMPTS:
             raise ValidationError(f"retry_attempts must be between 0 and 2; got {retry_attempts!r}")
         age = max_event_age.to_seconds()
-        if not 60 <= age <= 6 * 3600:
+        if not MIN_ASYNC_EVENT_AGE_SECONDS <= age <= MAX_ASYNC_EVENT_AGE_SECONDS:
             raise ValidationError(
                 f"max_event_age must be between 60 seconds and 6 hours; got {age!r} seconds"
             )

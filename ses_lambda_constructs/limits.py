@@ -31,6 +31,11 @@ MAX_ACTIONS_PER_RULE: int = _CONTRACT.MAX_ACTIONS_PER_RULE
 #: "Maximum number of recipients per receipt rule | 500" (the same quotas page).
 MAX_RECIPIENTS_PER_RULE: int = _CONTRACT.MAX_RECIPIENTS_PER_RULE
 MAX_NAME_LENGTH = 64
+#: Lambda's asynchronous invocation: 0-2 retries, event age 60 s to 6 hours
+#: (PutFunctionEventInvokeConfig, Lambda API reference).
+MAX_ASYNC_RETRY_ATTEMPTS = 2
+MIN_ASYNC_EVENT_AGE_SECONDS = 60
+MAX_ASYNC_EVENT_AGE_SECONDS = 6 * 3600
 #: The SES S3 action stores messages up to 40 MB, headers included (SES Developer Guide, "Deliver
 #: to S3 bucket action"). The page does not say how many bytes its MB holds: read as 40 MiB, the
 #: larger reading, so that nothing SES stored is refused as too large (docs/ses-facts.md, "S3

@@ -17,14 +17,17 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 
 from .event_patterns import validate_event_source
-from .limits import ValidationError, is_unresolved, validate_disjoint_prefixes, validate_prefix
+from .limits import (
+    MAX_ASYNC_EVENT_AGE_SECONDS,
+    MAX_ASYNC_RETRY_ATTEMPTS,
+    MIN_ASYNC_EVENT_AGE_SECONDS,
+    ValidationError,
+    is_unresolved,
+    validate_disjoint_prefixes,
+    validate_prefix,
+)
 from .verdicts import Verdict
 
-#: Lambda's asynchronous invocation: 0-2 retries, event age 60 s to 6 hours
-#: (PutFunctionEventInvokeConfig, Lambda API reference).
-MAX_ASYNC_RETRY_ATTEMPTS = 2
-MIN_ASYNC_EVENT_AGE_SECONDS = 60
-MAX_ASYNC_EVENT_AGE_SECONDS = 6 * 3600
 #: S3 lifecycle expiration is a whole number of days, at least 1 (S3 User Guide, "Lifecycle
 #: configuration elements", Days).
 _DAY_SECONDS = 86400

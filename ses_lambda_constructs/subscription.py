@@ -40,16 +40,21 @@ from constructs import Construct
 from .acknowledgments import acknowledge
 from .event_patterns import DEFAULT_EVENT_SOURCE, MailKind, MailStatus, email_event_pattern
 from .failures import QueueDestination
-from .limits import ValidationError, is_unresolved
+from .limits import (
+    MAX_ASYNC_EVENT_AGE_SECONDS,
+    MAX_ASYNC_RETRY_ATTEMPTS,
+    ValidationError,
+    is_unresolved,
+)
 from .metrics import rule_metric
 
 #: EventBridge's RetryPolicy bounds (API_RetryPolicy: MaximumRetryAttempts 0-185,
 #: MaximumEventAgeInSeconds 60-86400), which are also its defaults' upper ends.
 MAX_TARGET_RETRY_ATTEMPTS = 185
 MAX_TARGET_EVENT_AGE = Duration.hours(24)
-#: Lambda's asynchronous-invocation bounds (0-2 retries, 60 s to 6 h).
-FUNCTION_RETRY_ATTEMPTS = 2
-FUNCTION_MAX_EVENT_AGE = Duration.hours(6)
+#: A subscribed function's asynchronous invocations: the most Lambda allows.
+FUNCTION_RETRY_ATTEMPTS = MAX_ASYNC_RETRY_ATTEMPTS
+FUNCTION_MAX_EVENT_AGE = Duration.seconds(MAX_ASYNC_EVENT_AGE_SECONDS)
 EVENTS_PRINCIPAL = "events.amazonaws.com"
 #: The fields of a rule target's configuration: the keyword arguments of RuleTargetConfig.
 _TARGET_CONFIG_FIELDS = tuple(
