@@ -66,6 +66,18 @@ def rewrite(*fields: str, envelope_sender: str | None = "bounce@example.net") ->
     return header_lines(result.header)
 
 
+def rewritten_copy(
+    *fields: str, from_address: str = "support@example.com"
+) -> tuple[bytes, Message]:
+    """The rewritten header section of ``fields`` (no envelope sender), as bytes and parsed as a
+    reader would."""
+    found, _ = section(*fields)
+    result = rewrite_headers(
+        found, from_address=from_address, recipient="support@example.com", envelope_sender=None
+    )
+    return result.header, message_from_bytes(result.header + b"body", policy=email_policy.default)
+
+
 # --- the header rewrite -----------------------------------------------------------------------
 
 
@@ -470,29 +482,15 @@ def test_an_over_long_encoded_word_in_the_original_from_is_written_again_in_shor
     name = "Jürgen Müller " * 5
     word = "=?utf-8?b?" + base64.b64encode(name.encode()).decode() + "?="
     assert len(word) > 75  # RFC 2047 section 2 allows 75
-    found, _ = section(f"From: {word} <j@example.net>")
-    result = rewrite_headers(
-        found,
-        from_address="support@example.com",
-        recipient="support@example.com",
-        envelope_sender=None,
-    )
-    copy = message_from_bytes(result.header + b"body", policy=email_policy.default)
+    header, copy = rewritten_copy(f"From: {word} <j@example.net>")
     assert str(copy["X-Original-From"]) == f"{name.strip()} <j@example.net>"
-    words = re.findall(rb"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=", result.header)
+    words = re.findall(rb"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=", header)
     assert words and all(len(w) <= 75 for w in words)
 
 
 def test_an_over_long_encoded_word_of_nothing_but_spaces_is_kept_as_sent() -> None:
     word = "=?utf-8?b?" + base64.b64encode(b" " * 60).decode() + "?="
-    found, _ = section(f"From: {word} <j@example.net>")
-    result = rewrite_headers(
-        found,
-        from_address="support@example.com",
-        recipient="support@example.com",
-        envelope_sender=None,
-    )
-    copy = message_from_bytes(result.header + b"body", policy=email_policy.default)
+    _, copy = rewritten_copy(f"From: {word} <j@example.net>")
     assert str(copy["X-Original-From"]) == f"{word} <j@example.net>"
 
 
@@ -678,14 +676,11 @@ def test_destinations_that_one_file_name_would_merge_have_their_own_markers() ->
 
 
 def test_a_quoted_local_part_is_written_as_the_same_mailbox() -> None:
-    found, _ = section("From: someone@example.net", "To: support@example.com")
-    result = rewrite_headers(
-        found,
+    _, copy = rewritten_copy(
+        "From: someone@example.net",
+        "To: support@example.com",
         from_address='"help desk"@example.com',
-        recipient="support@example.com",
-        envelope_sender=None,
     )
-    copy = message_from_bytes(result.header + b"body", policy=email_policy.default)
     assert copy["From"].addresses[0].addr_spec == '"help desk"@example.com'
 
 
